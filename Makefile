@@ -1,0 +1,59 @@
+# mfteach: two commands do all set-up on a fresh machine.
+#   make lab   -> creates .venv, installs mfteach with [lab,test], opens JupyterLab on lessons/
+#   make test  -> creates/updates .venv, runs the unit tests and nbval over every lesson
+# Also: make bench (benchmarks/RESULTS.md), make browser-test (JupyterLab in headless Chromium).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.mfteach-installed
+PORT   ?= 8888
+
+# The real MovieLens 100K sits beside the project in ../shared/data when it is there.
+ifneq ($(wildcard ../shared/data/ml-100k/u.data),)
+export MFTEACH_DATA ?= $(abspath ../shared/data)
+endif
+# Jupyter refuses to run as root without this flag.
+ifeq ($(shell id -u),0)
+LAB_ROOT_FLAG := --allow-root
+endif
+
+NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with lessons/nbval-sanitize.cfg
+
+.PHONY: lab test unit nbval bench browser-test venv clean
+
+venv: $(STAMP)
+
+# uv is used when it is on PATH (10x faster); a bare python3 with venv + pip works too.
+$(STAMP): pyproject.toml
+	@if command -v uv >/dev/null 2>&1; then \
+	  [ -x $(BIN)/python ] || uv venv --seed --python $(PYTHON) $(VENV); \
+	  uv pip install --python $(BIN)/python --compile-bytecode -e '.[lab,test]'; \
+	else \
+	  [ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/python -m pip install --upgrade --quiet pip; \
+	  $(BIN)/python -m pip install --quiet -e '.[lab,test]'; \
+	fi
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=lessons $(LAB_ROOT_FLAG)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests lessons $(NBVAL_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest lessons $(NBVAL_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+browser-test: $(STAMP)
+	bash tests/browser/ensure_chromium.sh
+	$(BIN)/python tests/browser/run_browser_test.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
