@@ -68,6 +68,9 @@ def data_home(data_home: str | os.PathLike | None = None) -> Path:
     return Path.home() / ".cache" / "mfteach"
 
 
+_resolve_home = data_home  # load_movielens's argument shadows the name
+
+
 def _offline_help(name: str, home: Path, archive: Archive) -> str:
     return (
         f"MovieLens {name} is not in {home} and could not be downloaded.\n"
@@ -157,7 +160,7 @@ def load_movielens(name: str = "100k", data_home: str | os.PathLike | None = Non
     """
     if name not in _READERS:
         raise ValueError(f"unknown MovieLens version {name!r}; choose one of {sorted(_READERS)}")
-    folder = _ensure(name, globals()["data_home"](data_home), progress)
+    folder = _ensure(name, _resolve_home(data_home), progress)
     return _READERS[name](folder)
 
 
@@ -192,15 +195,12 @@ def synthetic(m: int, n: int, rank: int, density: float = 0.1, noise: float = 0.
     U_true = rng.normal(0.0, scale, size=(m, rank))
     V_true = rng.normal(0.0, scale, size=(n, rank))
     # one entry for every user and every item, then uniform entries until there are n_ratings
+    taken = np.zeros(total, dtype=bool)
     cover = max(m, n)
-    keys = np.unique(np.arange(cover) % m * n + rng.permutation(cover) % n)
-    while len(keys) < n_ratings:
-        extra = rng.integers(0, total, size=int(1.1 * (n_ratings - len(keys))) + 16)
-        keys = np.union1d(keys, extra)
-    if len(keys) > n_ratings:
-        must = np.unique(np.arange(cover) % m * n + rng.permutation(cover) % n)
-        rest = np.setdiff1d(keys, must, assume_unique=True)
-        keys = np.union1d(must, rng.choice(rest, size=n_ratings - len(must), replace=False))
+    taken[np.arange(cover) % m * n + rng.permutation(cover) % n] = True
+    while (short := n_ratings - np.count_nonzero(taken)) > 0:
+        taken[rng.integers(0, total, size=short)] = True  # repeats fall out; the loop tops up
+    keys = np.flatnonzero(taken)
     rows, cols = np.divmod(keys, n)
     values = np.einsum("ij,ij->i", U_true[rows], V_true[cols]) + noise * rng.standard_normal(len(keys))
     return Ratings(rows, cols, values, shape=(m, n)), U_true, V_true

@@ -33,7 +33,7 @@ def _as_index_array(name: str, ids) -> np.ndarray:
         bad = ~np.isfinite(ids) | (ids != np.round(ids))
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name} must be whole numbers; entry {first} is {ids[first]!r}")
+            raise ValueError(f"{name} must be whole numbers; entry {first} is {ids[first]}")
     return ids.astype(np.int64)
 
 
@@ -113,16 +113,18 @@ class Ratings:
                 k = int(np.flatnonzero(ids >= size)[0])
                 raise ValueError(f"{name} index out of range: entry {k} is {ids[k]} but the number of {what} = {size}")
 
-        order = np.lexsort((cols, rows))
-        rows, cols, values = rows[order], cols[order], values[order]
-        same = (rows[1:] == rows[:-1]) & (cols[1:] == cols[:-1])
-        if same.any():
-            k = int(np.flatnonzero(same)[0])
-            first, second = sorted((int(order[k]), int(order[k + 1])))
-            raise ValueError(
-                f"duplicate (user, item) pair ({rows[k]}, {cols[k]}) at entries {first} and {second};"
-                " each pair may be rated once (aggregate duplicates before building Ratings)"
-            )
+        key = rows * n + cols  # position in the row-major m x n matrix
+        if not (key[1:] > key[:-1]).all():  # not already sorted and duplicate-free
+            order = np.argsort(key, kind="stable")
+            rows, cols, values, key = rows[order], cols[order], values[order], key[order]
+            same = key[1:] == key[:-1]
+            if same.any():
+                k = int(np.flatnonzero(same)[0])
+                first, second = sorted((int(order[k]), int(order[k + 1])))
+                raise ValueError(
+                    f"duplicate (user, item) pair ({rows[k]}, {cols[k]}) at entries {first} and {second};"
+                    " each pair may be rated once (aggregate duplicates before building Ratings)"
+                )
 
         users = np.arange(m) if users is None else np.asarray(users)
         items = np.arange(n) if items is None else np.asarray(items)

@@ -1,0 +1,81 @@
+"""Shared pieces of the benchmarks: timing by the median of repeated runs, result rows,
+and the machine description written beside every figure."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Row:
+    """One measured figure. ``value`` is in ``unit``; ``target`` is the bar it must meet
+    (text such as "<= 37 ms"), empty when there is none; ``detail`` says how it was measured."""
+
+    topic: str
+    name: str
+    value: float
+    unit: str
+    detail: str = ""
+    target: str = ""
+    passed: bool | None = None
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def time_calls(fn, repeats: int = 7, warmup: int = 1) -> np.ndarray:
+    """Wall-clock seconds of ``repeats`` calls of ``fn()`` after ``warmup`` unmeasured calls."""
+    for _ in range(warmup):
+        fn()
+    seconds = np.empty(repeats)
+    for k in range(repeats):
+        start = time.perf_counter()
+        fn()
+        seconds[k] = time.perf_counter() - start
+    return seconds
+
+
+def timed_row(topic: str, name: str, fn, repeats: int = 7, warmup: int = 1, unit: str = "ms",
+              target_max: float | None = None, detail: str = "") -> Row:
+    """Time ``fn`` and report the median (in ms or s), with min/max and the repeat count."""
+    seconds = time_calls(fn, repeats=repeats, warmup=warmup)
+    scale = 1e3 if unit == "ms" else 1.0
+    median = float(np.median(seconds)) * scale
+    spread = f"median of {repeats} (min {seconds.min() * scale:.3g}, max {seconds.max() * scale:.3g} {unit})"
+    row = Row(topic, name, median, unit, detail=f"{detail}; {spread}" if detail else spread)
+    if target_max is not None:
+        row.target = f"<= {target_max:g} {unit}"
+        row.passed = median <= target_max
+    return row
+
+
+def machine() -> dict:
+    """Where and when the figures were measured."""
+    import numpy
+    import pandas
+    import scipy
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            names = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pandas.__version__,
+        "platform": platform.platform(),
+    }
