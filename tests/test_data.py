@@ -24,7 +24,7 @@ def dead_url() -> str:
 
 
 def real_100k() -> Path:
-    folder = Path(os.environ.get("MFTEACH_DATA", SHARED_100K.parent)) / "ml-100k"
+    folder = (Path(os.environ.get("MFTEACH_DATA", SHARED_100K.parent)) / "ml-100k").resolve()
     if not (folder / "u.data").is_file():
         pytest.fail("MovieLens 100K is not available: set MFTEACH_DATA to the folder holding ml-100k/")
     return folder
