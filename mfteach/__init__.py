@@ -15,9 +15,9 @@ __all__ = ["Ratings", "load_movielens", "synthetic", "toy", "metrics", "exercise
 def __getattr__(name):
     # exercises pulls in IPython machinery only when a lesson asks for it
     if name == "exercises":
-        from . import exercises
+        import importlib
 
-        return exercises
+        return importlib.import_module(".exercises", __name__)
     raise AttributeError(f"module 'mfteach' has no attribute {name!r}")
 
 
