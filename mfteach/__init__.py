@@ -4,21 +4,29 @@ Notation (DESIGN.md section 1): R (m x n, users in rows) is known on Omega; U (m
 V (n x k) are the user and item factors; R_hat = U V^T.
 """
 
-from .data import Ratings, load_movielens, synthetic, toy
+import importlib
+
 from . import metrics
+from .ratings import Ratings
 
 __version__ = "0.1.0"
 
-__all__ = ["Ratings", "load_movielens", "synthetic", "toy", "metrics", "exercises", "__version__"]
+# Loaded on first use (PEP 562): keeps `python -m mfteach.data ...` free of runpy's
+# "found in sys.modules" warning, and IPython machinery out of a plain `import mfteach`.
+_LAZY = {"load_movielens": "data", "synthetic": "data", "toy": "data", "data": None, "exercises": None}
+
+__all__ = ["Ratings", "load_movielens", "synthetic", "toy", "metrics", "data", "exercises", "__version__"]
 
 
 def __getattr__(name):
-    # exercises pulls in IPython machinery only when a lesson asks for it
-    if name == "exercises":
-        import importlib
+    if name not in _LAZY:
+        raise AttributeError(f"module 'mfteach' has no attribute {name!r}")
+    module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
+    return module if _LAZY[name] is None else getattr(module, name)
 
-        return importlib.import_module(".exercises", __name__)
-    raise AttributeError(f"module 'mfteach' has no attribute {name!r}")
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def load_ipython_extension(ipython):
