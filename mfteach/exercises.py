@@ -361,6 +361,8 @@ def _compare(result, expected, rtol: float, atol: float, part: str = "") -> _Mis
 
 def _same(a, b, rtol: float, atol: float) -> bool:
     """Whether two results agree (NaN equals NaN); a helper for the diagnostics."""
+    if a is None or b is None:  # np.asarray(None, dtype=float) is NaN: never let it match
+        return a is b
     if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
         return (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b)
                 and all(_same(x, y, rtol, atol) for x, y in zip(a, b)))

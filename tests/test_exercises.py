@@ -642,3 +642,13 @@ def test_lazy_attribute_in_a_fresh_interpreter():
     code = "import mfteach as mt; print(mt.exercises.check.__name__)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "check", done.stderr[-500:]
+
+
+def test_returning_none_gets_the_return_hint_not_an_unrelated_diagnostic(capsys):
+    def regularized_loss(R, U, V, reg):
+        total = 0.0  # forgot to return it
+
+    assert ex.check("regularized_loss", regularized_loss) is False
+    out = capsys.readouterr().out
+    assert "return" in out
+    assert "NaN" not in out  # None must not be mistaken for the NaN-propagating mistake
