@@ -1,0 +1,48 @@
+"""Interactive explorers for the lessons (ipywidgets + matplotlib).
+
+Each widget is split in two (DESIGN.md section 6): a PURE compute function that tests and
+benchmarks call without a browser, and a thin builder that wires ipywidgets controls to an
+``Output`` and returns the widget box. Algorithms never import this package; widgets may
+import ``mfteach.plots``.
+
+=====================  ============================================  ======
+builder                compute function                              lesson
+=====================  ============================================  ======
+``user_explorer``      ``user_view`` (after ``prepare_user_explorer``)  00
+``affinity_explorer``  ``affinity_ranking``                          00
+=====================  ============================================  ======
+
+Note: the builder ``user_explorer`` shadows the submodule of the same name as an attribute
+of this package; import the compute functions with ``from mfteach.widgets.user_explorer
+import user_view`` (or from here), not with ``import mfteach.widgets.user_explorer as ...``.
+"""
+
+from IPython.core.interactiveshell import InteractiveShell
+
+
+def show_outputs(out, *objects) -> None:
+    """Replace the content of the ``ipywidgets.Output`` ``out`` with ``objects`` in ONE update.
+
+    Each object (an ``IPython.display.Image``/``HTML``, a DataFrame, ...) is formatted
+    exactly as ``out.append_display_data`` would format it. Why not ``out.clear_output(wait=True)``
+    followed by ``append_display_data``: ``clear_output`` only sends a message to a front end
+    inside a running kernel (in plain Python it prints terminal escape codes), and it never
+    empties the ``outputs`` tuple that ``append_display_data`` extends, so without a front end
+    syncing back the old views pile up. Assigning ``out.outputs`` behaves the same in a kernel
+    and in tests, and the front end swaps the whole content at once (no flicker).
+    """
+    fmt = InteractiveShell.instance().display_formatter.format
+    outputs = []
+    for obj in objects:
+        data, metadata = fmt(obj)
+        outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
+    out.outputs = tuple(outputs)
+
+
+# defined above before the submodules are imported: they use show_outputs
+from .affinity import affinity_explorer, affinity_ranking  # noqa: E402
+from .user_explorer import prepare_user_explorer, user_explorer, user_view  # noqa: E402
+
+__all__ = [
+    "show_outputs", "affinity_explorer", "affinity_ranking", "prepare_user_explorer", "user_explorer", "user_view",
+]
