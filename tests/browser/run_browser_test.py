@@ -1,0 +1,846 @@
+#!/usr/bin/env python3
+"""Open every lesson in JupyterLab in headless Chromium, run it, and check it like a learner would.
+
+For each ``lessons/*.ipynb`` (sorted) the test opens the notebook in a private JupyterLab
+server, runs all cells from the Run menu, waits for the kernel to finish and then checks:
+
+* every non-empty code cell was executed and no cell produced an error output;
+* widgets rendered (at least one widget when the code uses ipywidgets, mfteach.widgets,
+  display( or interact) and "Error displaying widget" appears nowhere;
+* the first slider (else the first dropdown) moved with the keyboard changes an output
+  within 5 s (the time from key press to the change is reported).
+
+A screenshot per lesson goes to tests/browser/screenshots/<lesson>.png, plus
+<lesson>-failure.png when the lesson fails. Exit code 0 only when every lesson passes.
+
+Usage: .venv/bin/python tests/browser/run_browser_test.py [--lessons DIR] [--timeout SECONDS]
+Needs /usr/bin/chromium (tests/browser/ensure_chromium.sh installs it); never runs
+``playwright install``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+DEFAULT_LESSONS = REPO / "lessons"
+DEFAULT_SCREENSHOTS = HERE / "screenshots"
+VENV_BIN = Path(sys.executable).parent  # run with .venv/bin/python: jupyter sits beside it
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+VIEWPORT = {"width": 1400, "height": 1000}
+MAX_SCREENSHOT_HEIGHT = 16000  # Chromium struggles with taller captures
+
+SERVER_UP_TIMEOUT = 60.0
+OPEN_TIMEOUT = 60.0          # notebook rendered and kernel idle
+WIDGETS_SETTLE = 1.5         # widget count unchanged this long = rendering finished
+WIDGETS_MAX_WAIT = 10.0
+SAVE_TIMEOUT = 15.0
+CONTROL_TIMEOUT = 5.0        # key press -> output change
+KERNEL_SHUTDOWN_TIMEOUT = 10.0
+
+USES_WIDGETS = re.compile(r"ipywidgets|mfteach\.widgets|\bdisplay\(|\binteract")
+
+
+class OverallTimeout(BaseException):
+    """Raised by SIGALRM; a BaseException so per-lesson `except Exception` does not eat it."""
+
+
+class LessonFailure(Exception):
+    pass
+
+
+def log(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+# --------------------------------------------------------------------------- server
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen
+    port: int
+    token: str
+    log_path: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def api(self, method: str, path: str, timeout: float = 10.0):
+        """JSON REST call with the token; returns (status, parsed body or None)."""
+        sep = "&" if "?" in path else "?"
+        url = f"{self.base}{path}{sep}token={self.token}"
+        req = urllib.request.Request(url, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                body = r.read()
+                return r.status, (json.loads(body) if body else None)
+        except urllib.error.HTTPError as e:
+            return e.code, None
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no server log)"
+
+
+def prepare_tmp(tmp: Path, lessons_src: Path) -> dict:
+    """Copy the lessons, write private Lab settings, and build the server's environment."""
+    lessons = tmp / "lessons"
+    shutil.copytree(lessons_src, lessons, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    settings = tmp / "user-settings"
+    # No "get notified about Jupyter news?" toast over the screenshots.
+    write_json(settings / "@jupyterlab/apputils-extension/notification.jupyterlab-settings",
+               {"fetchNews": "false", "checkForUpdates": False})
+    # JupyterLab 4 virtualizes long notebooks ("full"): off-screen cells are not in the DOM.
+    write_json(settings / "@jupyterlab/notebook-extension/tracker.jupyterlab-settings",
+               {"windowingMode": "none"})
+    (tmp / "workspaces").mkdir()
+    home = tmp / "home"
+    home.mkdir()
+
+    env = dict(os.environ)
+    # The private HOME would hide the learner's download cache (~/.cache/mfteach): keep the
+    # data home that the lessons would use outside this test unless MFTEACH_DATA is set.
+    env.setdefault("MFTEACH_DATA", str(Path.home() / ".cache" / "mfteach"))
+    env.update(
+        HOME=str(home),
+        JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
+        JUPYTER_DATA_DIR=str(home / ".local/share/jupyter"),   # the venv's share/jupyter stays first
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+        IPYTHONDIR=str(home / ".ipython"),
+        MPLCONFIGDIR=str(home / ".matplotlib"),
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+    )
+    env.pop("MPLBACKEND", None)  # Agg in the kernel would stop figures from being shown
+    env.pop("JUPYTER_PATH", None)
+    env.pop("JUPYTER_TOKEN", None)
+    return {"lessons": lessons, "settings": settings, "workspaces": tmp / "workspaces", "env": env}
+
+
+def start_server(tmp: Path, prep: dict) -> Server:
+    jupyter = VENV_BIN / "jupyter"
+    if not jupyter.exists():
+        raise SystemExit(f"error: {jupyter} not found; run this script with the venv's python (.venv/bin/python)")
+    port, token = free_port(), secrets.token_hex(24)
+    cmd = [
+        str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={prep['lessons']}",
+        f"--LabApp.user_settings_dir={prep['settings']}",
+        f"--LabApp.workspaces_dir={prep['workspaces']}",
+        "--ServerApp.port_retries=0",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log_path = tmp / "jupyter-server.log"
+    with open(log_path, "wb") as logf:
+        proc = subprocess.Popen(cmd, env=prep["env"], cwd=prep["lessons"], stdin=subprocess.DEVNULL,
+                                stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+    return Server(proc, port, token, log_path)
+
+
+def wait_server_up(server: Server) -> float:
+    t0 = time.monotonic()
+    while True:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"jupyter lab exited with code {server.proc.returncode} during start-up:\n"
+                               + server.log_tail())
+        try:
+            status, body = server.api("GET", "/api/status", timeout=2)
+            if status == 200 and body is not None:
+                return time.monotonic() - t0
+        except (OSError, ValueError):
+            pass  # refused / reset / half-written answer while starting: keep polling
+        if time.monotonic() - t0 > SERVER_UP_TIMEOUT:
+            raise RuntimeError(f"jupyter lab did not answer /api/status within {SERVER_UP_TIMEOUT:.0f} s:\n"
+                               + server.log_tail())
+        time.sleep(0.25)
+
+
+def stop_server(server: Server) -> None:
+    """SIGTERM the server's process group (it shuts its kernels down), SIGKILL after 10 s."""
+    if server.proc.poll() is None:
+        try:  # best effort: shut remaining kernels down through the API first
+            status, kernels = server.api("GET", "/api/kernels", timeout=3)
+            for k in kernels or []:
+                server.api("DELETE", f"/api/kernels/{k['id']}", timeout=5)
+        except Exception:
+            pass
+    try:
+        pgid = os.getpgid(server.proc.pid)
+    except ProcessLookupError:
+        pgid = None
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        if server.proc.poll() is not None:
+            break
+        try:
+            if pgid is not None:
+                os.killpg(pgid, sig)
+            else:
+                server.proc.send_signal(sig)
+        except ProcessLookupError:
+            break
+        try:
+            server.proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    if pgid is not None:  # leftovers of the group (not kernels: they have their own sessions)
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+# --------------------------------------------------------------------------- page helpers
+
+# Small JS helpers, evaluated in the page. `panel` is the open notebook panel.
+JS_STATE = """() => {
+  const panel = document.querySelector('#jp-main-dock-panel .jp-NotebookPanel:not(.lm-mod-hidden)')
+             || document.querySelector('.jp-NotebookPanel');
+  if (!panel) return null;
+  const cells = Array.from(panel.querySelectorAll('.jp-Notebook .jp-Cell'));
+  const code = cells.filter(c => c.classList.contains('jp-CodeCell'));
+  const prompts = code.map(c => {
+    const p = c.querySelector('.jp-InputArea .jp-InputPrompt');
+    return p ? p.textContent.trim() : null;
+  });
+  const ind = panel.querySelector('.jp-Notebook-ExecutionIndicator');
+  const roots = Array.from(panel.querySelectorAll('.jupyter-widgets'))
+      .filter(e => !e.parentElement || !e.parentElement.closest('.jupyter-widgets'));
+  const dialog = document.querySelector('.jp-Dialog');
+  const tab = document.querySelector('.lm-TabBar-tab.jp-mod-current');
+  return {
+    cells: cells.length,
+    rendered: cells.filter(c => c.querySelector('.jp-InputArea')).length,
+    prompts,
+    codeIndex: code.map(c => cells.indexOf(c) + 1),  // 1-based position in the notebook
+    kernel: ind ? ind.getAttribute('data-status') : null,
+    widgets: roots.length,
+    widgetErrors: (document.body.innerText.match(/Error displaying widget[^\\n]*/g) || []).slice(0, 5),
+    tracebacks: Array.from(panel.querySelectorAll(
+        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))
+        .map(e => e.textContent).filter(t => /^-{20,}\\s*$/m.test(t) && /Error|Exception|Traceback/.test(t))
+        .map(t => t.trim().split('\\n').slice(-1)[0].slice(0, 200)),
+    dialog: dialog ? dialog.innerText.replace(/\\s+/g, ' ').slice(0, 300) : null,
+    dirty: tab ? tab.classList.contains('jp-mod-dirty') : null,
+  };
+}"""
+
+# Installs a watcher for the control `el`: remembers the first keydown time and the first
+# time its output changes. Target = nearest following .widget-output (same cell preferred),
+# backed up by the control's cell output area with the control widgets themselves removed.
+JS_WATCH = """(el) => {
+  const FOLLOWING = Node.DOCUMENT_POSITION_FOLLOWING;
+  const panel = el.closest('.jp-NotebookPanel');
+  const cell = el.closest('.jp-Cell');
+  const outs = Array.from(panel.querySelectorAll('.widget-output'));
+  const after = outs.filter(o => el.compareDocumentPosition(o) & FOLLOWING);
+  const target = after.find(o => cell && cell.contains(o)) || after[0] || null;
+  const area = cell ? cell.querySelector('.jp-Cell-outputWrapper') : null;
+  const CONTROLS = '.widget-slider, .widget-dropdown, .widget-readout, .widget-select, .widget-toggle-buttons, .widget-radio';
+  const snapTarget = () => target ? target.innerHTML : '';
+  const items = () => target ? target.querySelectorAll('.jp-OutputArea-child').length : 0;
+  const snapArea = () => {
+    if (!area) return '';
+    const c = area.cloneNode(true);
+    c.querySelectorAll(CONTROLS).forEach(e => e.remove());
+    return c.innerHTML;
+  };
+  const st = {changedAt: null, via: null,
+              target: target ? (target.closest('.jp-Cell') === cell ? 'widget-output in the same cell'
+                                                                      : 'next widget-output (later cell)')
+                             : 'cell output area'};
+  const base = {t: snapTarget(), a: snapArea()};
+  st.itemsBefore = items();
+  window.__mfteachItems = items;
+  const check = () => {
+    if (st.changedAt !== null) return;
+    if (snapTarget() !== base.t) { st.changedAt = performance.now(); st.via = 'widget-output'; }
+    else if (snapArea() !== base.a) { st.changedAt = performance.now(); st.via = 'cell output area'; }
+    if (st.changedAt !== null) mo.disconnect();
+  };
+  const mo = new MutationObserver(check);
+  mo.observe(panel, {subtree: true, childList: true, characterData: true, attributes: true});
+  st.keys = [];
+  document.addEventListener('keydown', (e) => { if (st.changedAt === null) st.keys.push([e.key, performance.now()]); },
+                            {capture: true});
+  window.__mfteachWatch = st;
+  return st.target;
+}"""
+
+
+# Before Run All: note when any prompt turns into [*]: (even briefly, for very fast notebooks),
+# so stale execution counts stored in the file are never mistaken for a finished run.
+JS_ARM_RUN = """() => {
+  const panel = document.querySelector('.jp-NotebookPanel');
+  window.__mfteachRunSeen = false;
+  const seen = () => Array.from(panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt'))
+                          .some(p => p.textContent.trim() === '[*]:');
+  const mo = new MutationObserver(() => {
+    if (seen()) { window.__mfteachRunSeen = true; mo.disconnect(); }
+  });
+  mo.observe(panel, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+# Before the failure screenshot: scroll the first traceback or widget error into view.
+JS_SHOW_FIRST_PROBLEM = """() => {
+  const outs = Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output'));
+  const bad = outs.find(e => e.textContent.includes('Error displaying widget'))
+      || outs.find(e => e.getAttribute('data-mime-type') === 'application/vnd.jupyter.stderr'
+                        && /Error|Traceback/.test(e.textContent) && /^-{20,}|^\s*Cell In\[/m.test(e.textContent));
+  if (bad) bad.scrollIntoView({block: 'center'});
+}"""
+
+
+def notebook_state(page) -> dict:
+    st = page.evaluate(JS_STATE)
+    if st is None:
+        raise LessonFailure("no notebook panel in the page")
+    return st
+
+
+def fail_on_dialog(st: dict, when: str) -> None:
+    if st.get("dialog"):
+        raise LessonFailure(f"a JupyterLab dialog is open {when}: {st['dialog']!r}")
+
+
+def session_for(server: Server, name: str) -> dict | None:
+    try:
+        status, sessions = server.api("GET", "/api/sessions", timeout=5)
+    except (OSError, ValueError):
+        return None  # seen: HTTP 500 while a kernel starts; poll again
+    if status != 200:
+        return None
+    for s in sessions or []:
+        if s.get("path") == name or s.get("path", "").endswith("/" + name):
+            return s
+    return None
+
+
+def wait_until(pred, timeout: float, what: str, interval: float = 0.2):
+    t0 = time.monotonic()
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() - t0 > timeout:
+            raise LessonFailure(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+JS_SCROLLER = "() => document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')"
+# Height of the notebook's content inside its scroller, up to the last cell (scrollHeight also
+# counts the "scroll past end" padding, which grows with the viewport).
+JS_CONTENT_HEIGHT = """sc => {
+  const cells = sc.querySelectorAll('.jp-Cell');
+  if (!cells.length) return sc.scrollHeight;
+  const last = cells[cells.length - 1].getBoundingClientRect().bottom;
+  return Math.min(sc.scrollHeight, Math.ceil(last - sc.getBoundingClientRect().top + sc.scrollTop + 40));
+}"""
+
+
+def take_notebook_screenshot(page, path: Path) -> None:
+    """The whole notebook, from the top. It scrolls inside the page, so the viewport is grown to
+    the notebook's height; a notebook taller than MAX_SCREENSHOT_HEIGHT is captured in slices of
+    its scroll area and stitched (Pillow, which matplotlib brings along)."""
+    sc = page.evaluate_handle(JS_SCROLLER)
+    if sc.evaluate("sc => !sc"):
+        page.screenshot(path=str(path), full_page=True)
+        return
+    sc.evaluate("sc => { sc.scrollTop = 0; }")
+    extra = max(0, sc.evaluate(JS_CONTENT_HEIGHT) - sc.evaluate("sc => sc.clientHeight"))
+    need = VIEWPORT["height"] + extra
+    try:
+        if extra:
+            page.set_viewport_size({"width": VIEWPORT["width"], "height": int(min(need, MAX_SCREENSHOT_HEIGHT))})
+            page.wait_for_timeout(600)
+            sc.evaluate("sc => { sc.scrollTop = 0; }")
+        try:
+            from PIL import Image
+        except ImportError:
+            Image = None
+        if need <= MAX_SCREENSHOT_HEIGHT or Image is None:
+            page.screenshot(path=str(path), full_page=True)
+            return
+        import io
+        first = Image.open(io.BytesIO(page.screenshot()))
+        box = sc.evaluate("sc => { const r = sc.getBoundingClientRect();"
+                          " return {x: r.x, y: r.y, width: r.width, height: r.height}; }")
+        top, bottom = int(round(box["y"])), int(round(box["y"] + box["height"]))
+        total = sc.evaluate(JS_CONTENT_HEIGHT)
+        slices, seen = [], int(box["height"])
+        while seen < total:
+            actual = sc.evaluate(f"sc => {{ sc.scrollTop = {seen}; return sc.scrollTop; }}")
+            page.wait_for_timeout(250)
+            clip = Image.open(io.BytesIO(page.screenshot(clip=box)))
+            skip = max(0, seen - int(actual))
+            if skip >= clip.height:
+                break
+            keep = min(clip.height, total - int(actual))  # stop at the end of the content
+            if keep <= skip:
+                break
+            slices.append(clip.crop((0, skip, clip.width, keep)))
+            seen = int(actual) + int(box["height"])
+        x0 = int(round(box["x"]))
+        height = bottom + sum(t.height for t in slices) + (first.height - bottom)
+        out = Image.new("RGB", (first.width, height), "white")
+        out.paste(first.crop((0, 0, first.width, bottom)), (0, 0))
+        frame = first.crop((0, bottom - 1, first.width, bottom))  # sidebar and borders, one row
+        y = bottom
+        for t in slices:
+            out.paste(frame.resize((first.width, t.height)), (0, y))
+            out.paste(t, (x0, y))
+            y += t.height
+        out.paste(first.crop((0, bottom, first.width, first.height)), (0, y))  # status bar
+        out.save(path)
+    finally:
+        page.set_viewport_size(VIEWPORT)
+        sc.evaluate("sc => { sc.scrollTop = 0; }")
+
+
+# --------------------------------------------------------------------------- one lesson
+
+@dataclass
+class Result:
+    name: str
+    ok: bool = False
+    cells: int = 0
+    code_cells: int = 0
+    widgets: int = 0
+    control: str = ""
+    answer_s: float | None = None
+    timings: dict = field(default_factory=dict)
+    problems: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+    def line(self) -> str:
+        t = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+        warn = "".join(f"\n       WARNING: {w}" for w in self.warnings)
+        if self.ok:
+            return (f"PASS {self.name}: {self.cells} cells, {self.widgets} widgets, "
+                    f"{self.control} changed output in {self.answer_s:.2f} s  [{t}]{warn}")
+        head = f"FAIL {self.name}: " + "; ".join(self.problems[:1])
+        rest = "".join(f"\n       - {p}" for p in self.problems[1:])
+        return head + rest + (f"\n       [{t}]" if t else "") + warn
+
+
+def read_notebook(path: Path) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def source_of(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def model_problems(nb: dict) -> list[str]:
+    """Errors and unexecuted cells in the notebook as saved by JupyterLab after the run."""
+    problems = []
+    not_run = []
+    for i, cell in enumerate(nb.get("cells", []), 1):
+        if cell.get("cell_type") != "code":
+            continue
+        first = next((l for l in source_of(cell).splitlines() if l.strip()), "")
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                problems.append(f"cell {i} ({first[:60]!r}) raised {out.get('ename')}: {out.get('evalue')}"[:300])
+        if source_of(cell).strip() and cell.get("execution_count") is None:
+            not_run.append(i)
+    if not_run:
+        problems.append(f"code cells not executed: {not_run[:20]}")
+    return problems
+
+
+def run_lesson(context, server: Server, lessons_dir: Path, name: str, shots: Path,
+               run_timeout: float) -> Result:
+    stem = name[:-len(".ipynb")]
+    res = Result(stem)
+    for old in (shots / f"{stem}.png", shots / f"{stem}-failure.png"):
+        old.unlink(missing_ok=True)
+    nb_file = read_notebook(lessons_dir / name)
+    cells = nb_file.get("cells", [])
+    code_src = [source_of(c) for c in cells if c.get("cell_type") == "code"]
+    res.cells, res.code_cells = len(cells), len(code_src)
+    expect_widgets = any(USES_WIDGETS.search(s) for s in code_src)
+    n_nonempty = sum(1 for s in code_src if s.strip())
+
+    t_lesson = time.monotonic()
+    page = context.new_page()
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console_errors.append(f"pageerror: {e}"))
+    kernel_id = None
+    try:
+        # A workspace of its own per lesson, reset: Lab must not reopen earlier lessons.
+        ws = "mfteach-" + re.sub(r"[^A-Za-z0-9_-]", "-", stem)
+        url = (f"{server.base}/lab/workspaces/{ws}/tree/{urllib.parse.quote(name)}"
+               f"?reset&token={server.token}")
+        t0 = time.monotonic()
+        page.goto(url, wait_until="domcontentloaded", timeout=OPEN_TIMEOUT * 1000)
+        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=OPEN_TIMEOUT * 1000)
+
+        def rendered():
+            st = notebook_state(page)
+            fail_on_dialog(st, "while opening the notebook")
+            return st if st["rendered"] >= len(cells) else None
+        wait_until(rendered, OPEN_TIMEOUT, f"all {len(cells)} cells to render "
+                   "(windowingMode 'none' not applied?)")
+        res.timings["open"] = time.monotonic() - t0
+
+        t1 = time.monotonic()
+
+        def kernel_idle():
+            st = notebook_state(page)
+            fail_on_dialog(st, "while the kernel starts")
+            sess = session_for(server, name)
+            if st["kernel"] == "idle" and sess and sess["kernel"].get("execution_state") == "idle":
+                return sess
+            return None
+        sess = wait_until(kernel_idle, OPEN_TIMEOUT, "the kernel to start and be idle", 0.25)
+        kernel_id = sess["kernel"]["id"]
+        res.timings["kernel idle"] = time.monotonic() - t1
+
+        # Run all cells the way a learner does: Run menu -> Run All Cells.
+        page.evaluate(JS_ARM_RUN)
+        t2 = time.monotonic()
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+        def started():
+            return n_nonempty == 0 or page.evaluate("() => window.__mfteachRunSeen === true")
+        wait_until(started, 10, "Run All Cells to queue the cells ([*] prompts)", 0.05)
+
+        done_since = [None]
+
+        def finished():
+            st = notebook_state(page)
+            fail_on_dialog(st, "during Run All")
+            idle = st["kernel"] == "idle" and not any(p == "[*]:" for p in st["prompts"])
+            if not idle:
+                done_since[0] = None
+                return None
+            done_since[0] = done_since[0] or time.monotonic()
+            return st if time.monotonic() - done_since[0] >= 0.5 else None
+        try:
+            wait_until(finished, run_timeout, "Run All Cells to finish", 0.25)
+        except LessonFailure:
+            st = notebook_state(page)
+            busy = [i for i, p in zip(st["codeIndex"], st["prompts"]) if p == "[*]:"]
+            raise LessonFailure(f"Run All Cells did not finish within {run_timeout:.0f} s "
+                                f"(code cells still queued or running: {busy[:10]})")
+        res.timings["run-all"] = time.monotonic() - t2 - 0.5
+
+        # Widgets render asynchronously after their cell finishes: wait for the count to settle.
+        t3 = time.monotonic()
+        last, since = None, time.monotonic()
+        while time.monotonic() - t3 < WIDGETS_MAX_WAIT:
+            st = notebook_state(page)
+            if st["widgetErrors"]:
+                break
+            if st["widgets"] != last:
+                last, since = st["widgets"], time.monotonic()
+            elif time.monotonic() - since >= WIDGETS_SETTLE and (st["widgets"] > 0 or not expect_widgets):
+                break
+            time.sleep(0.2)
+        res.widgets = st["widgets"]
+
+        # Save, then read the notebook model back: error outputs are only reliably told apart
+        # from stderr (warnings, progress bars) in the saved JSON.
+        _, before = server.api("GET", f"/api/contents/{urllib.parse.quote(name)}?content=0")
+        before_mod = (before or {}).get("last_modified")
+        page.keyboard.press("Control+s")  # docmanager:save is bound on <body>
+        saved = None
+        t_save = time.monotonic()
+        while time.monotonic() - t_save < SAVE_TIMEOUT:
+            st_now = notebook_state(page)
+            fail_on_dialog(st_now, "after saving")
+            _, meta = server.api("GET", f"/api/contents/{urllib.parse.quote(name)}?content=0")
+            if not st_now["dirty"] and meta and meta.get("last_modified") != before_mod:
+                saved = read_notebook(lessons_dir / name)
+                break
+            time.sleep(0.25)
+        if saved is None and not notebook_state(page)["dirty"]:
+            saved = read_notebook(lessons_dir / name)  # already saved (autosave) before Ctrl+S
+
+        problems = []
+        if saved is not None:
+            problems += model_problems(saved)
+        else:
+            problems.append("could not save the notebook to read its outputs (Ctrl+S had no effect)")
+        # The DOM view as well: traceback-looking stderr outputs, unexecuted prompts.
+        if saved is None:
+            problems += [f"error output: {t}" for t in st["tracebacks"]]
+            not_run = [i for i, p, s in zip(st["codeIndex"], st["prompts"], code_src)
+                       if s.strip() and not re.fullmatch(r"\[\d+\]:", p or "")]
+            if not_run:
+                problems.append(f"code cells without an execution count: {not_run[:20]}")
+        if st["widgetErrors"]:
+            problems.append(f"widget failed to display: {st['widgetErrors'][0]!r}")
+        if expect_widgets and st["widgets"] == 0:
+            problems.append("the code uses widgets/display( but no .jupyter-widgets rendered")
+
+        # Move the first slider (else the first dropdown) with the keyboard.
+        slider = page.locator(".jp-NotebookPanel .widget-slider .noUi-handle")
+        select = page.locator(".jp-NotebookPanel .widget-dropdown select")
+        if slider.count() > 0:
+            ctl, res.control = slider.first, "slider"
+            now, top = ctl.get_attribute("aria-valuenow"), ctl.get_attribute("aria-valuemax")
+            try:
+                at_max = float(now) >= float(top)
+            except (TypeError, ValueError):
+                at_max = False
+            keys = ["ArrowLeft" if at_max else "ArrowRight"]
+        elif select.count() > 0:
+            ctl, res.control = select.first, "dropdown"
+            at_end = ctl.evaluate("s => s.selectedIndex >= s.options.length - 1")
+            # A collapsed Dropdown loses ArrowUp/Down (and letters) to the notebook's command-mode
+            # shortcuts in JupyterLab 4 (jupyter-widgets/ipywidgets#3912): open the list with
+            # Alt+ArrowDown, move in it, commit with Enter.
+            keys = ["Alt+ArrowDown", "ArrowUp" if at_end else "ArrowDown", "Enter"]
+        else:
+            ctl = None
+            problems.append("no slider (.widget-slider .noUi-handle) and no dropdown "
+                            "(.widget-dropdown select) to move in this lesson")
+        if ctl is not None:
+            ctl.scroll_into_view_if_needed()
+            target = ctl.evaluate(JS_WATCH)
+            ctl.focus()
+            presses = 0
+            t_first = time.monotonic()
+            changed = None
+            while time.monotonic() - t_first < CONTROL_TIMEOUT:
+                if presses < 3 and time.monotonic() - t_first >= presses * 1.5:
+                    if presses:
+                        ctl.focus()
+                    for k in keys:
+                        page.keyboard.press(k)
+                    presses += 1
+                w = page.evaluate("() => window.__mfteachWatch")
+                if w and w["changedAt"] is not None:
+                    changed = w
+                    break
+                time.sleep(0.05)
+            if changed is None:
+                problems.append(f"moving the first {res.control} with {'+'.join(keys)} ({presses}x) did not "
+                                f"change its output ({target}) within {CONTROL_TIMEOUT:.0f} s")
+            else:
+                page.wait_for_timeout(300)  # let a new figure finish painting before the screenshot
+                grown = page.evaluate("() => [window.__mfteachWatch.itemsBefore, window.__mfteachItems()]")
+                if grown[0] >= 1 and grown[1] > grown[0]:
+                    res.warnings.append(
+                        f"the {res.control}'s output grew from {grown[0]} to {grown[1]} items instead of "
+                        "being replaced (clear_output(wait=True) + append_display_data accumulates in a "
+                        "kernel; use out.outputs = () or `with out: clear_output(wait=True); display(...)`)")
+                # From the first key press that commits a new value (slider arrow, dropdown Enter).
+                commit = keys[-1].split("+")[-1]
+                at = next((t for k, t in changed["keys"] if k == commit), None)
+                if at is None:
+                    at = changed["keys"][0][1] if changed["keys"] else changed["changedAt"]
+                res.answer_s = (changed["changedAt"] - at) / 1000.0
+
+        take_notebook_screenshot(page, shots / f"{stem}.png")
+        if problems:
+            raise LessonFailure("\n".join(problems))
+        res.ok = True
+    except LessonFailure as e:
+        res.problems = str(e).splitlines()
+    except Exception as e:  # playwright timeouts and the like
+        res.problems = [f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"]
+    finally:
+        if not res.ok:
+            if console_errors:
+                res.problems.append(f"browser console errors ({len(console_errors)}), first: "
+                                    f"{console_errors[0][:200]!r}")
+            try:
+                page.evaluate(JS_SHOW_FIRST_PROBLEM)
+                page.wait_for_timeout(200)
+                page.screenshot(path=str(shots / f"{stem}-failure.png"))
+            except Exception:
+                pass
+        try:
+            page.close()  # run_before_unload=False: no "unsaved changes" prompt
+        except Exception:
+            pass
+        # Shut the lesson's kernel down through the REST API.
+        sess = session_for(server, name) if kernel_id is None else None
+        kernel_id = kernel_id or (sess and sess["kernel"]["id"])
+        if kernel_id:
+            try:
+                server.api("DELETE", f"/api/kernels/{kernel_id}", timeout=10)
+                t_k = time.monotonic()
+                while time.monotonic() - t_k < KERNEL_SHUTDOWN_TIMEOUT:
+                    status, _ = server.api("GET", f"/api/kernels/{kernel_id}", timeout=5)
+                    if status == 404:
+                        break
+                    time.sleep(0.2)
+            except Exception as e:
+                log(f"  warning: could not shut kernel {kernel_id} down: {e}")
+    res.timings["lesson total"] = time.monotonic() - t_lesson
+    return res
+
+
+# --------------------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lessons", type=Path, default=DEFAULT_LESSONS,
+                    help="folder of notebooks to test (default: the repo's lessons/)")
+    ap.add_argument("--screenshots", type=Path, default=DEFAULT_SCREENSHOTS,
+                    help="where <lesson>.png and <lesson>-failure.png go (default: %(default)s)")
+    ap.add_argument("--chromium", default="/usr/bin/chromium", help="browser binary (default: %(default)s)")
+    ap.add_argument("--timeout", type=float, default=600, help="overall time limit in s (default: %(default)s)")
+    ap.add_argument("--run-timeout", type=float, default=180,
+                    help="time limit for Run All Cells per lesson in s (default: %(default)s)")
+    ap.add_argument("--keep-tmp", action="store_true", help="keep the temporary server folder")
+    args = ap.parse_args(argv)
+
+    lessons_src = args.lessons.resolve()
+    names = sorted(p.name for p in lessons_src.glob("*.ipynb")) if lessons_src.is_dir() else []
+    if not names:
+        log(f"error: no *.ipynb in {lessons_src}")
+        log("0 passed, 1 failed")
+        return 1
+    if not Path(args.chromium).exists():
+        log(f"error: {args.chromium} not found; run: bash tests/browser/ensure_chromium.sh")
+        log(f"0 passed, {len(names)} failed")
+        return 1
+    args.screenshots.mkdir(parents=True, exist_ok=True)
+
+    def on_alarm(signum, frame):
+        raise OverallTimeout()
+
+    def on_term(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
+    server: Server | None = None
+    results: list[Result] = []
+    tmp = Path(tempfile.mkdtemp(prefix="mfteach-browser-"))
+    t_start = time.monotonic()
+
+    # Last resort if the soft time-out cannot unwind (e.g. a hung browser call).
+    def watchdog():
+        time.sleep(args.timeout + 60)
+        log(f"error: hard time-out ({args.timeout + 60:.0f} s); killing the server and exiting")
+        if server is not None:
+            try:
+                os.killpg(os.getpgid(server.proc.pid), signal.SIGKILL)
+            except Exception:
+                pass
+        os._exit(124)
+    threading.Thread(target=watchdog, daemon=True).start()
+    signal.alarm(int(args.timeout))
+
+    exit_code = 1
+    try:
+        prep = prepare_tmp(tmp, lessons_src)
+        log(f"Lessons: {len(names)} in {lessons_src} (served from a copy in {tmp})")
+        server = start_server(tmp, prep)
+        up = wait_server_up(server)
+        log(f"JupyterLab up on port {server.port} in {up:.1f} s")
+
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as pw:
+            t_b = time.monotonic()
+            browser_home = tmp / "browser-home"  # Chromium's crash-report folder etc. stay in tmp
+            browser_home.mkdir()
+            browser = pw.chromium.launch(
+                executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS,
+                env={**os.environ, "HOME": str(browser_home), "XDG_CONFIG_HOME": str(browser_home / ".config"),
+                     "XDG_CACHE_HOME": str(browser_home / ".cache")})
+            log(f"Chromium {browser.version} started in {time.monotonic() - t_b:.1f} s")
+
+            # One context for all lessons (JupyterLab's bundles stay cached), a page per lesson.
+            context = browser.new_context(viewport=VIEWPORT)
+            context.set_default_timeout(30_000)
+            try:
+                for name in names:
+                    log(f"-- {name}")
+                    res = run_lesson(context, server, prep["lessons"], name, args.screenshots,
+                                     args.run_timeout)
+                    results.append(res)
+                    log(res.line())
+            finally:
+                try:
+                    browser.close()
+                except Exception:
+                    pass
+        exit_code = 0 if results and all(r.ok for r in results) and len(results) == len(names) else 1
+    except OverallTimeout:
+        log(f"error: overall time-out of {args.timeout:.0f} s reached")
+    except KeyboardInterrupt:
+        log("interrupted")
+        exit_code = 130
+    except SystemExit as e:
+        if isinstance(e.code, int) and e.code >= 128:
+            log("terminated")
+            exit_code = e.code
+        else:
+            log(str(e.code))
+    except Exception as e:
+        log(f"error: {type(e).__name__}: {e}")
+    finally:
+        signal.alarm(0)
+        if server is not None:
+            stop_server(server)
+            try:
+                shutil.copy(server.log_path, args.screenshots / "jupyter-server.log")
+            except OSError:
+                pass
+        if args.keep_tmp:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    for name in names[len(results):]:
+        log(f"FAIL {name[:-len('.ipynb')]}: not run (aborted)")
+    passed = sum(r.ok for r in results)
+    failed = len(names) - passed
+    log(f"Total {time.monotonic() - t_start:.1f} s; screenshots in {args.screenshots}")
+    log(f"{passed} passed, {failed} failed")
+    if exit_code == 0 and failed:
+        exit_code = 1
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
