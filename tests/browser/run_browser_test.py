@@ -319,7 +319,7 @@ JS_ARM_RUN = """() => {
 
 
 # Before the failure screenshot: scroll the first traceback or widget error into view.
-JS_SHOW_FIRST_PROBLEM = """() => {
+JS_SHOW_FIRST_PROBLEM = r"""() => {
   const outs = Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output'));
   const bad = outs.find(e => e.textContent.includes('Error displaying widget'))
       || outs.find(e => e.getAttribute('data-mime-type') === 'application/vnd.jupyter.stderr'
