@@ -13,9 +13,14 @@ __version__ = "0.1.0"
 
 # Loaded on first use (PEP 562): keeps `python -m mfteach.data ...` free of runpy's
 # "found in sys.modules" warning, and IPython machinery out of a plain `import mfteach`.
-_LAZY = {"load_movielens": "data", "synthetic": "data", "toy": "data", "data": None, "exercises": None}
+_LAZY = {
+    "load_movielens": "data", "synthetic": "data", "toy": "data",
+    "GradientDescent": "gd",
+    "data": None, "exercises": None, "gd": None, "plots": None, "widgets": None,
+}
 
-__all__ = ["Ratings", "load_movielens", "synthetic", "toy", "metrics", "data", "exercises", "__version__"]
+__all__ = ["Ratings", "load_movielens", "synthetic", "toy", "GradientDescent", "metrics", "data", "exercises",
+           "__version__"]
 
 
 def __getattr__(name):

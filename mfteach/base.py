@@ -1,0 +1,122 @@
+"""What every mfteach factor model shares: hyperparameter checks, prediction from U, V (and
+biases), RMSE, top-n recommendation and the training history.
+
+A fitted model holds ``U_`` (m x k) and ``V_`` (n x k); a biased one also ``mu_``,
+``user_bias_`` (b_u) and ``item_bias_`` (c_i), and predicts
+r_hat_ui = mu + b_u + c_i + u_u . v_i (DESIGN.md section 1).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from .ratings import Ratings
+
+__all__ = ["FactorModel", "check_positive_int", "check_non_negative", "check_positive"]
+
+
+def check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def check_non_negative(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_ratings(name: str, ratings, shape=None) -> Ratings:
+    if not isinstance(ratings, Ratings):
+        raise TypeError(f"{name} must be an mfteach.Ratings, got {type(ratings).__name__}")
+    if shape is not None and ratings.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {ratings.shape} but the model was fitted on {tuple(shape)}")
+    return ratings
+
+
+class FactorModel:
+    """Base class: prediction, evaluation and recommendation from learned factors.
+
+    Subclasses set ``U_``, ``V_``, ``biased`` (and the bias attributes when biased),
+    ``ratings_`` (the training ``Ratings``, kept by reference: it is immutable) and
+    ``history_`` in ``fit``.
+    """
+
+    biased: bool = False
+
+    # ------------------------------------------------------------------ fitted state
+    def _check_fitted(self):
+        if getattr(self, "U_", None) is None:
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit(ratings) first")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        self._check_fitted()
+        return (self.U_.shape[0], self.V_.shape[0])
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, rows, cols) -> np.ndarray:
+        """r_hat_ui for the pairs (rows[k], cols[k]) (row and column indices)."""
+        self._check_fitted()
+        rows = np.asarray(rows)
+        cols = np.asarray(cols)
+        if rows.shape != cols.shape:
+            raise ValueError(f"rows and cols must have the same shape, got {rows.shape} and {cols.shape}")
+        m, n = self.shape
+        for name, ids, size in (("rows", rows, m), ("cols", cols, n)):
+            if ids.size and (not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= size):
+                raise ValueError(f"{name} must be integer indices in [0, {size}), got values in "
+                                 f"[{ids.min()}, {ids.max()}] of dtype {ids.dtype}")
+        scores = np.einsum("...k,...k->...", self.U_[rows], self.V_[cols])
+        if self.biased:
+            scores = scores + self.mu_ + self.user_bias_[rows] + self.item_bias_[cols]
+        return scores
+
+    def predict_matrix(self) -> np.ndarray:
+        """The full m x n matrix R_hat (U V^T, plus mu + b_u + c_i when biased)."""
+        self._check_fitted()
+        scores = self.U_ @ self.V_.T
+        if self.biased:
+            scores += self.mu_ + self.user_bias_[:, None] + self.item_bias_[None, :]
+        return scores
+
+    def rmse(self, ratings: Ratings) -> float:
+        """Root mean squared error of the predictions on the known entries of ``ratings``."""
+        self._check_fitted()
+        check_ratings("ratings", ratings, self.shape)
+        errors = ratings.values - self.predict(ratings.rows, ratings.cols)
+        return float(np.sqrt(np.mean(errors**2)))
+
+    def recommend(self, user: int, n: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
+        """The ``n`` items with the highest predicted score for ``user`` (a row index), best
+        first, as a DataFrame (item, title, score); items the user rated in training are left
+        out unless ``exclude_seen=False``."""
+        self._check_fitted()
+        m, n_items = self.shape
+        if isinstance(user, bool) or not isinstance(user, numbers.Integral) or not 0 <= user < m:
+            raise ValueError(f"user must be a row index in [0, {m}), got {user!r}")
+        n = check_positive_int("n", n)
+        scores = self.predict(np.full(n_items, user), np.arange(n_items)).astype(float)
+        if exclude_seen:
+            train = self.ratings_
+            lo, hi = np.searchsorted(train.rows, [user, user + 1])
+            scores[train.cols[lo:hi]] = -np.inf
+        n = min(n, int(np.isfinite(scores).sum()))
+        top = np.argpartition(-scores, n - 1)[:n] if n < n_items else np.arange(n_items)
+        top = top[np.argsort(-scores[top], kind="stable")][:n]
+        titles = self.ratings_.item_titles
+        return pd.DataFrame({
+            "item": top,
+            "title": titles[top] if titles is not None else self.ratings_.items[top],
+            "score": scores[top],
+        })
