@@ -8,6 +8,7 @@ r_hat_ui = mu + b_u + c_i + u_u . v_i (DESIGN.md section 1).
 
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import numpy as np
@@ -53,6 +54,16 @@ class FactorModel:
     """
 
     biased: bool = False
+
+    def get_params(self) -> dict:
+        """The constructor's hyperparameters (scikit-learn style)."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def __repr__(self) -> str:
+        defaults = {name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()}
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v is not defaults[k] and v != defaults[k]]
+        return f"{type(self).__name__}({', '.join(changed)})"
 
     # ------------------------------------------------------------------ fitted state
     def _check_fitted(self):
