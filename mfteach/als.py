@@ -1,0 +1,265 @@
+r"""Alternating least squares for explicit ratings (lecture slides, "Alternating Least Squares").
+
+With V fixed, the objective of the slides is a separate ridge regression for every user:
+
+.. math::
+
+    u_u = \arg\min_u \sum_{i\in\Omega_u} (r_{ui} - u^\top v_i)^2 + \lambda\|u\|^2
+        = (V_{\Omega_u}^\top V_{\Omega_u} + \lambda I)^{-1} V_{\Omega_u}^\top r_{\Omega_u},
+
+where V_{Omega_u} stacks the rows v_i of the items u rated (the slides write the same with
+V^T). Each block is convex (its Hessian 2 (V^T V + lambda I) is positive definite for
+lambda > 0), so every half-step can only lower the loss; ALS alternates the item half-step
+(the mirror image, with U fixed) and the user half-step.
+
+Implementation. The right-hand sides V_{Omega_u}^T r_{Omega_u} of all users are one sparse
+product R V. The Gram matrices V_{Omega_u}^T V_{Omega_u} + lambda I are formed per user with
+one BLAS ``syrk`` call on the gathered rows and solved by a Cholesky ``posv`` (LAPACK), in a
+loop over users, not over ratings; for small k (k <= 12) the Grams of all users at once are a
+sparse indicator matrix times the row-wise outer products v_i v_i^T, then one batched solve,
+which is faster there (see benchmarks/bench_als.py for the measurements).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.linalg import blas, lapack
+
+from .base import FactorModel, check_non_negative, check_positive_int, check_ratings
+from .ratings import Ratings
+
+__all__ = ["ALS", "solve_ridge_blocks", "update_users", "update_items"]
+
+OUTER_MAX_RANK = 12  # up to this many features, Grams via sparse indicator @ outer products
+
+
+def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "auto") -> np.ndarray:
+    r"""Solve one ridge regression per group (per user, or per item).
+
+    Group g owns the entries indptr[g]:indptr[g+1] of ``index`` (feature rows) and ``targets``;
+    with X_g = features[index of g] and y_g = targets of g it returns the rows
+
+        w_g = (X_g^T X_g + reg_g I)^{-1} X_g^T y_g,
+
+    ``reg`` a scalar or one value per group; a group with no observations gets w_g = 0. ``method``: "loop" (BLAS syrk + LAPACK posv per
+    group), "outer" (all Grams at once, for small k), or "auto".
+
+    Raises
+    ------
+    ValueError
+        A group's system is singular (possible only when its reg is 0): names the group.
+    """
+    indptr = np.asarray(indptr)
+    n_groups, k = len(indptr) - 1, features.shape[1]
+    counts = np.diff(indptr)
+    # a group with no observations gets w = 0: its ridge solution for any reg > 0, and the
+    # minimum-norm least-squares solution for reg = 0 (any positive reg gives that 0 here)
+    reg = np.where(counts == 0, 1.0, np.broadcast_to(np.asarray(reg, dtype=float), (n_groups,)))
+    singular = np.flatnonzero((reg == 0) & (counts < k))
+    if singular.size:
+        g = int(singular[0])
+        raise ValueError(f"the least-squares block of group {g} is rank-deficient: {counts[g]} observations for "
+                         f"{k} unknowns with reg=0. Use reg > 0 (ridge), or a smaller rank.")
+    # right-hand sides X_g^T y_g of every group: one sparse product
+    Y = sp.csr_matrix((targets, index, indptr), shape=(n_groups, features.shape[0]))
+    rhs = np.asarray(Y @ features)
+    if method == "auto":
+        method = "outer" if k <= OUTER_MAX_RANK and (reg > 0).all() else "loop"
+    if method == "outer":
+        indicator = sp.csr_matrix((np.ones(len(index)), index, indptr), shape=Y.shape)
+        outer = (features[:, :, None] * features[:, None, :]).reshape(features.shape[0], k * k)
+        gram = np.asarray(indicator @ outer).reshape(n_groups, k, k)
+        gram[:, np.arange(k), np.arange(k)] += reg[:, None]
+        return np.linalg.solve(gram, rhs[..., None])[..., 0]
+    if method != "loop":
+        raise ValueError(f"method must be 'auto', 'loop' or 'outer', got {method!r}")
+    solution = np.zeros((n_groups, k))
+    eye = np.eye(k)
+    for g in np.flatnonzero(counts):
+        X = features[index[indptr[g]:indptr[g + 1]]]
+        # A = X^T X + reg_g I (upper triangle), then a Cholesky solve of A w = X^T y
+        A = blas.dsyrk(1.0, X, beta=1.0, c=reg[g] * eye, trans=1)
+        _, solution[g], info = lapack.dposv(A, rhs[g])
+        if info > 0:
+            raise ValueError(f"the least-squares block of group {g} is singular (rank-deficient) with reg={reg[g]}; "
+                             "use reg > 0")
+    return solution
+
+
+class _Data:
+    """Omega grouped by user (CSR order) and by item (CSC order), computed once per fit."""
+
+    def __init__(self, ratings: Ratings):
+        self.m, self.n = ratings.shape
+        self.rows, self.cols, self.values = ratings.rows, ratings.cols, ratings.values
+        self.n_ratings = len(ratings)
+        self.user_counts, self.item_counts = ratings.user_counts(), ratings.item_counts()
+        self.user_ptr = np.concatenate(([0], np.cumsum(self.user_counts)))
+        self.by_item = np.argsort(self.cols, kind="stable")
+        self.item_ptr = np.concatenate(([0], np.cumsum(self.item_counts)))
+
+
+def _reg_per_group(reg: float, counts: np.ndarray, weighted: bool) -> np.ndarray | float:
+    return reg * counts if weighted else reg
+
+
+def update_users(ratings: Ratings, V, reg: float, weighted_reg: bool = False, method: str = "auto",
+                 _data: _Data | None = None) -> np.ndarray:
+    """The user half-step: every u_u = (V_Omega_u^T V_Omega_u + lambda I)^-1 V_Omega_u^T r_Omega_u
+    (lambda n_u with ``weighted_reg``, ALS-WR). Returns the new U (m x k)."""
+    data = _data or _Data(ratings)
+    return solve_ridge_blocks(data.user_ptr, data.cols, data.values, np.asarray(V, dtype=float),
+                              _reg_per_group(reg, data.user_counts, weighted_reg), method)
+
+
+def update_items(ratings: Ratings, U, reg: float, weighted_reg: bool = False, method: str = "auto",
+                 _data: _Data | None = None) -> np.ndarray:
+    """The item half-step, the mirror image of ``update_users``. Returns the new V (n x k)."""
+    data = _data or _Data(ratings)
+    return solve_ridge_blocks(data.item_ptr, data.rows[data.by_item], data.values[data.by_item],
+                              np.asarray(U, dtype=float), _reg_per_group(reg, data.item_counts, weighted_reg), method)
+
+
+class ALS(FactorModel):
+    r"""Explicit matrix factorization by alternating least squares (lecture slides).
+
+    Minimizes the slides' objective
+
+    .. math:: \sum_{(u,i)\in\Omega}(r_{ui} - \hat r_{ui})^2 + \lambda\big(\textstyle\sum_u\|u_u\|^2 + \sum_i\|v_i\|^2\big)
+
+    with \hat r_{ui} = u_u^\top v_i, alternating exact half-steps: V given U, then U given V
+    (each iteration ends with the user half-step, so U_ is the exact ridge solution for V_).
+
+    Parameters
+    ----------
+    rank : int
+        k, the number of latent factors.
+    reg : float
+        lambda >= 0. With ``weighted_reg=True`` user u is penalized by lambda |Omega_u| and item
+        i by lambda |Omega^i| (ALS-WR, Zhou et al. 2008).
+    n_iters : int
+        Number of (item, user) half-step pairs.
+    biased : bool
+        Learn \hat r_{ui} = mu + b_u + c_i + u_u^T v_i. mu is the mean training rating; b_u and
+        c_i are learned jointly with the factors by augmenting them: the user half-step solves
+        for (u_u, b_u) with item features (v_i, 1) and targets r_ui - mu - c_i, the item
+        half-step for (v_i, c_i) with user features (u_u, 1) and targets r_ui - mu - b_u. The
+        biases are penalized by the same lambda.
+    weighted_reg : bool
+        ALS-WR regularization (see ``reg``).
+    init_scale : float
+        Standard deviation of the normal initial U (V is computed from it in the first half-step).
+    seed : int
+    method : {"auto", "loop", "outer"}
+        How the per-user Gram matrices are formed and solved (``solve_ridge_blocks``).
+    verbose : bool
+        A tqdm progress bar over the iterations.
+
+    Attributes
+    ----------
+    U_, V_, mu_, user_bias_, item_bias_, ratings_
+    history_ : DataFrame
+        One row per iteration (0 = the initial point): epoch, loss (the objective divided by
+        |Omega|, as in ``GradientDescent``), train_rmse, [test_rmse], seconds (cumulative
+        training time, evaluation excluded).
+    """
+
+    def __init__(self, rank: int = 10, reg: float = 0.1, n_iters: int = 15, biased: bool = False,
+                 weighted_reg: bool = False, init_scale: float = 0.1, seed: int = 0, method: str = "auto",
+                 verbose: bool = False):
+        self.rank = rank
+        self.reg = reg
+        self.n_iters = n_iters
+        self.biased = biased
+        self.weighted_reg = weighted_reg
+        self.init_scale = init_scale
+        self.seed = seed
+        self.method = method
+        self.verbose = verbose
+
+    def fit(self, ratings: Ratings, eval_set: Ratings | None = None) -> "ALS":
+        """Learn U, V (and biases) from ``ratings``; ``eval_set`` is scored every iteration."""
+        data = _Data(check_ratings("ratings", ratings))
+        evaluation = None if eval_set is None else check_ratings("eval_set", eval_set, ratings.shape)
+        rank = check_positive_int("rank", self.rank)
+        reg = check_non_negative("reg", self.reg)
+        n_iters = check_positive_int("n_iters", self.n_iters)
+        check_non_negative("init_scale", self.init_scale)
+        if self.method not in ("auto", "loop", "outer"):
+            raise ValueError(f"method must be 'auto', 'loop' or 'outer', got {self.method!r}")
+        rng = np.random.default_rng(self.seed)
+        self.U_ = rng.normal(0.0, self.init_scale, (data.m, rank))
+        self.V_ = np.zeros((data.n, rank))
+        if self.biased:
+            self.mu_ = float(data.values.mean())
+            self.user_bias_, self.item_bias_ = np.zeros(data.m), np.zeros(data.n)
+        self.ratings_ = ratings
+
+        records, seconds = [self._record(data, reg, 0, 0.0, evaluation)], 0.0
+        iterations = range(1, n_iters + 1)
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            iterations = tqdm(iterations, desc="ALS", unit="iter")
+        for iteration in iterations:
+            start = time.perf_counter()
+            self._item_step(data, reg)
+            self._user_step(data, reg)
+            seconds += time.perf_counter() - start
+            records.append(self._record(data, reg, iteration, seconds, evaluation))
+        self.history_ = pd.DataFrame(records)
+        return self
+
+    # ------------------------------------------------------------------ half-steps
+    def _user_step(self, data: _Data, reg: float) -> None:
+        reg_u = _reg_per_group(reg, data.user_counts, self.weighted_reg)
+        if not self.biased:
+            self.U_ = solve_ridge_blocks(data.user_ptr, data.cols, data.values, self.V_, reg_u, self.method)
+            return
+        # (u_u, b_u) against item features (v_i, 1) and targets r_ui - mu - c_i
+        features = np.hstack([self.V_, np.ones((data.n, 1))])
+        targets = data.values - self.mu_ - self.item_bias_[data.cols]
+        solution = solve_ridge_blocks(data.user_ptr, data.cols, targets, features, reg_u, self.method)
+        self.U_, self.user_bias_ = solution[:, :-1], solution[:, -1]
+
+    def _item_step(self, data: _Data, reg: float) -> None:
+        reg_i = _reg_per_group(reg, data.item_counts, self.weighted_reg)
+        rows, values = data.rows[data.by_item], data.values[data.by_item]
+        if not self.biased:
+            self.V_ = solve_ridge_blocks(data.item_ptr, rows, values, self.U_, reg_i, self.method)
+            return
+        features = np.hstack([self.U_, np.ones((data.m, 1))])
+        targets = values - self.mu_ - self.user_bias_[rows]
+        solution = solve_ridge_blocks(data.item_ptr, rows, targets, features, reg_i, self.method)
+        self.V_, self.item_bias_ = solution[:, :-1], solution[:, -1]
+
+    # ------------------------------------------------------------------ monitoring
+    def objective(self, ratings: Ratings | None = None) -> float:
+        """The slides' objective (summed squared errors + penalty) at the current factors,
+        with the ALS-WR weights when ``weighted_reg``; on the training data by default."""
+        self._check_fitted()
+        data = _Data(ratings if ratings is not None else self.ratings_)
+        return self._objective(data, check_non_negative("reg", self.reg))
+
+    def _objective(self, data: _Data, reg: float) -> float:
+        e = data.values - self.predict(data.rows, data.cols)
+        user_sq, item_sq = np.sum(self.U_**2, axis=1), np.sum(self.V_**2, axis=1)
+        if self.biased:
+            user_sq, item_sq = user_sq + self.user_bias_**2, item_sq + self.item_bias_**2
+        if self.weighted_reg:
+            user_sq, item_sq = user_sq * data.user_counts, item_sq * data.item_counts
+        return float(e @ e + reg * (user_sq.sum() + item_sq.sum()))
+
+    def _record(self, data: _Data, reg: float, iteration: int, seconds: float, evaluation) -> dict:
+        e = data.values - self.predict(data.rows, data.cols)
+        record = {"epoch": iteration, "loss": self._objective(data, reg) / data.n_ratings,
+                  "train_rmse": math.sqrt(float(e @ e) / data.n_ratings)}
+        if evaluation is not None:
+            record["test_rmse"] = self.rmse(evaluation)
+        record["seconds"] = seconds
+        return record
