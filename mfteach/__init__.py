@@ -15,11 +15,11 @@ __version__ = "0.1.0"
 # "found in sys.modules" warning, and IPython machinery out of a plain `import mfteach`.
 _LAZY = {
     "load_movielens": "data", "synthetic": "data", "toy": "data",
-    "GradientDescent": "gd", "ALS": "als", "TruncatedSVD": "svd",
-    "data": None, "exercises": None, "gd": None, "als": None, "svd": None, "plots": None, "widgets": None,
+    "GradientDescent": "gd", "ALS": "als", "TruncatedSVD": "svd", "Baseline": "baseline",
+    "data": None, "exercises": None, "gd": None, "als": None, "svd": None, "baseline": None, "plots": None, "widgets": None,
 }
 
-__all__ = ["Ratings", "load_movielens", "synthetic", "toy", "GradientDescent", "ALS", "TruncatedSVD", "metrics", "data", "exercises",
+__all__ = ["Ratings", "load_movielens", "synthetic", "toy", "GradientDescent", "ALS", "TruncatedSVD", "Baseline", "metrics", "data", "exercises",
            "__version__"]
 
 
