@@ -46,8 +46,9 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
 
         w_g = (X_g^T X_g + reg_g I)^{-1} X_g^T y_g,
 
-    ``reg`` a scalar or one value per group; a group with no observations gets w_g = 0. ``method``: "loop" (BLAS syrk + LAPACK posv per
-    group), "outer" (all Grams at once, for small k), or "auto".
+    ``reg`` a scalar or one value per group; a group with no observations gets w_g = 0. ``method``:
+    "loop" (BLAS syrk + LAPACK posv per group), "outer" (all Grams at once, for small k), or
+    "auto". Groups with reg = 0 always go through the loop, which checks every Cholesky factor.
 
     Raises
     ------
@@ -56,6 +57,8 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
     """
     indptr = np.asarray(indptr)
     n_groups, k = len(indptr) - 1, features.shape[1]
+    if np.any(np.asarray(reg) < 0) or not np.all(np.isfinite(reg)):
+        raise ValueError(f"reg must be finite and >= 0, got {reg!r}")
     counts = np.diff(indptr)
     # a group with no observations gets w = 0: its ridge solution for any reg > 0, and the
     # minimum-norm least-squares solution for reg = 0 (any positive reg gives that 0 here)
@@ -68,7 +71,10 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
     # right-hand sides X_g^T y_g of every group: one sparse product
     Y = sp.csr_matrix((targets, index, indptr), shape=(n_groups, features.shape[0]))
     rhs = np.asarray(Y @ features)
-    if method == "auto":
+    if method not in ("auto", "loop", "outer"):
+        raise ValueError(f"method must be 'auto', 'loop' or 'outer', got {method!r}")
+    if method == "auto" or (reg == 0).any():
+        # reg = 0 blocks may be singular: only the loop checks each Cholesky factor
         method = "outer" if k <= OUTER_MAX_RANK and (reg > 0).all() else "loop"
     if method == "outer":
         indicator = sp.csr_matrix((np.ones(len(index)), index, indptr), shape=Y.shape)
@@ -76,18 +82,17 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
         gram = np.asarray(indicator @ outer).reshape(n_groups, k, k)
         gram[:, np.arange(k), np.arange(k)] += reg[:, None]
         return np.linalg.solve(gram, rhs[..., None])[..., 0]
-    if method != "loop":
-        raise ValueError(f"method must be 'auto', 'loop' or 'outer', got {method!r}")
     solution = np.zeros((n_groups, k))
     eye = np.eye(k)
+    tiny = 64 * k * np.finfo(float).eps  # relative size of a Cholesky pivot that means "rank-deficient"
     for g in np.flatnonzero(counts):
         X = features[index[indptr[g]:indptr[g + 1]]]
         # A = X^T X + reg_g I (upper triangle), then a Cholesky solve of A w = X^T y
         A = blas.dsyrk(1.0, X, beta=1.0, c=reg[g] * eye, trans=1)
-        _, solution[g], info = lapack.dposv(A, rhs[g])
-        if info > 0:
-            raise ValueError(f"the least-squares block of group {g} is singular (rank-deficient) with reg={reg[g]}; "
-                             "use reg > 0")
+        factor, solution[g], info = lapack.dposv(A, rhs[g])
+        if info > 0 or (reg[g] == 0 and np.diag(factor).min() ** 2 <= tiny * np.diag(A).max()):
+            raise ValueError(f"the least-squares block of group {g} is singular (rank-deficient: its {counts[g]} "
+                             f"observations span fewer than {k} directions) with reg={reg[g]}; use reg > 0")
     return solution
 
 

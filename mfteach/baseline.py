@@ -24,6 +24,12 @@ from .ratings import Ratings
 __all__ = ["Baseline"]
 
 
+def _ratio(sums: np.ndarray, denominators: np.ndarray) -> np.ndarray:
+    """sums / denominators, with 0 where the denominator is 0 (a user or item with no rating
+    and no penalty: the minimum-norm bias, as in ALS)."""
+    return np.divide(sums, denominators, out=np.zeros_like(sums), where=denominators > 0)
+
+
 class Baseline(FactorModel):
     """r_hat_ui = mu + b_u + c_i (``biases=True``) or just mu (``biases=False``).
 
@@ -67,9 +73,9 @@ class Baseline(FactorModel):
             user_counts, item_counts = ratings.user_counts(), ratings.item_counts()
             for _ in range(n_iters):
                 residual = values - self.mu_ - self.user_bias_[rows]
-                self.item_bias_ = np.bincount(cols, residual, n) / (reg_item + item_counts)
+                self.item_bias_ = _ratio(np.bincount(cols, residual, n), reg_item + item_counts)
                 residual = values - self.mu_ - self.item_bias_[cols]
-                self.user_bias_ = np.bincount(rows, residual, m) / (reg_user + user_counts)
+                self.user_bias_ = _ratio(np.bincount(rows, residual, m), reg_user + user_counts)
         seconds = time.perf_counter() - start
         e = values - self.predict(rows, cols)
         loss = float(e @ e + reg_user * self.user_bias_ @ self.user_bias_ + reg_item * self.item_bias_ @ self.item_bias_)
