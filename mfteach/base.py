@@ -81,6 +81,8 @@ class FactorModel:
         self._check_fitted()
         rows = np.asarray(rows)
         cols = np.asarray(cols)
+        if rows.size == 0 and cols.size == 0:  # np.asarray([]) is float: no pairs, no scores
+            rows, cols = rows.astype(np.int64), cols.astype(np.int64)
         if rows.shape != cols.shape:
             raise ValueError(f"rows and cols must have the same shape, got {rows.shape} and {cols.shape}")
         m, n = self.shape

@@ -22,8 +22,9 @@ with e_ui = r_ui - u_u . v_i and E the sparse m x n matrix of residuals on Omega
 Sampling. The loss splits exactly into one term per known entry,
 L = (1/|Omega|) sum_Omega l_ui with
 l_ui = e_ui^2 + lambda (||u_u||^2 / |Omega_u| + ||v_i||^2 / |Omega^i|)
-(each row's penalty shared among its ratings), so a step on a sample touches only the rows
-and columns in it, and every estimate below is unbiased, E[g] = grad L:
+(each row's penalty shared among its ratings; a row or column with no rating keeps its exact
+penalty gradient 2 lambda u / |Omega| in every step), so a step on a sample touches only the
+rows and columns in it, and every estimate below is unbiased, E[g] = grad L:
 
 - ``"entries"`` (eq. 9.8-9.10): S uniform from Omega without replacement, g = (1/|S|) sum_S grad l_ui;
 - ``"columns"``: C = ``sample_size`` columns uniform without replacement, all their entries
@@ -113,14 +114,18 @@ class _Problem:
         # a user with no rating has no penalty share to carry; avoid dividing by zero
         self.inv_user_counts = 1.0 / np.maximum(self.user_counts, 1)
         self.inv_item_counts = 1.0 / np.maximum(self.item_counts, 1)
+        # rows and columns with no rating: no entry carries their penalty, so sampled steps add
+        # its exact gradient 2 lambda u / |Omega| themselves (keeping every estimate unbiased)
+        self.unrated_users = np.flatnonzero(self.user_counts == 0)
+        self.unrated_items = np.flatnonzero(self.item_counts == 0)
 
     def residuals(self, p: Params, idx=None) -> np.ndarray:
         """e_ui = r_ui - r_hat_ui on all of Omega, or on the entries ``idx``."""
         rows, cols, values = (self.rows, self.cols, self.values) if idx is None else (
             self.rows[idx], self.cols[idx], self.values[idx])
-        predicted = np.einsum("ij,ij->i", p.U[rows], p.V[cols])
+        predicted = np.einsum("ij,ij->i", p.U[rows], p.V[cols]) + p.mu
         if p.biased:
-            predicted += p.mu + p.user_bias[rows] + p.item_bias[cols]
+            predicted += p.user_bias[rows] + p.item_bias[cols]
         return values - predicted
 
     def residual_matrix(self, e: np.ndarray) -> sp.csr_matrix:
@@ -134,10 +139,21 @@ def _penalty(p: Params) -> float:
     return total
 
 
-def _as_params(U, V, user_bias=None, item_bias=None, mu=0.0) -> Params:
-    return Params(np.asarray(U, dtype=float), np.asarray(V, dtype=float),
-                  None if user_bias is None else np.asarray(user_bias, dtype=float),
-                  None if item_bias is None else np.asarray(item_bias, dtype=float), float(mu))
+def _as_params(U, V, user_bias=None, item_bias=None, mu=0.0, shape=None) -> Params:
+    """Check and convert the parameters of ``loss``/``gradient`` for ratings of ``shape``."""
+    if (user_bias is None) != (item_bias is None):
+        missing = "item_bias" if item_bias is None else "user_bias"
+        raise ValueError(f"pass both user_bias and item_bias (or neither); {missing} is missing")
+    p = Params(np.asarray(U, dtype=float), np.asarray(V, dtype=float),
+               None if user_bias is None else np.asarray(user_bias, dtype=float),
+               None if item_bias is None else np.asarray(item_bias, dtype=float), float(mu))
+    m, n = shape
+    if p.U.ndim != 2 or p.V.ndim != 2 or p.U.shape[0] != m or p.V.shape[0] != n or p.U.shape[1] != p.V.shape[1]:
+        raise ValueError(f"U and V must be (m x k) and (n x k) with (m, n) = {shape}, got {p.U.shape} and {p.V.shape}")
+    if p.biased and (p.user_bias.shape != (m,) or p.item_bias.shape != (n,)):
+        raise ValueError(f"user_bias and item_bias must have shapes ({m},) and ({n},), "
+                         f"got {p.user_bias.shape} and {p.item_bias.shape}")
+    return p
 
 
 def loss(ratings: Ratings, U, V, reg: float = 0.0, user_bias=None, item_bias=None, mu: float = 0.0) -> float:
@@ -147,7 +163,7 @@ def loss(ratings: Ratings, U, V, reg: float = 0.0, user_bias=None, item_bias=Non
     mu + b_u + c_i + u_u . v_i and the biases join the penalty.
     """
     problem = _Problem(check_ratings("ratings", ratings))
-    p = _as_params(U, V, user_bias, item_bias, mu)
+    p = _as_params(U, V, user_bias, item_bias, mu, ratings.shape)
     e = problem.residuals(p)
     return float((e @ e + reg * _penalty(p)) / problem.n_ratings)
 
@@ -168,7 +184,7 @@ def gradient(ratings: Ratings, U, V, reg: float = 0.0, user_bias=None, item_bias
     """The exact gradient of ``loss``: (grad_U, grad_V) (book eq. 9.6, 9.7 with the penalty),
     plus (grad_user_bias, grad_item_bias) when biases are given. Sparse products, no loop."""
     problem = _Problem(check_ratings("ratings", ratings))
-    grads, _ = _full_gradient(problem, _as_params(U, V, user_bias, item_bias, mu), reg)
+    grads, _ = _full_gradient(problem, _as_params(U, V, user_bias, item_bias, mu, ratings.shape), reg)
     return tuple(grads)
 
 
@@ -196,6 +212,13 @@ def _sampled_step(problem: _Problem, p: Params, idx: np.ndarray, scale: float, l
     if p.biased:
         p.user_bias += step * np.bincount(rows, e - shrink_u * p.user_bias[rows], problem.m)
         p.item_bias += step * np.bincount(cols, e - shrink_v * p.item_bias[cols], problem.n)
+    if reg and (problem.unrated_users.size or problem.unrated_items.size):
+        keep = 1.0 - 2.0 * lr * reg / problem.n_ratings  # the exact penalty step of unrated rows
+        p.U[problem.unrated_users] *= keep
+        p.V[problem.unrated_items] *= keep
+        if p.biased:
+            p.user_bias[problem.unrated_users] *= keep
+            p.item_bias[problem.unrated_items] *= keep
 
 
 def _entries_of_groups(ptr: np.ndarray, groups: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
@@ -309,6 +332,9 @@ class GradientDescent(FactorModel):
             if self.biased:
                 p.user_bias = np.array(init.get("user_bias", np.zeros(m)), dtype=float)
                 p.item_bias = np.array(init.get("item_bias", np.zeros(n)), dtype=float)
+                for key, value, size in (("user_bias", p.user_bias, m), ("item_bias", p.item_bias, n)):
+                    if value.shape != (size,):
+                        raise ValueError(f"init {key} must have shape ({size},), got {value.shape}")
         if self.biased:
             p.mu = float(problem.values.mean())
         return p
