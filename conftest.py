@@ -11,5 +11,8 @@ os.environ["MFTEACH_HOME"] = tempfile.mkdtemp(prefix="mfteach-home-")
 _shared = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared", "data")
 if "MFTEACH_DATA" not in os.environ and os.path.isfile(os.path.join(_shared, "ml-100k", "u.data")):
     os.environ["MFTEACH_DATA"] = os.path.abspath(_shared)
+elif os.environ.get("MFTEACH_DATA"):
+    # nbval's kernels run in lessons/: a relative path given on the command line must not move
+    os.environ["MFTEACH_DATA"] = os.path.abspath(os.path.expanduser(os.environ["MFTEACH_DATA"]))
 
 collect_ignore_glob = ["benchmarks/*", "tests/browser/*", ".venv/*"]

@@ -14,13 +14,17 @@ __version__ = "0.1.0"
 # Loaded on first use (PEP 562): keeps `python -m mfteach.data ...` free of runpy's
 # "found in sys.modules" warning, and IPython machinery out of a plain `import mfteach`.
 _LAZY = {
+    # data
     "load_movielens": "data", "synthetic": "data", "toy": "data",
+    # models and algorithms
+    "complete_rank1": "completion", "fit_rank1": "completion",
     "GradientDescent": "gd", "ALS": "als", "TruncatedSVD": "svd", "Baseline": "baseline",
-    "data": None, "exercises": None, "gd": None, "als": None, "svd": None, "baseline": None, "plots": None, "widgets": None,
+    # submodules
+    "data": None, "completion": None, "gd": None, "als": None, "svd": None, "baseline": None,
+    "exercises": None, "plots": None, "widgets": None,
 }
 
-__all__ = ["Ratings", "load_movielens", "synthetic", "toy", "GradientDescent", "ALS", "TruncatedSVD", "Baseline", "metrics", "data", "exercises",
-           "__version__"]
+__all__ = ["Ratings", "metrics", "__version__", *_LAZY]
 
 
 def __getattr__(name):

@@ -10,6 +10,7 @@ builder                compute function                              lesson
 =====================  ============================================  ======
 ``user_explorer``      ``user_view`` (after ``prepare_user_explorer``)  00
 ``affinity_explorer``  ``affinity_ranking``                          00
+``rank1_puzzle_widget``  ``puzzle_state``                            01
 =====================  ============================================  ======
 
 Note: the builder ``user_explorer`` shadows the submodule of the same name as an attribute
@@ -42,7 +43,9 @@ def show_outputs(out, *objects) -> None:
 # defined above before the submodules are imported: they use show_outputs
 from .affinity import affinity_explorer, affinity_ranking  # noqa: E402
 from .user_explorer import prepare_user_explorer, user_explorer, user_view  # noqa: E402
+from .rank1_puzzle import hidden_rank1, plot_bipartite, puzzle_state, rank1_puzzle_widget  # noqa: E402
 
 __all__ = [
     "show_outputs", "affinity_explorer", "affinity_ranking", "prepare_user_explorer", "user_explorer", "user_view",
+    "hidden_rank1", "plot_bipartite", "puzzle_state", "rank1_puzzle_widget",
 ]
