@@ -13,11 +13,12 @@ lambda > 0), so every half-step can only lower the loss; ALS alternates the item
 (the mirror image, with U fixed) and the user half-step.
 
 Implementation. The right-hand sides V_{Omega_u}^T r_{Omega_u} of all users are one sparse
-product R V. The Gram matrices V_{Omega_u}^T V_{Omega_u} + lambda I are formed per user with
-one BLAS ``syrk`` call on the gathered rows and solved by a Cholesky ``posv`` (LAPACK), in a
-loop over users, not over ratings; for small k (k <= 12) the Grams of all users at once are a
-sparse indicator matrix times the row-wise outer products v_i v_i^T, then one batched solve,
-which is faster there (see benchmarks/bench_als.py for the measurements).
+product R V; no Python loop ever runs over ratings. The Gram matrices V_{Omega_u}^T V_{Omega_u}
+are formed in one of three ways (``solve_ridge_blocks``), whichever was measured fastest for
+the shape (benchmarks/bench_als.py): per user with one BLAS ``syrk`` and a Cholesky ``posv``
+(large groups); users of similar activity padded into batches and multiplied by one batched
+matmul (many small groups); or, for small k, a sparse indicator matrix times the row-wise outer
+products v_i v_i^T of all items at once.
 """
 
 from __future__ import annotations
@@ -33,9 +34,49 @@ from scipy.linalg import blas, lapack
 from .base import FactorModel, check_non_negative, check_positive_int, check_ratings
 from .ratings import Ratings
 
-__all__ = ["ALS", "solve_ridge_blocks", "update_users", "update_items"]
+__all__ = ["ALS", "solve_ridge_blocks", "update_users", "update_items", "auto_method", "METHODS"]
 
+METHODS = ("auto", "loop", "bucket", "outer")
 OUTER_MAX_RANK = 12  # up to this many features, Grams via sparse indicator @ outer products
+LOOP_MIN_WORK = 400_000  # mean group size x k^2 from which the per-group BLAS loop wins
+BUCKET_SIZE = 16  # groups per padded batch in the "bucket" method
+
+
+def auto_method(counts: np.ndarray, k: int) -> str:
+    """The fastest way measured on this project's benchmark machine (benchmarks/bench_als.py):
+    "outer" for k <= 12; "loop" when groups are large enough that the BLAS work per group
+    (mean count x k^2) hides the Python overhead of one call per group; "bucket" otherwise."""
+    if k <= OUTER_MAX_RANK:
+        return "outer"
+    return "loop" if counts.mean() * k * k >= LOOP_MIN_WORK else "bucket"
+
+
+def _outer_grams(indptr, index, features) -> np.ndarray:
+    """All Grams at once: a sparse 0/1 indicator (groups x feature rows) times the row-wise
+    outer products f f^T flattened to k^2 columns. Cost |Omega| k^2, memory (rows x k^2)."""
+    k = features.shape[1]
+    indicator = sp.csr_matrix((np.ones(len(index)), index, indptr), shape=(len(indptr) - 1, features.shape[0]))
+    outer = (features[:, :, None] * features[:, None, :]).reshape(features.shape[0], k * k)
+    return np.asarray(indicator @ outer).reshape(-1, k, k)
+
+
+def _bucket_grams(indptr, index, features) -> np.ndarray:
+    """Grams of groups of similar size together: sort the groups by size, gather each batch of
+    BUCKET_SIZE groups into a zero-padded (batch x longest x k) array and multiply it by its
+    transpose with one batched matmul. Padding rows are zeros and add nothing."""
+    counts = np.diff(indptr)
+    n_rows, k = features.shape
+    padded = np.vstack([features, np.zeros((1, k))])  # row n_rows is the zero padding
+    gram = np.empty((len(counts), k, k))
+    order = np.argsort(counts, kind="stable")
+    for start in range(0, len(order), BUCKET_SIZE):
+        groups = order[start:start + BUCKET_SIZE]
+        positions = np.arange(counts[groups].max())
+        present = positions[None, :] < counts[groups][:, None]
+        entries = np.where(present, indptr[groups][:, None] + positions[None, :], 0)
+        X = padded[np.where(present, index[entries], n_rows)]
+        gram[groups] = np.matmul(X.transpose(0, 2, 1), X)
+    return gram
 
 
 def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "auto") -> np.ndarray:
@@ -47,8 +88,10 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
         w_g = (X_g^T X_g + reg_g I)^{-1} X_g^T y_g,
 
     ``reg`` a scalar or one value per group; a group with no observations gets w_g = 0. ``method``:
-    "loop" (BLAS syrk + LAPACK posv per group), "outer" (all Grams at once, for small k), or
-    "auto". Groups with reg = 0 always go through the loop, which checks every Cholesky factor.
+    "loop" (BLAS syrk + LAPACK posv per group), "bucket" (groups of similar size padded and
+    multiplied in batches), "outer" (all Grams at once from outer products, for small k), or
+    "auto" (``auto_method``); the last two end with one batched solve. With any reg = 0 the
+    loop is used, which checks every Cholesky factor for rank deficiency.
 
     Raises
     ------
@@ -71,15 +114,14 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
     # right-hand sides X_g^T y_g of every group: one sparse product
     Y = sp.csr_matrix((targets, index, indptr), shape=(n_groups, features.shape[0]))
     rhs = np.asarray(Y @ features)
-    if method not in ("auto", "loop", "outer"):
-        raise ValueError(f"method must be 'auto', 'loop' or 'outer', got {method!r}")
-    if method == "auto" or (reg == 0).any():
-        # reg = 0 blocks may be singular: only the loop checks each Cholesky factor
-        method = "outer" if k <= OUTER_MAX_RANK and (reg > 0).all() else "loop"
-    if method == "outer":
-        indicator = sp.csr_matrix((np.ones(len(index)), index, indptr), shape=Y.shape)
-        outer = (features[:, :, None] * features[:, None, :]).reshape(features.shape[0], k * k)
-        gram = np.asarray(indicator @ outer).reshape(n_groups, k, k)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if (reg == 0).any():
+        method = "loop"  # reg = 0 blocks may be singular: only the loop checks each Cholesky factor
+    elif method == "auto":
+        method = auto_method(counts, k)
+    if method in ("outer", "bucket"):
+        gram = (_outer_grams if method == "outer" else _bucket_grams)(indptr, index, features)
         gram[:, np.arange(k), np.arange(k)] += reg[:, None]
         return np.linalg.solve(gram, rhs[..., None])[..., 0]
     solution = np.zeros((n_groups, k))
@@ -160,7 +202,7 @@ class ALS(FactorModel):
     init_scale : float
         Standard deviation of the normal initial U (V is computed from it in the first half-step).
     seed : int
-    method : {"auto", "loop", "outer"}
+    method : {"auto", "loop", "bucket", "outer"}
         How the per-user Gram matrices are formed and solved (``solve_ridge_blocks``).
     verbose : bool
         A tqdm progress bar over the iterations.
@@ -195,8 +237,8 @@ class ALS(FactorModel):
         reg = check_non_negative("reg", self.reg)
         n_iters = check_positive_int("n_iters", self.n_iters)
         check_non_negative("init_scale", self.init_scale)
-        if self.method not in ("auto", "loop", "outer"):
-            raise ValueError(f"method must be 'auto', 'loop' or 'outer', got {self.method!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         rng = np.random.default_rng(self.seed)
         self.U_ = rng.normal(0.0, self.init_scale, (data.m, rank))
         self.V_ = np.zeros((data.n, rank))

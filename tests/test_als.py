@@ -9,7 +9,7 @@ under test (dense numpy with NaN for unknown entries, ``numpy.linalg.lstsq``):
   block (plain, ALS-WR weighted, and with biases), so it is that block's exact minimizer;
 - hence the objective never increases across half-steps;
 - the closed form (X^T X + lambda I)^-1 X^T y equals the least-squares solution of the stacked
-  problem [X; sqrt(lambda) I] w = [y; 0], for both solvers ("loop" and "outer");
+  problem [X; sqrt(lambda) I] w = [y; 0], for every method ("loop", "bucket", "outer");
 - lambda = 0 with a rank-deficient block is refused with a message naming the group;
 - planted low-rank structure is recovered, and real MovieLens test RMSE beats the biases-only
   baseline.
@@ -124,15 +124,18 @@ def test_closed_form_equals_lstsq_on_stacked_ridge_problem(n_groups, n_features,
     ])
     loop = solve_ridge_blocks(indptr, index, targets, features, reg, method="loop")
     outer = solve_ridge_blocks(indptr, index, targets, features, reg, method="outer")
+    bucket = solve_ridge_blocks(indptr, index, targets, features, reg, method="bucket")
     np.testing.assert_allclose(loop, expected, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(outer, expected, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(bucket, expected, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(loop, outer, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(loop, bucket, rtol=1e-10, atol=1e-10)
     for g in range(n_groups):
         if len(members[g]) == 0:  # no observations: the ridge solution is exactly 0
-            assert np.all(loop[g] == 0) and np.all(outer[g] == 0)
+            assert np.all(loop[g] == 0) and np.all(outer[g] == 0) and np.all(bucket[g] == 0)
 
 
-@pytest.mark.parametrize("method", ["loop", "outer", "auto"])
+@pytest.mark.parametrize("method", ["loop", "bucket", "outer", "auto"])
 def test_reg0_full_rank_blocks_are_ordinary_least_squares(method):
     rng = np.random.default_rng(3)
     k = 4
@@ -149,7 +152,7 @@ def test_reg0_full_rank_blocks_are_ordinary_least_squares(method):
         np.testing.assert_allclose(got[g], expected, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("method", ["loop", "outer", "auto"])
+@pytest.mark.parametrize("method", ["loop", "bucket", "outer", "auto"])
 def test_reg0_with_fewer_observations_than_unknowns_names_the_group(method):
     rng = np.random.default_rng(0)
     features = rng.normal(size=(6, 3))
@@ -184,7 +187,7 @@ def test_reg0_singular_block_with_enough_observations_names_the_group_outer():
         solve_ridge_blocks(indptr, index, targets, features, 0.0, method="outer")
 
 
-@pytest.mark.parametrize("method", ["loop", "outer"])
+@pytest.mark.parametrize("method", ["loop", "bucket", "outer"])
 def test_reg0_rank_deficient_blocks_are_always_detected(method):
     rng = np.random.default_rng(0)
     for _ in range(20):
@@ -212,7 +215,7 @@ def test_unknown_solver_method_raises():
 
 
 # ---------------------------------------------------------------------------- half-steps
-@pytest.mark.parametrize("method", ["loop", "outer"])
+@pytest.mark.parametrize("method", ["loop", "bucket", "outer"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_user_half_step_zeros_the_user_gradient(weighted, method):
     ratings, reg, k = make_ratings(0), 0.8, 4
@@ -225,7 +228,7 @@ def test_user_half_step_zeros_the_user_gradient(weighted, method):
     assert np.all(U[3] == 0)  # user 3 has no ratings: the penalty alone pulls u_3 to 0
 
 
-@pytest.mark.parametrize("method", ["loop", "outer"])
+@pytest.mark.parametrize("method", ["loop", "bucket", "outer"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_item_half_step_zeros_the_item_gradient(weighted, method):
     ratings, reg, k = make_ratings(0), 0.8, 4
