@@ -21,7 +21,7 @@ _LAZY = {
     "GradientDescent": "gd", "ALS": "als", "TruncatedSVD": "svd", "Baseline": "baseline",
     # submodules
     "data": None, "completion": None, "gd": None, "als": None, "svd": None, "baseline": None,
-    "exercises": None, "plots": None, "widgets": None,
+    "embeddings": None, "exercises": None, "plots": None, "widgets": None,
 }
 
 __all__ = ["Ratings", "metrics", "__version__", *_LAZY]
