@@ -59,15 +59,16 @@ SAMPLINGS = ("full", "entries", "columns", "rows", "minibatch")
 def default_lr(sampling: str, n_ratings: int, user_counts, item_counts, sample_size: int | None) -> float:
     """The learning rate used when ``lr=None``, on the mean loss.
 
-    ``"full"``: 0.2 |Omega| / max(|Omega_u|, |Omega^i|), a step that stays stable while the
-    factor vectors have squared norm below about 5 (the curvature of row u is about
-    2 |Omega_u| ||v||^2 / |Omega|). ``"columns"`` / ``"rows"``: the same times |C| / n or |R| / m,
+    ``"full"``: 0.1 |Omega| / max(|Omega_u|, |Omega^i|). The curvature of the loss along row u
+    alone is about 2 |Omega_u| ||v||^2 / |Omega|, and the coupling between U and V roughly
+    doubles the steepest direction, so this step stays stable while the factor vectors have
+    squared norm below about 5, also on dense blocks of ratings. ``"columns"`` / ``"rows"``: the same times |C| / n or |R| / m,
     which undoes the n / |C| (m / |R|) scaling of their unbiased estimates. ``"entries"`` and
     ``"minibatch"``: 0.005 |S|, so that each sampled rating moves its two vectors by
     0.01 e_ui v_i and 0.01 e_ui u_u (the per-rating step of classic SGD, Surprise's 0.005 times
     the 2 of the squared error) whatever the sample size.
     """
-    full = 0.2 * n_ratings / max(int(np.max(user_counts)), int(np.max(item_counts)))
+    full = 0.1 * n_ratings / max(int(np.max(user_counts)), int(np.max(item_counts)))
     if sampling == "full":
         return full
     if sampling == "columns":

@@ -837,4 +837,5 @@ def _functions_defined(ipython, cell: str) -> list[str]:
 # Imported last: each module registers its exercises with ``register`` defined above.
 from .lesson00 import density, predict_ratings, regularized_loss  # noqa: E402
 from .lesson01 import propagate_rank1  # noqa: E402
+from .lesson02 import full_gradient  # noqa: E402
 from .lesson04 import predict_biased  # noqa: E402
