@@ -79,7 +79,7 @@ def _bucket_grams(indptr, index, features) -> np.ndarray:
     return gram
 
 
-def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "auto") -> np.ndarray:
+def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "auto", group: str = "group") -> np.ndarray:
     r"""Solve one ridge regression per group (per user, or per item).
 
     Group g owns the entries indptr[g]:indptr[g+1] of ``index`` (feature rows) and ``targets``;
@@ -92,6 +92,8 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
     multiplied in batches), "outer" (all Grams at once from outer products, for small k), or
     "auto" (``auto_method``); the last two end with one batched solve. With any reg = 0 the
     loop is used, which checks every Cholesky factor for rank deficiency.
+
+    ``group`` names the groups in error messages ("user", "item").
 
     Raises
     ------
@@ -109,7 +111,7 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
     singular = np.flatnonzero((reg == 0) & (counts < k))
     if singular.size:
         g = int(singular[0])
-        raise ValueError(f"the least-squares block of group {g} is rank-deficient: {counts[g]} observations for "
+        raise ValueError(f"the least-squares block of {group} {g} is rank-deficient: {counts[g]} observations for "
                          f"{k} unknowns with reg=0. Use reg > 0 (ridge), or a smaller rank.")
     # right-hand sides X_g^T y_g of every group: one sparse product
     Y = sp.csr_matrix((targets, index, indptr), shape=(n_groups, features.shape[0]))
@@ -133,7 +135,7 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
         A = blas.dsyrk(1.0, X, beta=1.0, c=reg[g] * eye, trans=1)
         factor, solution[g], info = lapack.dposv(A, rhs[g])
         if info > 0 or (reg[g] == 0 and np.diag(factor).min() ** 2 <= tiny * np.diag(A).max()):
-            raise ValueError(f"the least-squares block of group {g} is singular (rank-deficient: its {counts[g]} "
+            raise ValueError(f"the least-squares block of {group} {g} is singular (rank-deficient: its {counts[g]} "
                              f"observations span fewer than {k} directions) with reg={reg[g]}; use reg > 0")
     return solution
 
@@ -161,7 +163,7 @@ def update_users(ratings: Ratings, V, reg: float, weighted_reg: bool = False, me
     (lambda n_u with ``weighted_reg``, ALS-WR). Returns the new U (m x k)."""
     data = _data or _Data(ratings)
     return solve_ridge_blocks(data.user_ptr, data.cols, data.values, np.asarray(V, dtype=float),
-                              _reg_per_group(reg, data.user_counts, weighted_reg), method)
+                              _reg_per_group(reg, data.user_counts, weighted_reg), method, group="user")
 
 
 def update_items(ratings: Ratings, U, reg: float, weighted_reg: bool = False, method: str = "auto",
@@ -169,7 +171,8 @@ def update_items(ratings: Ratings, U, reg: float, weighted_reg: bool = False, me
     """The item half-step, the mirror image of ``update_users``. Returns the new V (n x k)."""
     data = _data or _Data(ratings)
     return solve_ridge_blocks(data.item_ptr, data.rows[data.by_item], data.values[data.by_item],
-                              np.asarray(U, dtype=float), _reg_per_group(reg, data.item_counts, weighted_reg), method)
+                              np.asarray(U, dtype=float), _reg_per_group(reg, data.item_counts, weighted_reg), method,
+                              group="item")
 
 
 class ALS(FactorModel):
@@ -232,7 +235,7 @@ class ALS(FactorModel):
     def fit(self, ratings: Ratings, eval_set: Ratings | None = None) -> "ALS":
         """Learn U, V (and biases) from ``ratings``; ``eval_set`` is scored every iteration."""
         data = _Data(check_ratings("ratings", ratings))
-        evaluation = None if eval_set is None else check_ratings("eval_set", eval_set, ratings.shape)
+        evaluation = None if eval_set is None else _Data(check_ratings("eval_set", eval_set, ratings.shape))
         rank = check_positive_int("rank", self.rank)
         reg = check_non_negative("reg", self.reg)
         n_iters = check_positive_int("n_iters", self.n_iters)
@@ -266,23 +269,23 @@ class ALS(FactorModel):
     def _user_step(self, data: _Data, reg: float) -> None:
         reg_u = _reg_per_group(reg, data.user_counts, self.weighted_reg)
         if not self.biased:
-            self.U_ = solve_ridge_blocks(data.user_ptr, data.cols, data.values, self.V_, reg_u, self.method)
+            self.U_ = solve_ridge_blocks(data.user_ptr, data.cols, data.values, self.V_, reg_u, self.method, "user")
             return
         # (u_u, b_u) against item features (v_i, 1) and targets r_ui - mu - c_i
         features = np.hstack([self.V_, np.ones((data.n, 1))])
         targets = data.values - self.mu_ - self.item_bias_[data.cols]
-        solution = solve_ridge_blocks(data.user_ptr, data.cols, targets, features, reg_u, self.method)
+        solution = solve_ridge_blocks(data.user_ptr, data.cols, targets, features, reg_u, self.method, "user")
         self.U_, self.user_bias_ = solution[:, :-1], solution[:, -1]
 
     def _item_step(self, data: _Data, reg: float) -> None:
         reg_i = _reg_per_group(reg, data.item_counts, self.weighted_reg)
         rows, values = data.rows[data.by_item], data.values[data.by_item]
         if not self.biased:
-            self.V_ = solve_ridge_blocks(data.item_ptr, rows, values, self.U_, reg_i, self.method)
+            self.V_ = solve_ridge_blocks(data.item_ptr, rows, values, self.U_, reg_i, self.method, "item")
             return
         features = np.hstack([self.U_, np.ones((data.m, 1))])
         targets = values - self.mu_ - self.user_bias_[rows]
-        solution = solve_ridge_blocks(data.item_ptr, rows, targets, features, reg_i, self.method)
+        solution = solve_ridge_blocks(data.item_ptr, rows, targets, features, reg_i, self.method, "item")
         self.V_, self.item_bias_ = solution[:, :-1], solution[:, -1]
 
     # ------------------------------------------------------------------ monitoring
@@ -293,8 +296,15 @@ class ALS(FactorModel):
         data = _Data(ratings if ratings is not None else self.ratings_)
         return self._objective(data, check_non_negative("reg", self.reg))
 
-    def _objective(self, data: _Data, reg: float) -> float:
-        e = data.values - self.predict(data.rows, data.cols)
+    def _residuals(self, data: _Data) -> np.ndarray:
+        """r_ui - r_hat_ui on the training entries (no input checks: the indices are ours)."""
+        predicted = np.einsum("ij,ij->i", self.U_[data.rows], self.V_[data.cols])
+        if self.biased:
+            predicted += self.mu_ + self.user_bias_[data.rows] + self.item_bias_[data.cols]
+        return data.values - predicted
+
+    def _objective(self, data: _Data, reg: float, e: np.ndarray | None = None) -> float:
+        e = self._residuals(data) if e is None else e
         user_sq, item_sq = np.sum(self.U_**2, axis=1), np.sum(self.V_**2, axis=1)
         if self.biased:
             user_sq, item_sq = user_sq + self.user_bias_**2, item_sq + self.item_bias_**2
@@ -303,10 +313,10 @@ class ALS(FactorModel):
         return float(e @ e + reg * (user_sq.sum() + item_sq.sum()))
 
     def _record(self, data: _Data, reg: float, iteration: int, seconds: float, evaluation) -> dict:
-        e = data.values - self.predict(data.rows, data.cols)
-        record = {"epoch": iteration, "loss": self._objective(data, reg) / data.n_ratings,
+        e = self._residuals(data)
+        record = {"epoch": iteration, "loss": self._objective(data, reg, e) / data.n_ratings,
                   "train_rmse": math.sqrt(float(e @ e) / data.n_ratings)}
         if evaluation is not None:
-            record["test_rmse"] = self.rmse(evaluation)
+            record["test_rmse"] = math.sqrt(float(np.mean(self._residuals(evaluation) ** 2)))
         record["seconds"] = seconds
         return record

@@ -203,7 +203,7 @@ def test_reg0_fit_names_the_user_with_too_few_ratings():
     rng = np.random.default_rng(0)
     M = rng.integers(1, 6, size=(8, 6)).astype(float)
     M[2, 1:] = np.nan  # user 2 rated one item; every item keeps >= 7 ratings
-    with pytest.raises(ValueError, match=r"group 2\b.*rank-deficient"):
+    with pytest.raises(ValueError, match=r"user 2\b.*rank-deficient"):
         ALS(rank=3, reg=0.0, n_iters=2).fit(Ratings.from_dense(M))
 
 

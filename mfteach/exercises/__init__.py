@@ -838,4 +838,5 @@ def _functions_defined(ipython, cell: str) -> list[str]:
 from .lesson00 import density, predict_ratings, regularized_loss  # noqa: E402
 from .lesson01 import propagate_rank1  # noqa: E402
 from .lesson02 import full_gradient  # noqa: E402
+from .lesson03 import user_update  # noqa: E402
 from .lesson04 import predict_biased  # noqa: E402

@@ -12,6 +12,7 @@ builder                compute function                              lesson
 ``affinity_explorer``  ``affinity_ranking``                          00
 ``rank1_puzzle_widget``  ``puzzle_state``                            01
 ``gd_playground``      ``playground_run`` (after ``prepare_playground``)  02
+``als_explorer``       ``als_grid_view`` (after ``als_grid``)         03
 ``similar_items_explorer``  ``nearest_items`` (after ``prepare_similar_items``)  04
 =====================  ============================================  ======
 
@@ -47,11 +48,13 @@ from .affinity import affinity_explorer, affinity_ranking  # noqa: E402
 from .user_explorer import prepare_user_explorer, user_explorer, user_view  # noqa: E402
 from .rank1_puzzle import hidden_rank1, plot_bipartite, puzzle_state, rank1_puzzle_widget  # noqa: E402
 from .gd_playground import gd_playground, playground_run, prepare_playground  # noqa: E402
+from .als_explorer import als_explorer, als_grid, als_grid_view  # noqa: E402
 from .similar_items import nearest_items, prepare_similar_items, render_similar_items, similar_items_explorer  # noqa: E402
 
 __all__ = [
     "show_outputs", "affinity_explorer", "affinity_ranking", "prepare_user_explorer", "user_explorer", "user_view",
     "hidden_rank1", "plot_bipartite", "puzzle_state", "rank1_puzzle_widget",
     "gd_playground", "playground_run", "prepare_playground",
+    "als_explorer", "als_grid", "als_grid_view",
     "nearest_items", "prepare_similar_items", "render_similar_items", "similar_items_explorer",
 ]
