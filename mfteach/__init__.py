@@ -18,9 +18,10 @@ _LAZY = {
     "load_movielens": "data", "synthetic": "data", "toy": "data",
     # models and algorithms
     "complete_rank1": "completion", "fit_rank1": "completion",
-    "GradientDescent": "gd", "ALS": "als", "TruncatedSVD": "svd", "Baseline": "baseline",
+    "GradientDescent": "gd", "ALS": "als", "TruncatedSVD": "svd", "Baseline": "baseline", "Popularity": "baseline",
+    "ImplicitALS": "implicit",
     # submodules
-    "data": None, "completion": None, "gd": None, "als": None, "svd": None, "baseline": None,
+    "data": None, "completion": None, "gd": None, "als": None, "svd": None, "baseline": None, "implicit": None,
     "embeddings": None, "exercises": None, "plots": None, "widgets": None,
 }
 

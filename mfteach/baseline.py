@@ -21,7 +21,7 @@ import pandas as pd
 from .base import FactorModel, check_non_negative, check_positive_int, check_ratings
 from .ratings import Ratings
 
-__all__ = ["Baseline"]
+__all__ = ["Baseline", "Popularity"]
 
 
 def _ratio(sums: np.ndarray, denominators: np.ndarray) -> np.ndarray:
@@ -85,4 +85,26 @@ class Baseline(FactorModel):
             record["test_rmse"] = self.rmse(eval_set)
         record["seconds"] = seconds
         self.history_ = pd.DataFrame([record])
+        return self
+
+
+class Popularity(FactorModel):
+    """Recommend what most users interacted with: the score of item i is |Omega^i|, the same
+    for every user (the non-personalized baseline every recommender must beat; lesson 05).
+
+    Stored as factors with k = 1 (U_ = 1, V_ = the item counts) so ``predict``, ``recommend``
+    and the ranking evaluation treat it like any other model.
+    """
+
+    def __init__(self):
+        pass
+
+    def fit(self, ratings: Ratings, eval_set: Ratings | None = None) -> "Popularity":
+        ratings = check_ratings("ratings", ratings)
+        m, n = ratings.shape
+        self.biased = False
+        self.item_counts_ = ratings.item_counts().astype(float)
+        self.U_, self.V_ = np.ones((m, 1)), self.item_counts_[:, None].copy()
+        self.ratings_ = ratings
+        self.history_ = pd.DataFrame([{"epoch": 0, "seconds": 0.0}])
         return self

@@ -18,8 +18,9 @@ A list shorter than k counts its missing positions as misses (precision still di
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["rmse", "mae", "precision_at_k", "recall_at_k", "ndcg_at_k"]
+__all__ = ["rmse", "mae", "precision_at_k", "recall_at_k", "ndcg_at_k", "ranking_report", "evaluate_ranking"]
 
 
 def _paired(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -81,3 +82,47 @@ def ndcg_at_k(recommended, relevant, k: int = 10) -> float:
     dcg = float(discounts[: len(hits)][hits].sum())
     idcg = float(discounts[: min(k, len(relevant))].sum())
     return dcg / idcg
+
+
+def ranking_report(scores: np.ndarray, train, test, k: int = 10) -> pd.DataFrame:
+    """Per-user precision@k, recall@k and nDCG@k of the top-k lists ranked by ``scores``.
+
+    ``scores`` is the m x n matrix of a model's scores; every user's top k is taken among the
+    items they did NOT interact with in ``train`` (those are set to -inf), and the relevant
+    items are the user's items in ``test`` (the per-user holdout protocol). Users with no test
+    item are left out. The same numbers as ``precision_at_k`` etc. applied user by user, for
+    all users at once (one ``argpartition``).
+
+    Returns a DataFrame indexed by user with columns precision, recall, ndcg, n_relevant.
+    """
+    scores = np.array(scores, dtype=float)
+    m, n = train.shape
+    if scores.shape != (m, n) or test.shape != (m, n):
+        raise ValueError(f"scores, train and test must all be {m} x {n}, got {scores.shape} and {test.shape}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        raise ValueError(f"k must be an integer in [1, {n}], got {k!r}")
+    scores[train.rows, train.cols] = -np.inf
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), axis=1)
+    relevant = np.zeros((m, n), dtype=bool)
+    relevant[test.rows, test.cols] = True
+    n_relevant = relevant.sum(axis=1)
+    hits = np.take_along_axis(relevant, top, axis=1) & np.isfinite(np.take_along_axis(scores, top, axis=1))
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.cumsum(discounts)[np.minimum(n_relevant, k) - 1]
+    users = np.flatnonzero(n_relevant > 0)
+    return pd.DataFrame({
+        "precision": hits[users].sum(axis=1) / k,
+        "recall": hits[users].sum(axis=1) / n_relevant[users],
+        "ndcg": (hits[users] * discounts).sum(axis=1) / ideal[users],
+        "n_relevant": n_relevant[users],
+    }, index=pd.Index(users, name="user"))
+
+
+def evaluate_ranking(model, train, test, k: int = 10) -> pd.Series:
+    """Mean precision@k, recall@k and nDCG@k of a fitted ``model`` (its ``predict_matrix``)
+    over the users with held-out items in ``test`` (see ``ranking_report``)."""
+    report = ranking_report(model.predict_matrix(), train, test, k)
+    summary = report[["precision", "recall", "ndcg"]].mean()
+    summary.index = [f"{name}@{k}" for name in summary.index]
+    return summary
