@@ -19,3 +19,37 @@ def ml100k():
     if not folder or not os.path.isfile(os.path.join(folder, "ml-100k", "u.data")):
         pytest.fail("MovieLens 100K is not available: set MFTEACH_DATA to the folder holding ml-100k/")
     return mt.load_movielens("100k")
+
+
+@pytest.fixture
+def exercise_state(tmp_path, monkeypatch):
+    """Exercise progress in a temporary MFTEACH_HOME; fresh hint counters and warn-once state.
+    Returns that home folder."""
+    import mfteach.exercises as ex
+
+    home = tmp_path / "mfteach-home"
+    monkeypatch.setenv("MFTEACH_HOME", str(home))
+    monkeypatch.setattr(ex, "_HINTS_GIVEN", {})
+    monkeypatch.setattr(ex, "_SESSION_PROGRESS", {})
+    monkeypatch.setattr(ex, "_WARNED_ABOUT_PROGRESS", False)
+    return home
+
+
+@pytest.fixture
+def shell(tmp_path, monkeypatch):
+    """A real IPython InteractiveShell with ``%load_ext mfteach`` done (for the %%check magic)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    import mfteach
+
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    config = Config()
+    config.HistoryManager.enabled = False
+    InteractiveShell.clear_instance()
+    sh = InteractiveShell.instance(config=config)
+    mfteach.load_ipython_extension(sh)
+    try:
+        yield sh
+    finally:
+        InteractiveShell.clear_instance()

@@ -9,20 +9,13 @@ import warnings
 import numpy as np
 import pytest
 
-import mfteach
 import mfteach.exercises as ex
 from mfteach.data import toy
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Progress in a temporary MFTEACH_HOME; fresh hint counters and warn-once state."""
-    home = tmp_path / "mfteach-home"
-    monkeypatch.setenv("MFTEACH_HOME", str(home))
-    monkeypatch.setattr(ex, "_HINTS_GIVEN", {})
-    monkeypatch.setattr(ex, "_SESSION_PROGRESS", {})
-    monkeypatch.setattr(ex, "_WARNED_ABOUT_PROGRESS", False)
-    return home
+def isolated(exercise_state):
+    return exercise_state
 
 
 @pytest.fixture
@@ -539,23 +532,6 @@ def test_default_progress_path(monkeypatch, tmp_path):
 
 
 # ---------------------------------------------------------------------------- %%check
-@pytest.fixture
-def shell(tmp_path, monkeypatch):
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    config = Config()
-    config.HistoryManager.enabled = False
-    InteractiveShell.clear_instance()
-    sh = InteractiveShell.instance(config=config)
-    mfteach.load_ipython_extension(sh)
-    try:
-        yield sh
-    finally:
-        InteractiveShell.clear_instance()
-
-
 def test_magic_passes_and_defines_the_function(shell, capsys):
     shell.run_cell_magic("check", "predict_ratings",
                          "import numpy as np\ndef predict_ratings(U, V):\n    return U @ V.T\n")

@@ -14,12 +14,8 @@ EXERCISE = ex.EXERCISES["full_gradient"]
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Progress in a temporary MFTEACH_HOME; fresh hint counters."""
-    monkeypatch.setenv("MFTEACH_HOME", str(tmp_path / "mfteach-home"))
-    monkeypatch.setattr(ex, "_HINTS_GIVEN", {})
-    monkeypatch.setattr(ex, "_SESSION_PROGRESS", {})
-    monkeypatch.setattr(ex, "_WARNED_ABOUT_PROGRESS", False)
+def isolated(exercise_state):
+    return exercise_state
 
 
 def test_registered_for_lesson_02():
@@ -199,23 +195,6 @@ def test_solution_prints_the_reference(capsys):
 
 
 # ---------------------------------------------------------------------------- %%check in a shell
-@pytest.fixture
-def shell(tmp_path, monkeypatch):
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    config = Config()
-    config.HistoryManager.enabled = False
-    InteractiveShell.clear_instance()
-    sh = InteractiveShell.instance(config=config)
-    mfteach.load_ipython_extension(sh)
-    try:
-        yield sh
-    finally:
-        InteractiveShell.clear_instance()
-
-
 def test_the_lesson_stub_gets_the_unsolved_feedback(shell, capsys):
     stub = ('def full_gradient(R, U, V, reg):\n'
             '    # your code here: return grad_U (m x k) and grad_V (n x k)\n'

@@ -13,12 +13,8 @@ NAME = "user_update"
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Progress in a temporary MFTEACH_HOME; fresh hint counters."""
-    monkeypatch.setenv("MFTEACH_HOME", str(tmp_path / "mfteach-home"))
-    monkeypatch.setattr(ex, "_HINTS_GIVEN", {})
-    monkeypatch.setattr(ex, "_SESSION_PROGRESS", {})
-    monkeypatch.setattr(ex, "_WARNED_ABOUT_PROGRESS", False)
+def isolated(exercise_state):
+    return exercise_state
 
 
 @pytest.fixture
