@@ -27,7 +27,10 @@ class Row:
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        record = asdict(self)
+        record["value"] = float(self.value)  # numpy scalars are not JSON
+        record["passed"] = None if self.passed is None else bool(self.passed)
+        return record
 
 
 def time_calls(fn, repeats: int = 7, warmup: int = 1) -> np.ndarray:

@@ -112,8 +112,8 @@ class FactorModel:
 
     def recommend(self, user: int, n: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
         """The ``n`` items with the highest predicted score for ``user`` (a row index), best
-        first, as a DataFrame (item, title, score); items the user rated in training are left
-        out unless ``exclude_seen=False``."""
+        first (equal scores: the lower item index first), as a DataFrame (item, title, score);
+        items the user rated in training are left out unless ``exclude_seen=False``."""
         self._check_fitted()
         m, n_items = self.shape
         if isinstance(user, bool) or not isinstance(user, numbers.Integral) or not 0 <= user < m:
@@ -125,8 +125,7 @@ class FactorModel:
             lo, hi = np.searchsorted(train.rows, [user, user + 1])
             scores[train.cols[lo:hi]] = -np.inf
         n = min(n, int(np.isfinite(scores).sum()))
-        top = np.argpartition(-scores, n - 1)[:n] if n < n_items else np.arange(n_items)
-        top = top[np.argsort(-scores[top], kind="stable")][:n]
+        top = np.argsort(-scores, kind="stable")[:n]  # equal scores: the lower item index first
         titles = self.ratings_.item_titles
         return pd.DataFrame({
             "item": top,

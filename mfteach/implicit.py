@@ -31,7 +31,7 @@ processed together in zero-padded batches, so no Python loop runs over users or 
 
 from __future__ import annotations
 
-import math
+import numbers
 import time
 
 import numpy as np
@@ -44,6 +44,7 @@ from .ratings import Ratings
 __all__ = ["ImplicitALS", "confidence", "implicit_loss", "BUCKET_SIZE"]
 
 BUCKET_SIZE = 64  # users (items) per padded batch
+CHUNK = 32_768  # entries per chunk when evaluating the loss on Omega
 
 
 def confidence(values: np.ndarray, alpha: float, kind: str = "linear", eps: float = 1.0) -> np.ndarray:
@@ -93,15 +94,20 @@ def _half_step(groups: _Groups, features: np.ndarray, weights: np.ndarray, targe
         X = padded[rows]                    # (batch, longest, k): v_i of each group's items, zero padding
         w = weights_padded[entries]         # (batch, longest): c_ui - 1
         b = rhs[batch]
+        Xt = X.transpose(0, 2, 1)
         if solver == "exact":
             # V^T C^u V + lambda I = (V^T V + lambda I) + sum_i (c_ui - 1) v_i v_i^T
-            A = gram + np.matmul(X.transpose(0, 2, 1), X * w[..., None])
-            solution[batch] = np.linalg.solve(A, b[..., None])[..., 0]
+            A = gram + np.matmul(Xt, X * w[..., None])
+            try:
+                solution[batch] = np.linalg.solve(A, b[..., None])[..., 0]
+            except np.linalg.LinAlgError as error:
+                raise ValueError(f"a weighted least-squares block is singular ({error}) with reg={reg}; "
+                                 "use reg > 0") from error
             continue
         x = previous[batch].copy()
 
-        def apply(z):  # (V^T C^u V + lambda I) z without forming it: O(|Omega_u| k)
-            return z @ gram + np.einsum("blk,bl->bk", X, w * np.einsum("blk,bk->bl", X, z))
+        def apply(z):  # (V^T C^u V + lambda I) z without forming it: O(|Omega_u| k), batched BLAS
+            return z @ gram + np.matmul(Xt, w[..., None] * np.matmul(X, z[..., None]))[..., 0]
 
         r = b - apply(x)
         p = r.copy()
@@ -123,11 +129,14 @@ def implicit_loss(ratings: Ratings, U, V, reg: float, alpha: float, kind: str = 
     """The weighted loss over all m x n pairs (module docstring), without forming m x n arrays:
     sum_{u,i} x_ui^2 = sum((U V^T V) * U), plus sum over Omega of c (p - x)^2 - x^2, plus the penalty."""
     U, V = np.asarray(U, dtype=float), np.asarray(V, dtype=float)
-    x = np.einsum("ij,ij->i", U[ratings.rows], V[ratings.cols])
     c = confidence(ratings.values, alpha, kind, eps)
     p = (ratings.values > 0).astype(float)
     everywhere = float(np.sum((U @ (V.T @ V)) * U))
-    on_omega = float(np.sum(c * (p - x) ** 2 - x**2))
+    on_omega = 0.0
+    for start in range(0, len(ratings), CHUNK):  # x_ui on Omega in chunks: no |Omega| x k temporaries
+        part = slice(start, start + CHUNK)
+        x = np.einsum("ij,ij->i", U[ratings.rows[part]], V[ratings.cols[part]])
+        on_omega += float(np.sum(c[part] * (p[part] - x) ** 2 - x**2))
     return everywhere + on_omega + reg * float(np.sum(U**2) + np.sum(V**2))
 
 
@@ -201,6 +210,9 @@ class ImplicitALS(FactorModel):
             raise ValueError(f"implicit feedback must be >= 0; entry {k} is {ratings.values[k]}")
         rank, reg, alpha, n_iters, cg_steps = self._check()
         m, n = ratings.shape
+        if reg == 0 and rank > min(m, n):
+            raise ValueError(f"reg=0 with rank={rank} > min(m, n) = {min(m, n)}: V^T V (or U^T U) is singular; "
+                             "use reg > 0 or a smaller rank")
         c = confidence(ratings.values, alpha, self.confidence, self.eps)
         p = (ratings.values > 0).astype(float)
         user_ptr = np.concatenate(([0], np.cumsum(ratings.user_counts())))
@@ -253,8 +265,9 @@ class ImplicitALS(FactorModel):
         """
         self._check_fitted()
         m, n = self.shape
-        if not (0 <= int(user) < m and 0 <= int(item) < n):
-            raise ValueError(f"user must be in [0, {m}) and item in [0, {n}), got {user}, {item}")
+        for name, value, size in (("user", user, m), ("item", item, n)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < size:
+                raise ValueError(f"{name} must be an index in [0, {size}), got {value!r}")
         train = self.ratings_
         lo, hi = np.searchsorted(train.rows, [user, user + 1])
         items, values = train.cols[lo:hi], train.values[lo:hi]

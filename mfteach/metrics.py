@@ -102,8 +102,7 @@ def ranking_report(scores: np.ndarray, train, test, k: int = 10) -> pd.DataFrame
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
         raise ValueError(f"k must be an integer in [1, {n}], got {k!r}")
     scores[train.rows, train.cols] = -np.inf
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), axis=1)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # ties: the lower item index first, as in recommend
     relevant = np.zeros((m, n), dtype=bool)
     relevant[test.rows, test.cols] = True
     n_relevant = relevant.sum(axis=1)
