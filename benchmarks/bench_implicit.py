@@ -18,6 +18,7 @@ from mfteach.metrics import ranking_report
 
 TOPIC = "implicit"
 RANK, REG, ALPHA, ITERS = 64, 0.1, 40.0, 15
+SEEDS = range(4)
 ML1M_SHAPE, ML1M_RATINGS = (6040, 3706), 1_000_209
 
 
@@ -38,7 +39,7 @@ def _where_the_time_goes(ratings, solver: str) -> str:
     return "; ".join(f"{func[2]} {100 * value[2] / total:.0f}%" for func, value in top)
 
 
-def _implicit_peer(train):
+def _implicit_peer(train, seed: int = 0):
     try:
         import implicit
         from implicit.als import AlternatingLeastSquares
@@ -48,7 +49,7 @@ def _implicit_peer(train):
     # implicit weighs a stored value v as confidence c = v (and p = 1): pass v = 1 + alpha r
     user_items = train.with_values(1.0 + ALPHA * train.values).to_csr().astype(np.float32)
     model = AlternatingLeastSquares(factors=RANK, regularization=REG, alpha=1.0, iterations=ITERS, use_cg=True,
-                                    num_threads=2, random_state=0)
+                                    num_threads=2, random_state=seed)
     with threadpool_limits(1, "blas"):
         start = time.perf_counter()
         model.fit(user_items, show_progress=False)
@@ -76,21 +77,25 @@ def run() -> list[Row]:
                 row.target, row.passed = f"<= {target:g} s", seconds <= target
             rows.append(row)
 
+    # precision@10 moves by a few percent with the random start (about 200 hits among 943
+    # held-out items): average over SEEDS starts, for every model
     precision = {}
     for solver in ("exact", "cg"):
-        model = mt.ImplicitALS(rank=RANK, reg=REG, alpha=ALPHA, n_iters=ITERS, solver=solver, seed=0).fit(train)
-        precision[f"mfteach {solver}"] = ranking_report(model.predict_matrix(), train, test, 10)["precision"].mean()
+        precision[f"mfteach {solver}"] = np.mean([
+            ranking_report(mt.ImplicitALS(rank=RANK, reg=REG, alpha=ALPHA, n_iters=ITERS, solver=solver, seed=seed)
+                           .fit(train).predict_matrix(), train, test, 10)["precision"].mean() for seed in SEEDS])
     popularity = mt.Popularity().fit(train)
     precision["popularity"] = ranking_report(popularity.predict_matrix(), train, test, 10)["precision"].mean()
 
-    peer_100k = _implicit_peer(train)
-    if peer_100k is None:
+    peer_100k = [_implicit_peer(train, seed) for seed in SEEDS]
+    if peer_100k[0] is None:
         rows.append(Row(TOPIC, "implicit (benfred) comparison", float("nan"), "",
                         detail="the implicit package is not installed (pip install -e .[bench]); no peer comparison"))
     else:
-        seconds, (user_factors, item_factors), version = peer_100k
-        precision[f"implicit {version} (CG)"] = ranking_report(user_factors @ item_factors.T, train, test, 10)[
-            "precision"].mean()
+        version = peer_100k[0][2]
+        precision[f"implicit {version} (CG)"] = np.mean([
+            ranking_report(user_factors @ item_factors.T, train, test, 10)["precision"].mean()
+            for _, (user_factors, item_factors), _ in peer_100k])
         peer_big = _implicit_peer(big)[0]
         fastest = min(ours[("ML-1M shape", "exact")], ours[("ML-1M shape", "cg")])
         rows.append(Row(TOPIC, f"implicit {version} AlternatingLeastSquares(use_cg=True), ML-1M shape", peer_big, "s",
@@ -105,5 +110,6 @@ def run() -> list[Row]:
                         detail=f"{precision['mfteach cg']:.4f} vs {precision[f'implicit {version} (CG)']:.4f}"))
     for name, value in precision.items():
         rows.append(Row(TOPIC, f"precision@10 on ML-100K leave-one-out: {name}", float(value), "",
-                        detail="one held-out interaction per user; top 10 among the unseen items"))
+                        detail=f"one held-out interaction per user; top 10 among the unseen items; mean over "
+                               f"{len(SEEDS) if name != 'popularity' else 1} random start(s)"))
     return rows

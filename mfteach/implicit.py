@@ -161,7 +161,9 @@ class ImplicitALS(FactorModel):
         c = 1 + alpha r, or c = 1 + alpha log(1 + r / eps).
     eps : float
     init_scale : float
-        Standard deviation of the normal initial U and V.
+        The initial U and V are uniform in [0, init_scale), as in the ``implicit`` library:
+        starting positive, every user and item begins aligned with the popularity direction,
+        which ranked slightly better than a zero-mean start in our ML-100K check.
     seed : int
     verbose : bool
 
@@ -224,8 +226,8 @@ class ImplicitALS(FactorModel):
         item_w, item_t = user_w[by_item], user_t[by_item]
 
         rng = np.random.default_rng(self.seed)
-        self.U_ = rng.normal(0.0, self.init_scale, (m, rank))
-        self.V_ = rng.normal(0.0, self.init_scale, (n, rank))
+        self.U_ = rng.random((m, rank)) * self.init_scale
+        self.V_ = rng.random((n, rank)) * self.init_scale
         self.biased = False
         self.ratings_ = ratings
         records, seconds = [self._record(0, 0.0)], 0.0
