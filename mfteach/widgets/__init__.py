@@ -13,6 +13,7 @@ builder                compute function                              lesson
 ``rank1_puzzle_widget``  ``puzzle_state``                            01
 ``gd_playground``      ``playground_run`` (after ``prepare_playground``)  02
 ``als_explorer``       ``als_grid_view`` (after ``als_grid``)         03
+``implicit_als_explorer``  ``implicit_view`` (after ``implicit_grid``)  05
 ``similar_items_explorer``  ``nearest_items`` (after ``prepare_similar_items``)  04
 =====================  ============================================  ======
 
@@ -49,6 +50,10 @@ from .user_explorer import prepare_user_explorer, user_explorer, user_view  # no
 from .rank1_puzzle import hidden_rank1, plot_bipartite, puzzle_state, rank1_puzzle_widget  # noqa: E402
 from .gd_playground import gd_playground, playground_run, prepare_playground  # noqa: E402
 from .als_explorer import als_explorer, als_grid, als_grid_view  # noqa: E402
+from .implicit_explorer import (  # noqa: E402
+    ImplicitExplorer, ImplicitGrid, ImplicitView, implicit_als_explorer, implicit_grid, implicit_view,
+    render_implicit_view,
+)
 from .similar_items import nearest_items, prepare_similar_items, render_similar_items, similar_items_explorer  # noqa: E402
 
 __all__ = [
@@ -56,5 +61,7 @@ __all__ = [
     "hidden_rank1", "plot_bipartite", "puzzle_state", "rank1_puzzle_widget",
     "gd_playground", "playground_run", "prepare_playground",
     "als_explorer", "als_grid", "als_grid_view",
+    "implicit_als_explorer", "implicit_grid", "implicit_view", "render_implicit_view",
+    "ImplicitExplorer", "ImplicitGrid", "ImplicitView",
     "nearest_items", "prepare_similar_items", "render_similar_items", "similar_items_explorer",
 ]
