@@ -19,6 +19,9 @@ LAB_ROOT_FLAG := --allow-root
 endif
 
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with lessons/nbval-sanitize.cfg
+# The lessons are sized for one core (as on Binder): one BLAS thread per kernel keeps the small
+# products of the lessons fast while JupyterLab, Chromium or other tests share the machine.
+ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: lab test unit nbval bench browser-test venv clean
 
@@ -40,13 +43,13 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=lessons $(LAB_ROOT_FLAG)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests lessons $(NBVAL_ARGS)
+	$(ONE_THREAD) $(BIN)/python -m pytest tests lessons $(NBVAL_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
 
 nbval: $(STAMP)
-	$(BIN)/python -m pytest lessons $(NBVAL_ARGS)
+	$(ONE_THREAD) $(BIN)/python -m pytest lessons $(NBVAL_ARGS)
 
 bench: $(STAMP)
 	@# optional peers (Surprise); the benchmarks say so in RESULTS.md when they are missing
@@ -56,7 +59,7 @@ bench: $(STAMP)
 
 browser-test: $(STAMP)
 	bash tests/browser/ensure_chromium.sh
-	$(BIN)/python tests/browser/run_browser_test.py
+	$(ONE_THREAD) $(BIN)/python tests/browser/run_browser_test.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
