@@ -32,13 +32,14 @@ import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
 from .base import FactorModel, check_non_negative, check_positive_int, check_ratings
+from .batches import PaddedGroups
 from .ratings import Ratings
 
 __all__ = ["ALS", "solve_ridge_blocks", "update_users", "update_items", "auto_method", "METHODS"]
 
 METHODS = ("auto", "loop", "bucket", "outer")
 OUTER_MAX_RANK = 12  # up to this many features, Grams via sparse indicator @ outer products
-LOOP_MIN_WORK = 400_000  # mean group size x k^2 from which the per-group BLAS loop wins
+LOOP_MIN_WORK = 100_000  # mean group size x k^2 from which the per-group BLAS loop wins
 BUCKET_SIZE = 16  # groups per padded batch in the "bucket" method
 
 
@@ -60,26 +61,8 @@ def _outer_grams(indptr, index, features) -> np.ndarray:
     return np.asarray(indicator @ outer).reshape(-1, k, k)
 
 
-def _bucket_grams(indptr, index, features) -> np.ndarray:
-    """Grams of groups of similar size together: sort the groups by size, gather each batch of
-    BUCKET_SIZE groups into a zero-padded (batch x longest x k) array and multiply it by its
-    transpose with one batched matmul. Padding rows are zeros and add nothing."""
-    counts = np.diff(indptr)
-    n_rows, k = features.shape
-    padded = np.vstack([features, np.zeros((1, k))])  # row n_rows is the zero padding
-    gram = np.empty((len(counts), k, k))
-    order = np.argsort(counts, kind="stable")
-    for start in range(0, len(order), BUCKET_SIZE):
-        groups = order[start:start + BUCKET_SIZE]
-        positions = np.arange(counts[groups].max())
-        present = positions[None, :] < counts[groups][:, None]
-        entries = np.where(present, indptr[groups][:, None] + positions[None, :], 0)
-        X = padded[np.where(present, index[entries], n_rows)]
-        gram[groups] = np.matmul(X.transpose(0, 2, 1), X)
-    return gram
-
-
-def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "auto", group: str = "group") -> np.ndarray:
+def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "auto", group: str = "group",
+                       layout: PaddedGroups | None = None) -> np.ndarray:
     r"""Solve one ridge regression per group (per user, or per item).
 
     Group g owns the entries indptr[g]:indptr[g+1] of ``index`` (feature rows) and ``targets``;
@@ -93,7 +76,8 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
     "auto" (``auto_method``); the last two end with one batched solve. With any reg = 0 the
     loop is used, which checks every Cholesky factor for rank deficiency.
 
-    ``group`` names the groups in error messages ("user", "item").
+    ``group`` names the groups in error messages ("user", "item"). ``layout``: the
+    ``PaddedGroups`` of (indptr, index) for the "bucket" method, when the caller keeps one.
 
     Raises
     ------
@@ -123,7 +107,11 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
     elif method == "auto":
         method = auto_method(counts, k)
     if method in ("outer", "bucket"):
-        gram = (_outer_grams if method == "outer" else _bucket_grams)(indptr, index, features)
+        if method == "outer":
+            gram = _outer_grams(indptr, index, features)
+        else:
+            layout = layout or PaddedGroups(indptr, index, features.shape[0], BUCKET_SIZE)
+            gram = layout.grams(features)
         gram[:, np.arange(k), np.arange(k)] += reg[:, None]
         return np.linalg.solve(gram, rhs[..., None])[..., 0]
     solution = np.zeros((n_groups, k))
@@ -151,6 +139,15 @@ class _Data:
         self.user_ptr = np.concatenate(([0], np.cumsum(self.user_counts)))
         self.by_item = np.argsort(self.cols, kind="stable")
         self.item_ptr = np.concatenate(([0], np.cumsum(self.item_counts)))
+        self.item_rows = self.rows[self.by_item]
+        self._layouts = {}
+
+    def layout(self, side: str) -> PaddedGroups:
+        """The padded batches of users ("user") or items ("item"), built on first use."""
+        if side not in self._layouts:
+            self._layouts[side] = (PaddedGroups(self.user_ptr, self.cols, self.n, BUCKET_SIZE) if side == "user"
+                                   else PaddedGroups(self.item_ptr, self.item_rows, self.m, BUCKET_SIZE))
+        return self._layouts[side]
 
 
 def _reg_per_group(reg: float, counts: np.ndarray, weighted: bool) -> np.ndarray | float:
@@ -163,16 +160,16 @@ def update_users(ratings: Ratings, V, reg: float, weighted_reg: bool = False, me
     (lambda n_u with ``weighted_reg``, ALS-WR). Returns the new U (m x k)."""
     data = _data or _Data(ratings)
     return solve_ridge_blocks(data.user_ptr, data.cols, data.values, np.asarray(V, dtype=float),
-                              _reg_per_group(reg, data.user_counts, weighted_reg), method, group="user")
+                              _reg_per_group(reg, data.user_counts, weighted_reg), method, "user", data.layout("user"))
 
 
 def update_items(ratings: Ratings, U, reg: float, weighted_reg: bool = False, method: str = "auto",
                  _data: _Data | None = None) -> np.ndarray:
     """The item half-step, the mirror image of ``update_users``. Returns the new V (n x k)."""
     data = _data or _Data(ratings)
-    return solve_ridge_blocks(data.item_ptr, data.rows[data.by_item], data.values[data.by_item],
+    return solve_ridge_blocks(data.item_ptr, data.item_rows, data.values[data.by_item],
                               np.asarray(U, dtype=float), _reg_per_group(reg, data.item_counts, weighted_reg), method,
-                              group="item")
+                              "item", data.layout("item"))
 
 
 class ALS(FactorModel):
@@ -269,23 +266,27 @@ class ALS(FactorModel):
     def _user_step(self, data: _Data, reg: float) -> None:
         reg_u = _reg_per_group(reg, data.user_counts, self.weighted_reg)
         if not self.biased:
-            self.U_ = solve_ridge_blocks(data.user_ptr, data.cols, data.values, self.V_, reg_u, self.method, "user")
+            self.U_ = solve_ridge_blocks(data.user_ptr, data.cols, data.values, self.V_, reg_u, self.method, "user",
+                                         data.layout("user"))
             return
         # (u_u, b_u) against item features (v_i, 1) and targets r_ui - mu - c_i
         features = np.hstack([self.V_, np.ones((data.n, 1))])
         targets = data.values - self.mu_ - self.item_bias_[data.cols]
-        solution = solve_ridge_blocks(data.user_ptr, data.cols, targets, features, reg_u, self.method, "user")
+        solution = solve_ridge_blocks(data.user_ptr, data.cols, targets, features, reg_u, self.method, "user",
+                                      data.layout("user"))
         self.U_, self.user_bias_ = solution[:, :-1], solution[:, -1]
 
     def _item_step(self, data: _Data, reg: float) -> None:
         reg_i = _reg_per_group(reg, data.item_counts, self.weighted_reg)
         rows, values = data.rows[data.by_item], data.values[data.by_item]
         if not self.biased:
-            self.V_ = solve_ridge_blocks(data.item_ptr, rows, values, self.U_, reg_i, self.method, "item")
+            self.V_ = solve_ridge_blocks(data.item_ptr, rows, values, self.U_, reg_i, self.method, "item",
+                                         data.layout("item"))
             return
         features = np.hstack([self.U_, np.ones((data.m, 1))])
         targets = values - self.mu_ - self.user_bias_[rows]
-        solution = solve_ridge_blocks(data.item_ptr, rows, targets, features, reg_i, self.method, "item")
+        solution = solve_ridge_blocks(data.item_ptr, rows, targets, features, reg_i, self.method, "item",
+                                      data.layout("item"))
         self.V_, self.item_bias_ = solution[:, :-1], solution[:, -1]
 
     # ------------------------------------------------------------------ monitoring

@@ -39,6 +39,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .base import FactorModel, check_non_negative, check_positive, check_positive_int, check_ratings
+from .batches import PaddedGroups
 from .ratings import Ratings
 
 __all__ = ["ImplicitALS", "confidence", "implicit_loss", "BUCKET_SIZE"]
@@ -57,35 +58,13 @@ def confidence(values: np.ndarray, alpha: float, kind: str = "linear", eps: floa
     raise ValueError(f"confidence must be 'linear' or 'log', got {kind!r}")
 
 
-class _Groups:
-    """Omega grouped by user (or by item) and cut into padded batches of groups of similar size.
-
-    For each batch: the groups it holds, the feature rows of their entries as a
-    (batch x longest) index matrix (padding points at an all-zero row), and the positions of
-    the entries in the grouped arrays (padding points at a zero weight)."""
-
-    def __init__(self, indptr: np.ndarray, index: np.ndarray, n_features: int):
-        self.indptr, self.index = indptr, index
-        self.n_groups = len(indptr) - 1
-        counts = np.diff(indptr)
-        order = np.argsort(counts, kind="stable")
-        self.batches = []
-        for start in range(0, self.n_groups, BUCKET_SIZE):
-            groups = order[start:start + BUCKET_SIZE]
-            positions = np.arange(max(int(counts[groups].max()), 1))
-            present = positions[None, :] < counts[groups][:, None]
-            entries = np.where(present, indptr[groups][:, None] + positions[None, :], len(index))
-            rows = np.where(present, index[np.minimum(entries, len(index) - 1)], n_features)
-            self.batches.append((groups, rows, entries))
-
-
-def _half_step(groups: _Groups, features: np.ndarray, weights: np.ndarray, targets: np.ndarray, reg: float,
+def _half_step(groups: PaddedGroups, features: np.ndarray, weights: np.ndarray, targets: np.ndarray, reg: float,
                solver: str, previous: np.ndarray, cg_steps: int) -> np.ndarray:
     """Solve (F^T F + F^T diag(weights) F restricted to each group + reg I) x = F^T (targets) for
     every group. ``weights`` = c - 1 and ``targets`` = c p on the grouped entries."""
     k = features.shape[1]
     gram = features.T @ features + reg * np.eye(k)  # V^T V + lambda I, shared by every user
-    padded = np.vstack([features, np.zeros((1, k))])
+    padded = groups.padded_features(features)
     weights_padded = np.append(weights, 0.0)
     # right-hand sides V^T C^u p_u of every group: one sparse product
     rhs = sp.csr_matrix((targets, groups.index, groups.indptr), shape=(groups.n_groups, features.shape[0])) @ features
@@ -220,8 +199,8 @@ class ImplicitALS(FactorModel):
         user_ptr = np.concatenate(([0], np.cumsum(ratings.user_counts())))
         by_item = np.argsort(ratings.cols, kind="stable")
         item_ptr = np.concatenate(([0], np.cumsum(ratings.item_counts())))
-        users = _Groups(user_ptr, ratings.cols, n)
-        items = _Groups(item_ptr, ratings.rows[by_item], m)
+        users = PaddedGroups(user_ptr, ratings.cols, n, BUCKET_SIZE)
+        items = PaddedGroups(item_ptr, ratings.rows[by_item], m, BUCKET_SIZE)
         user_w, user_t = c - 1.0, c * p
         item_w, item_t = user_w[by_item], user_t[by_item]
 

@@ -470,3 +470,18 @@ def test_ml100k_fitted_model_is_an_exact_user_half_step(ml_split, ml_als):
     ref = gradients(train, rng.normal(0, 0.1, model.U_.shape), model.V_, reg, False, model.mu_,
                     rng.normal(0, 0.1, m), model.item_bias_)
     assert norm(g["U"], g["b"]) <= 1e-8 * norm(ref["U"], ref["b"])
+
+
+def test_padded_group_grams_equal_the_per_group_products():
+    """mfteach/batches.py: the batched Grams X_g^T X_g of every group, whatever the batch size."""
+    from mfteach.batches import PaddedGroups
+
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 9, 23)
+    indptr = np.concatenate(([0], np.cumsum(counts)))
+    index = rng.integers(0, 11, indptr[-1])
+    features = rng.normal(size=(11, 4))
+    expected = np.array([features[index[indptr[g]:indptr[g + 1]]].T @ features[index[indptr[g]:indptr[g + 1]]]
+                         for g in range(len(counts))])
+    for batch_size in (1, 4, 16, 64):
+        np.testing.assert_allclose(PaddedGroups(indptr, index, 11, batch_size).grams(features), expected, atol=1e-12)

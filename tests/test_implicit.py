@@ -32,7 +32,8 @@ from hypothesis import strategies as st
 
 import mfteach as mt
 from mfteach import implicit
-from mfteach.implicit import ImplicitALS, _Groups, _half_step, confidence, implicit_loss
+from mfteach.batches import PaddedGroups
+from mfteach.implicit import ImplicitALS, _half_step, confidence, implicit_loss
 from mfteach.ratings import Ratings
 
 
@@ -56,6 +57,11 @@ def make_implicit(seed, m=9, n=7, density=0.4, zero_share=0.0, empty_user=None, 
     extra = {"item_titles": np.array([f"movie {i}" for i in range(n)], dtype=object)} if titles else {}
     return Ratings(rows, cols, values[rows, cols], shape=(m, n), **extra)
 
+
+
+def _Groups(indptr, index, n_features):
+    """The padded layout ImplicitALS builds, with its current (possibly patched) batch size."""
+    return PaddedGroups(indptr, index, n_features, implicit.BUCKET_SIZE)
 
 def dense_P_C(ratings, alpha, kind="linear", eps=1.0):
     """The slides' P and C as full m x n arrays (a pair that is not stored has r = 0)."""
