@@ -44,7 +44,19 @@ def show_outputs(out, *objects) -> None:
     out.outputs = tuple(outputs)
 
 
-# defined above before the submodules are imported: they use show_outputs
+def grid_index(values, value, name: str) -> int:
+    """Position of ``value`` in a precomputed grid of hyperparameters ``values`` (a clear
+    ValueError listing the grid when it is not there)."""
+    import numpy as np
+
+    hits = np.flatnonzero(np.isclose(values, float(value), rtol=1e-9, atol=0.0))
+    if hits.size == 0:
+        shown = ", ".join(f"{v:g}" for v in values)
+        raise ValueError(f"{name}={value!r} is not on the grid; choose one of {shown}")
+    return int(hits[0])
+
+
+# defined above before the submodules are imported: they use show_outputs and grid_index
 from .affinity import affinity_explorer, affinity_ranking  # noqa: E402
 from .user_explorer import prepare_user_explorer, user_explorer, user_view  # noqa: E402
 from .rank1_puzzle import hidden_rank1, plot_bipartite, puzzle_state, rank1_puzzle_widget  # noqa: E402

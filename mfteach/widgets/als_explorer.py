@@ -40,7 +40,7 @@ from IPython.display import HTML, Image
 from .. import plots
 from ..als import _Data, update_items, update_users
 from ..base import check_non_negative, check_positive_int, check_ratings
-from . import show_outputs
+from . import grid_index as _index_of, show_outputs
 
 __all__ = [
     "RANKS", "REGS", "N_ITERS", "ALSGrid", "GridView", "als_grid", "als_grid_view", "GridDrawing",
@@ -210,14 +210,6 @@ class GridView:
             what = "Underfitting: a larger k or a smaller λ does better on the test ratings"
         because = f" ({'; '.join(reasons)})" if reasons else ""
         return f"{head} {what}{because}. {best}"
-
-
-def _index_of(values: np.ndarray, value, name: str) -> int:
-    hits = np.flatnonzero(np.isclose(values, float(value), rtol=1e-9, atol=0.0))
-    if hits.size == 0:
-        shown = ", ".join(f"{v:g}" for v in values)
-        raise ValueError(f"{name}={value!r} is not on the grid; choose one of {shown}")
-    return int(hits[0])
 
 
 def als_grid_view(grid: ALSGrid, rank: int, reg: float) -> GridView:

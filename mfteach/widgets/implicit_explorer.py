@@ -42,7 +42,7 @@ from ..base import check_non_negative, check_positive_int, check_ratings
 from ..baseline import Popularity
 from ..implicit import ImplicitALS
 from ..metrics import ndcg_at_k, precision_at_k, ranking_report, recall_at_k
-from . import show_outputs
+from . import grid_index as _index_of, show_outputs
 
 __all__ = [
     "ALPHAS", "REGS", "RANK", "N_ITERS", "ImplicitGrid", "ImplicitView", "implicit_grid", "implicit_view",
@@ -222,14 +222,6 @@ class ImplicitView:
         cell = ", ".join(f"{name} {value:.3f}" for name, value in self.metrics.items())
         pop = ", ".join(f"{value:.3f}" for value in self.popularity.to_numpy())
         return f"{user} α = {self.alpha:g}, λ = {self.reg:g}, all users: {cell} (popularity: {pop})."
-
-
-def _index_of(values: np.ndarray, value, name: str) -> int:
-    hits = np.flatnonzero(np.isclose(values, float(value), rtol=1e-9, atol=0.0))
-    if hits.size == 0:
-        shown = ", ".join(f"{v:g}" for v in values)
-        raise ValueError(f"{name}={value!r} is not on the grid; choose one of {shown}")
-    return int(hits[0])
 
 
 def _items_of(ratings, user: int) -> np.ndarray:
