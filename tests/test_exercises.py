@@ -146,7 +146,8 @@ def test_regularized_loss_mistakes(wrong, phrase, capsys):
     [(name, j) for name, exercise in ex.EXERCISES.items() for j in range(len(exercise.diagnostics))],
 )
 def test_every_diagnostic_is_wrong_and_recognised(name, j, capsys):
-    """A learner who makes exactly that mistake fails and reads that message (first match wins)."""
+    """A learner who makes exactly that mistake fails and reads that message (first match wins).
+    Covers every registered exercise, so each lesson's exercises are tested here too."""
     diagnostic = ex.EXERCISES[name].diagnostics[j]
     with np.errstate(all="ignore"):
         assert ex.check(name, diagnostic.wrong) is False
