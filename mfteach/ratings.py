@@ -7,8 +7,6 @@ and ``values`` (one entry per observed rating, sorted by user then item).
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp

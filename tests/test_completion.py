@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from scipy.sparse.csgraph import connected_components
 
 import mfteach.exercises as ex
-import mfteach.exercises.lesson01  # noqa: F401  registers propagate_rank1 (until __init__ imports it)
 from mfteach.completion import Conflict, Rank1Fit, Rank1Result, complete_rank1, fit_rank1
 from mfteach.data import toy
 

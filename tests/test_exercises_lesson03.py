@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import mfteach.exercises as ex
-import mfteach.exercises.lesson03  # noqa: F401  (registers user_update until the package imports it)
 from mfteach.als import update_users
 from mfteach.data import toy
 from mfteach.ratings import Ratings
