@@ -22,7 +22,7 @@ _LAZY = {
     "ImplicitALS": "implicit",
     # submodules
     "data": None, "completion": None, "gd": None, "als": None, "svd": None, "baseline": None, "implicit": None,
-    "embeddings": None, "exercises": None, "plots": None, "widgets": None,
+    "embeddings": None, "explain": None, "exercises": None, "plots": None, "widgets": None,
 }
 
 __all__ = ["Ratings", "metrics", "__version__", *_LAZY]
