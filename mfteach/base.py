@@ -126,9 +126,8 @@ class FactorModel:
             scores[train.cols[lo:hi]] = -np.inf
         n = min(n, int(np.isfinite(scores).sum()))
         top = np.argsort(-scores, kind="stable")[:n]  # equal scores: the lower item index first
-        titles = self.ratings_.item_titles
         return pd.DataFrame({
             "item": top,
-            "title": titles[top] if titles is not None else self.ratings_.items[top],
+            "title": self.ratings_.item_labels(top),
             "score": scores[top],
         })

@@ -258,10 +258,9 @@ class ImplicitALS(FactorModel):
         A = self.V_.T @ self.V_ + (Vu * (c - 1.0)[:, None]).T @ Vu + self.reg * np.eye(self.V_.shape[1])
         similarity = Vu @ np.linalg.solve(A, self.V_[item])  # s_ij = v_i^T W^u v_j (W^u symmetric)
         contribution = similarity * c * p
-        titles = train.item_titles
         frame = pd.DataFrame({
             "item": items,
-            "title": titles[items] if titles is not None else train.items[items],
+            "title": train.item_labels(items),
             "confidence": c,
             "similarity": similarity,
             "contribution": contribution,

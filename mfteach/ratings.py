@@ -166,6 +166,12 @@ class Ratings:
         """None or, per item, the list of its genre names."""
         return None if self._item_genres is None else [list(g) for g in self._item_genres]
 
+    def item_labels(self, items) -> np.ndarray:
+        """What to show for the columns ``items``: their titles, or their original ids when the
+        ratings carry no titles."""
+        items = np.asarray(items)
+        return self._item_titles[items] if self._item_titles is not None else self._items[items]
+
     def __len__(self) -> int:
         return len(self._values)
 

@@ -276,3 +276,10 @@ def test_toy_returns_copies_and_rejects_unknown_names():
     assert mt.toy("lecture_R")[0, 0] == 1
     with pytest.raises(ValueError, match="unknown toy matrix 'nope'; choose one of"):
         mt.toy("nope")
+
+
+def test_item_labels_are_titles_or_original_ids():
+    with_titles = Ratings([0, 0], [0, 1], [1.0, 2.0], items=[10, 20], item_titles=["A", "B"])
+    without = Ratings([0, 0], [0, 1], [1.0, 2.0], items=[10, 20])
+    assert list(with_titles.item_labels([1, 0])) == ["B", "A"]
+    assert list(without.item_labels([1, 0])) == [20, 10]

@@ -80,9 +80,9 @@ def influence(model: ALS, ratings: Ratings, user: int, item: int) -> pd.DataFram
     the baseline (mu + c_item for a biased model, 0 otherwise): baseline + impacts = prediction.
     """
     J, items = influence_matrix(model, ratings, user)
+    _, values = _check(model, ratings, user)
     if isinstance(item, bool) or not isinstance(item, numbers.Integral) or not 0 <= item < J.shape[0]:
         raise ValueError(f"item must be a column index in [0, {J.shape[0]}), got {item!r}")
-    values = ratings.values[np.searchsorted(ratings.rows, user) + np.arange(len(items))]
     beta = J[item]
     if model.biased:
         baseline = model.mu_ + model.item_bias_[item]
@@ -90,10 +90,9 @@ def influence(model: ALS, ratings: Ratings, user: int, item: int) -> pd.DataFram
     else:
         baseline = 0.0
         impact = beta * values
-    titles = ratings.item_titles
     frame = pd.DataFrame({
         "item": items,
-        "title": titles[items] if titles is not None else ratings.items[items],
+        "title": ratings.item_labels(items),
         "rating": values,
         "influence": beta,
         "impact": impact,
