@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
-from .base import FactorModel, check_non_negative, check_positive_int, check_ratings
+from .base import FactorModel, check_non_negative, check_positive_int, check_ratings, warm_start
 from .batches import PaddedGroups
 from .ratings import Ratings
 
@@ -190,7 +190,10 @@ class ALS(FactorModel):
         lambda >= 0. With ``weighted_reg=True`` user u is penalized by lambda |Omega_u| and item
         i by lambda |Omega^i| (ALS-WR, Zhou et al. 2008).
     n_iters : int
-        Number of (item, user) half-step pairs.
+        Maximum number of (item, user) half-step pairs.
+    tol : float
+        Stop early when an iteration lowers the objective by at most ``tol`` times its value
+        (0 = always run ``n_iters``). Used to retrain "to convergence" (lessons 06-07).
     biased : bool
         Learn \hat r_{ui} = mu + b_u + c_i + u_u^T v_i. mu is the mean training rating; b_u and
         c_i are learned jointly with the factors by augmenting them: the user half-step solves
@@ -218,10 +221,11 @@ class ALS(FactorModel):
 
     def __init__(self, rank: int = 10, reg: float = 0.1, n_iters: int = 15, biased: bool = False,
                  weighted_reg: bool = False, init_scale: float = 0.1, seed: int = 0, method: str = "auto",
-                 verbose: bool = False):
+                 verbose: bool = False, tol: float = 0.0):
         self.rank = rank
         self.reg = reg
         self.n_iters = n_iters
+        self.tol = tol
         self.biased = biased
         self.weighted_reg = weighted_reg
         self.init_scale = init_scale
@@ -229,22 +233,37 @@ class ALS(FactorModel):
         self.method = method
         self.verbose = verbose
 
-    def fit(self, ratings: Ratings, eval_set: Ratings | None = None) -> "ALS":
-        """Learn U, V (and biases) from ``ratings``; ``eval_set`` is scored every iteration."""
+    def fit(self, ratings: Ratings, eval_set: Ratings | None = None, init=None) -> "ALS":
+        """Learn U, V (and biases) from ``ratings``; ``eval_set`` is scored every iteration.
+
+        ``init``: optional warm start (a fitted model, ``(U, V)`` or a dict, see
+        ``base.warm_start``), e.g. the fitted model itself when retraining after removing or
+        changing a rating. Each iteration begins with the item half-step, which depends on U
+        (and the user biases) only; a ``mu`` in ``init`` is kept, so a retrain after a small
+        change of the data solves the same objective with the same constant offset.
+        """
         data = _Data(check_ratings("ratings", ratings))
         evaluation = None if eval_set is None else _Data(check_ratings("eval_set", eval_set, ratings.shape))
         rank = check_positive_int("rank", self.rank)
         reg = check_non_negative("reg", self.reg)
         n_iters = check_positive_int("n_iters", self.n_iters)
+        tol = check_non_negative("tol", self.tol)
         check_non_negative("init_scale", self.init_scale)
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        rng = np.random.default_rng(self.seed)
-        self.U_ = rng.normal(0.0, self.init_scale, (data.m, rank))
-        self.V_ = np.zeros((data.n, rank))
-        if self.biased:
-            self.mu_ = float(data.values.mean())
-            self.user_bias_, self.item_bias_ = np.zeros(data.m), np.zeros(data.n)
+        if init is None:
+            rng = np.random.default_rng(self.seed)
+            self.U_ = rng.normal(0.0, self.init_scale, (data.m, rank))
+            self.V_ = np.zeros((data.n, rank))
+            if self.biased:
+                self.mu_ = float(data.values.mean())
+                self.user_bias_, self.item_bias_ = np.zeros(data.m), np.zeros(data.n)
+        else:
+            start = warm_start(init, data.m, data.n, rank, self.biased)
+            self.U_, self.V_ = start["U"], start["V"]
+            if self.biased:
+                self.mu_ = float(data.values.mean()) if start["mu"] is None else start["mu"]
+                self.user_bias_, self.item_bias_ = start["user_bias"], start["item_bias"]
         self.ratings_ = ratings
 
         records, seconds = [self._record(data, reg, 0, 0.0, evaluation)], 0.0
@@ -254,11 +273,13 @@ class ALS(FactorModel):
 
             iterations = tqdm(iterations, desc="ALS", unit="iter")
         for iteration in iterations:
-            start = time.perf_counter()
+            start_time = time.perf_counter()
             self._item_step(data, reg)
             self._user_step(data, reg)
-            seconds += time.perf_counter() - start
+            seconds += time.perf_counter() - start_time
             records.append(self._record(data, reg, iteration, seconds, evaluation))
+            if tol > 0 and records[-2]["loss"] - records[-1]["loss"] <= tol * records[-2]["loss"]:
+                break
         self.history_ = pd.DataFrame(records)
         return self
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .ratings import Ratings
 
-__all__ = ["FactorModel", "check_positive_int", "check_non_negative", "check_positive"]
+__all__ = ["FactorModel", "check_positive_int", "check_non_negative", "check_positive", "warm_start"]
 
 
 def check_positive_int(name: str, value) -> int:
@@ -43,6 +43,37 @@ def check_ratings(name: str, ratings, shape=None) -> Ratings:
     if shape is not None and ratings.shape != tuple(shape):
         raise ValueError(f"{name} has shape {ratings.shape} but the model was fitted on {tuple(shape)}")
     return ratings
+
+
+def warm_start(init, m: int, n: int, rank: int, biased: bool) -> dict:
+    """The starting point of a warm-started ``fit``, checked against the problem's shape.
+
+    ``init`` is a fitted ``FactorModel``, a pair ``(U, V)`` or a dict with ``U``, ``V`` and
+    optionally ``user_bias``, ``item_bias`` (zeros if absent) and ``mu`` (None if absent: the
+    model then uses the mean training rating). Returns copies: the caller may update them in place.
+    """
+    if isinstance(init, FactorModel):
+        init._check_fitted()
+        init = {"U": init.U_, "V": init.V_, "user_bias": getattr(init, "user_bias_", None),
+                "item_bias": getattr(init, "item_bias_", None), "mu": getattr(init, "mu_", None)}
+    elif not isinstance(init, dict):
+        init = dict(zip(("U", "V"), init))
+    start = {"U": np.array(init["U"], dtype=float), "V": np.array(init["V"], dtype=float), "mu": None}
+    if start["U"].shape != (m, rank) or start["V"].shape != (n, rank):
+        raise ValueError(f"init U, V must have shapes {(m, rank)} and {(n, rank)}, "
+                         f"got {start['U'].shape}, {start['V'].shape}")
+    if biased:
+        for key, size in (("user_bias", m), ("item_bias", n)):
+            value = init.get(key)
+            start[key] = np.zeros(size) if value is None else np.array(value, dtype=float)
+            if start[key].shape != (size,):
+                raise ValueError(f"init {key} must have shape ({size},), got {start[key].shape}")
+        if init.get("mu") is not None:
+            start["mu"] = float(init["mu"])
+    for key, value in start.items():
+        if value is not None and not np.all(np.isfinite(value)):
+            raise ValueError(f"init {key} contains NaN or inf")
+    return start
 
 
 class FactorModel:

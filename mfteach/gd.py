@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .base import FactorModel, check_non_negative, check_positive, check_positive_int, check_ratings
+from .base import FactorModel, check_non_negative, check_positive, check_positive_int, check_ratings, warm_start
 from .ratings import Ratings
 
 __all__ = ["GradientDescent", "DivergenceError", "loss", "gradient", "default_lr", "SAMPLINGS"]
@@ -325,19 +325,12 @@ class GradientDescent(FactorModel):
             if self.biased:
                 p.user_bias, p.item_bias = np.zeros(m), np.zeros(n)
         else:
-            if not isinstance(init, dict):
-                init = dict(zip(("U", "V"), init))
-            p = Params(np.array(init["U"], dtype=float), np.array(init["V"], dtype=float))
-            if p.U.shape != (m, rank) or p.V.shape != (n, rank):
-                raise ValueError(f"init U, V must have shapes {(m, rank)} and {(n, rank)}, got {p.U.shape}, {p.V.shape}")
+            start = warm_start(init, m, n, rank, self.biased)
+            p = Params(start["U"], start["V"])
             if self.biased:
-                p.user_bias = np.array(init.get("user_bias", np.zeros(m)), dtype=float)
-                p.item_bias = np.array(init.get("item_bias", np.zeros(n)), dtype=float)
-                for key, value, size in (("user_bias", p.user_bias, m), ("item_bias", p.item_bias, n)):
-                    if value.shape != (size,):
-                        raise ValueError(f"init {key} must have shape ({size},), got {value.shape}")
+                p.user_bias, p.item_bias = start["user_bias"], start["item_bias"]
         if self.biased:
-            p.mu = float(problem.values.mean())
+            p.mu = float(problem.values.mean()) if init is None or start["mu"] is None else start["mu"]
         return p
 
     # ------------------------------------------------------------------ one epoch per mode
@@ -379,8 +372,9 @@ class GradientDescent(FactorModel):
     def fit(self, ratings: Ratings, eval_set: Ratings | None = None, init=None) -> "GradientDescent":
         """Learn U, V (and biases) from ``ratings``; ``eval_set`` is scored every epoch.
 
-        ``init``: optional warm start, ``(U, V)`` or a dict with ``U``, ``V`` and optionally
-        ``user_bias``, ``item_bias`` (e.g. from a truncated SVD, lesson 04).
+        ``init``: optional warm start, a fitted model, ``(U, V)`` or a dict with ``U``, ``V`` and
+        optionally ``user_bias``, ``item_bias``, ``mu`` (e.g. from a truncated SVD, lesson 04);
+        see ``base.warm_start``. A given ``mu`` is kept; otherwise mu is the mean training rating.
         """
         problem = _Problem(check_ratings("ratings", ratings))
         evaluation = None if eval_set is None else _Problem(check_ratings("eval_set", eval_set, ratings.shape))

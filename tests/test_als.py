@@ -485,3 +485,48 @@ def test_padded_group_grams_equal_the_per_group_products():
                          for g in range(len(counts))])
     for batch_size in (1, 4, 16, 64):
         np.testing.assert_allclose(PaddedGroups(indptr, index, 11, batch_size).grams(features), expected, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------- warm start and tol
+@pytest.mark.parametrize("biased", [False, True])
+def test_warm_start_continues_exactly_where_the_model_stopped(biased):
+    """init=model then n more iterations equals one run of (n_iters + n): the iteration state is
+    (U, user biases, mu), all of which the warm start carries over."""
+    ratings, _, _ = mt.synthetic(40, 30, rank=3, density=0.4, seed=2)
+    long = ALS(rank=3, reg=0.5, n_iters=12, biased=biased).fit(ratings)
+    short = ALS(rank=3, reg=0.5, n_iters=7, biased=biased).fit(ratings)
+    resumed = ALS(rank=3, reg=0.5, n_iters=5, biased=biased).fit(ratings, init=short)
+    np.testing.assert_allclose(resumed.U_, long.U_, atol=1e-12)
+    np.testing.assert_allclose(resumed.V_, long.V_, atol=1e-12)
+    if biased:
+        assert resumed.mu_ == short.mu_
+        np.testing.assert_allclose(resumed.user_bias_, long.user_bias_, atol=1e-12)
+
+
+def test_warm_start_keeps_the_given_mu_after_a_rating_is_removed():
+    ratings, _, _ = mt.synthetic(30, 20, rank=2, density=0.5, seed=3)
+    model = ALS(rank=2, reg=0.3, n_iters=10, biased=True).fit(ratings)
+    smaller = ratings.without(int(ratings.rows[0]), int(ratings.cols[0]))
+    assert ALS(rank=2, reg=0.3, n_iters=2, biased=True).fit(smaller, init=model).mu_ == model.mu_
+    assert ALS(rank=2, reg=0.3, n_iters=2, biased=True).fit(smaller).mu_ == pytest.approx(smaller.values.mean())
+
+
+def test_warm_start_rejects_wrong_shapes_and_nan():
+    ratings, _, _ = mt.synthetic(10, 8, rank=2, density=0.6, seed=0)
+    with pytest.raises(ValueError, match="shapes"):
+        ALS(rank=2).fit(ratings, init=(np.zeros((10, 3)), np.zeros((8, 3))))
+    U = np.zeros((10, 2))
+    U[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ALS(rank=2).fit(ratings, init=(U, np.zeros((8, 2))))
+
+
+def test_tol_stops_once_the_relative_decrease_is_small():
+    ratings, _, _ = mt.synthetic(50, 40, rank=3, density=0.3, seed=4)
+    model = ALS(rank=3, reg=0.5, n_iters=500, tol=1e-6).fit(ratings)
+    losses = model.history_["loss"].to_numpy()
+    assert len(losses) < 501
+    assert losses[-2] - losses[-1] <= 1e-6 * losses[-2]
+    assert np.all(losses[:-2] - losses[1:-1] > 1e-6 * losses[:-2])
+    with pytest.raises(ValueError, match="tol"):
+        ALS(tol=-1.0).fit(ratings)
