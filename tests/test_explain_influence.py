@@ -66,10 +66,29 @@ def test_two_users_with_the_same_rated_set_get_the_same_J():
     np.testing.assert_allclose(J0, J1, atol=0)
 
 
-@pytest.mark.parametrize("biased", [False, True])
-def test_impacts_plus_baseline_sum_to_the_prediction(ml100k, biased):
+@pytest.mark.parametrize("biased, weighted", [(False, False), (True, False), (False, True), (True, True)])
+def test_influence_is_row_item_of_the_influence_matrix(biased, weighted):
+    """influence forms only J[item] = F_Omega A^{-1} f_item; it must be that row of J, in the
+    frame's order (largest |influence| first), with the ratings and impacts of the same items."""
+    ratings = small_ratings(seed=3)
+    model = mt.ALS(rank=3, reg=0.1 if weighted else 0.7, n_iters=6, biased=biased, weighted_reg=weighted).fit(ratings)
+    for user in (0, 9, 29):
+        J, items = influence_matrix(model, ratings, user)
+        lo, hi = np.searchsorted(ratings.rows, [user, user + 1])
+        for item in range(ratings.shape[1]):
+            frame = influence(model, ratings, user, item)
+            position = np.searchsorted(items, frame["item"].to_numpy())   # where each row's item sits in Omega_u
+            np.testing.assert_array_equal(items[position], frame["item"])
+            np.testing.assert_allclose(frame["influence"], J[item, position], rtol=1e-10, atol=1e-13)
+            np.testing.assert_array_equal(frame["rating"], ratings.values[lo:hi][position])
+            assert list(frame.columns) == ["item", "title", "rating", "influence", "impact"]
+            assert list(frame.index) == list(range(len(items)))
+
+
+@pytest.mark.parametrize("biased, weighted", [(False, False), (True, False), (False, True), (True, True)])
+def test_impacts_plus_baseline_sum_to_the_prediction(ml100k, biased, weighted):
     ratings = ml100k.top(650, 50)
-    model = mt.ALS(rank=4, reg=1.0, n_iters=15, biased=biased).fit(ratings)
+    model = mt.ALS(rank=4, reg=0.05 if weighted else 1.0, n_iters=15, biased=biased, weighted_reg=weighted).fit(ratings)
     for user, item in [(0, 10), (15, 3), (210, 49)]:
         frame = influence(model, ratings, user, item)
         assert frame["impact"].sum() + frame.attrs["baseline"] == pytest.approx(frame.attrs["prediction"], abs=1e-8)
@@ -100,3 +119,18 @@ def test_bad_input_is_refused():
     refit = mt.ALS(rank=2, n_iters=3).fit(sparse_user)
     with pytest.raises(ValueError, match="user 3 has no ratings"):
         influence(refit, sparse_user, 3, 0)
+    with pytest.raises(ValueError, match="item must be a column index"):
+        influence(model, ratings, 0, True)
+
+
+def test_a_singular_system_is_refused_by_name():
+    """reg = 0 and fewer ratings than factors: F_Omega^T F_Omega is singular, J does not exist."""
+    R = np.full((6, 5), np.nan)
+    R[:, :4] = np.arange(24, dtype=float).reshape(6, 4) % 5 + 1
+    R[0, 1:] = np.nan                            # user 0 rated one item, the rank is 3
+    ratings = mt.Ratings.from_dense(R)
+    model = mt.ALS(rank=3, reg=1.0, n_iters=3).fit(ratings)
+    model.reg = 0.0
+    for call in (lambda: influence(model, ratings, 0, 2), lambda: influence_matrix(model, ratings, 0)):
+        with pytest.raises(ValueError, match="singular"):
+            call()

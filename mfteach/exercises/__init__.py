@@ -841,3 +841,4 @@ from .lesson02 import full_gradient  # noqa: E402
 from .lesson03 import user_update  # noqa: E402
 from .lesson04 import predict_biased  # noqa: E402
 from .lesson05 import weighted_user_update  # noqa: E402
+from .lesson06 import influence_matrix_of_user  # noqa: E402

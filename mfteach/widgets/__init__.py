@@ -15,11 +15,13 @@ builder                compute function                              lesson
 ``als_explorer``       ``als_grid_view`` (after ``als_grid``)         03
 ``implicit_als_explorer``  ``implicit_view`` (after ``implicit_grid``)  05
 ``similar_items_explorer``  ``nearest_items`` (after ``prepare_similar_items``)  04
+``influence_explorer``  ``predicted_change`` (after ``prepare_influence_explorer``)  06
 =====================  ============================================  ======
 
-Note: the builder ``user_explorer`` shadows the submodule of the same name as an attribute
-of this package; import the compute functions with ``from mfteach.widgets.user_explorer
-import user_view`` (or from here), not with ``import mfteach.widgets.user_explorer as ...``.
+Note: the builders ``user_explorer`` and ``influence_explorer`` shadow the submodules of the
+same names as attributes of this package; import their compute functions with ``from
+mfteach.widgets.user_explorer import user_view`` (or from here), not with ``import
+mfteach.widgets.user_explorer as ...``.
 """
 
 from IPython.core.interactiveshell import InteractiveShell
@@ -67,6 +69,10 @@ from .implicit_explorer import (  # noqa: E402
     render_implicit_view,
 )
 from .similar_items import nearest_items, prepare_similar_items, render_similar_items, similar_items_explorer  # noqa: E402
+from .influence_explorer import (  # noqa: E402
+    InfluenceExplorer, InfluenceState, PredictedChange, RetrainedChange, influence_explorer, predicted_change,
+    prepare_influence_explorer, render_influence_view, retrain, retrained_change,
+)
 
 __all__ = [
     "show_outputs", "affinity_explorer", "affinity_ranking", "prepare_user_explorer", "user_explorer", "user_view",
@@ -76,4 +82,6 @@ __all__ = [
     "implicit_als_explorer", "implicit_grid", "implicit_view", "render_implicit_view",
     "ImplicitExplorer", "ImplicitGrid", "ImplicitView",
     "nearest_items", "prepare_similar_items", "render_similar_items", "similar_items_explorer",
+    "influence_explorer", "predicted_change", "prepare_influence_explorer", "render_influence_view", "retrain",
+    "retrained_change", "InfluenceExplorer", "InfluenceState", "PredictedChange", "RetrainedChange",
 ]
