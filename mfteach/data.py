@@ -200,6 +200,8 @@ def synthetic(m: int, n: int, rank: int, density: float = 0.1, noise: float = 0.
     taken = np.zeros(total, dtype=bool)
     cover = max(m, n)
     taken[np.arange(cover) % m * n + rng.permutation(cover) % n] = True
+    if n_ratings == total:
+        taken[:] = True  # fully observed: the top-up below would be a coupon collector's wait
     while (short := n_ratings - np.count_nonzero(taken)) > 0:
         taken[rng.integers(0, total, size=short)] = True  # repeats fall out; the loop tops up
     keys = np.flatnonzero(taken)
