@@ -19,10 +19,10 @@ _LAZY = {
     # models and algorithms
     "complete_rank1": "completion", "fit_rank1": "completion",
     "GradientDescent": "gd", "ALS": "als", "TruncatedSVD": "svd", "Baseline": "baseline", "Popularity": "baseline",
-    "ImplicitALS": "implicit",
+    "ImplicitALS": "implicit", "NCF": "ncf",
     # submodules
     "data": None, "completion": None, "gd": None, "als": None, "svd": None, "baseline": None, "implicit": None,
-    "embeddings": None, "explain": None, "exercises": None, "plots": None, "widgets": None,
+    "ncf": None, "embeddings": None, "explain": None, "exercises": None, "plots": None, "widgets": None,
 }
 
 __all__ = ["Ratings", "metrics", "__version__", *_LAZY]

@@ -842,3 +842,5 @@ from .lesson03 import user_update  # noqa: E402
 from .lesson04 import predict_biased  # noqa: E402
 from .lesson05 import weighted_user_update  # noqa: E402
 from .lesson06 import influence_matrix_of_user  # noqa: E402
+from .lesson07 import infl_of_user_rating  # noqa: E402
+from .lesson08 import rating_hessian  # noqa: E402

@@ -16,6 +16,8 @@ builder                compute function                              lesson
 ``implicit_als_explorer``  ``implicit_view`` (after ``implicit_grid``)  05
 ``similar_items_explorer``  ``nearest_items`` (after ``prepare_similar_items``)  04
 ``influence_explorer``  ``predicted_change`` (after ``prepare_influence_explorer``)  06
+``fia_explorer``       ``explanation_view``                          07
+``ncf_explorer``       ``compare_explanations``                      08
 =====================  ============================================  ======
 
 Note: the builders ``user_explorer`` and ``influence_explorer`` shadow the submodules of the
@@ -73,6 +75,12 @@ from .influence_explorer import (  # noqa: E402
     InfluenceExplorer, InfluenceState, PredictedChange, RetrainedChange, influence_explorer, predicted_change,
     prepare_influence_explorer, render_influence_view, retrain, retrained_change,
 )
+from .fia_explorer import (  # noqa: E402
+    ExplanationView, FiaExplorer, Verification, explanation_view, fia_explorer, render_explanation, verify_top,
+)
+from .ncf_explorer import (  # noqa: E402
+    Comparison, ComparisonDrawing, NcfExplorer, compare_explanations, ncf_explorer, render_comparison, render_tables,
+)
 
 __all__ = [
     "show_outputs", "affinity_explorer", "affinity_ranking", "prepare_user_explorer", "user_explorer", "user_view",
@@ -84,4 +92,7 @@ __all__ = [
     "nearest_items", "prepare_similar_items", "render_similar_items", "similar_items_explorer",
     "influence_explorer", "predicted_change", "prepare_influence_explorer", "render_influence_view", "retrain",
     "retrained_change", "InfluenceExplorer", "InfluenceState", "PredictedChange", "RetrainedChange",
+    "ncf_explorer", "compare_explanations", "render_comparison", "render_tables", "Comparison", "ComparisonDrawing",
+    "NcfExplorer", "fia_explorer", "explanation_view", "verify_top", "render_explanation", "ExplanationView",
+    "Verification", "FiaExplorer",
 ]

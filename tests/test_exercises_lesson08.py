@@ -1,0 +1,199 @@
+"""Lesson 08's exercise: the Hessian of one rating's loss over (p_u, q_i) for a ReLU network (KDD 2019, sec. 3.3)."""
+
+import numpy as np
+import pytest
+import scipy.linalg as la
+
+import mfteach as mt
+import mfteach.exercises as ex
+import mfteach.exercises.lesson08  # noqa: F401  (registers rating_hessian until the package imports it)
+from mfteach.explain.fia_ncf import local_objective
+from mfteach.ncf import NCF, backward, forward
+
+NAME = "rating_hessian"
+
+
+@pytest.fixture(autouse=True)
+def isolated(exercise_state):
+    return exercise_state
+
+
+@pytest.fixture
+def exercise():
+    return ex.EXERCISES[NAME]
+
+
+def _loss(theta, d, W1, b1, w_out, reg, r, mu=0.0, b_out=0.0):
+    """(r - r_hat)^2 + lambda ||theta||^2 with r_hat = mu + w_out . ReLU(W1 theta + b1) + b_out."""
+    r_hat = mu + w_out @ np.maximum(W1 @ theta + b1, 0.0) + b_out
+    return (r - r_hat) ** 2 + reg * theta @ theta
+
+
+def _finite_difference_hessian(f, theta, h=1e-4):
+    """Central second differences of the values of f (no derivative of ours involved)."""
+    n = len(theta)
+    E = h * np.eye(n)
+    H = np.empty((n, n))
+    for j in range(n):
+        for k in range(n):
+            H[j, k] = (f(theta + E[j] + E[k]) - f(theta + E[j] - E[k]) - f(theta - E[j] + E[k])
+                       + f(theta - E[j] - E[k])) / (4 * h * h)
+    return H
+
+
+def test_registered_for_lesson_08(exercise):
+    assert exercise.lesson == "08_fia_for_neural_cf"
+    assert exercise.function_name == NAME
+    assert len(exercise.hints) >= 3
+    assert len(exercise.diagnostics) >= 8
+
+
+def test_the_reference_passes_its_own_check(exercise, capsys):
+    assert ex.check(NAME, exercise.reference) is True
+    assert capsys.readouterr().out == f"✅ {NAME}: correct on {len(exercise.cases())} test cases.\n"
+
+
+def test_first_case_is_the_small_one_with_the_documented_units(exercise):
+    p_u, q_i, W1, b1, w_out, reg = exercise.cases()[0]
+    assert p_u.shape == q_i.shape == (2,) and W1.shape == (3, 4) and reg == 0.1
+    z0 = np.concatenate([p_u, q_i])
+    np.testing.assert_allclose(W1 @ z0 + b1, [1.7, -0.6, 0.5])             # active, inactive, active by its bias
+    assert (W1 @ z0)[2] < 0
+
+
+def test_cases_are_deterministic_and_exercise_every_branch(exercise):
+    for a, b in zip(exercise.cases(), exercise.cases()):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    for p_u, q_i, W1, b1, w_out, reg in exercise.cases():
+        d, h = len(p_u), len(b1)
+        assert q_i.shape == (d,) and W1.shape == (h, 2 * d) and w_out.shape == (h,) and reg > 0
+        a = W1 @ np.concatenate([p_u, q_i]) + b1
+        assert (a > 0).any() and (a < 0).any()                                 # the mask matters
+        assert ((a > 0) != (a - b1 > 0)).any()                                 # the bias decides some unit
+        assert np.abs(a).min() > 1e-3                                          # no unit sits on a kink
+
+
+@pytest.mark.parametrize("j", range(6))
+def test_reference_is_the_finite_difference_hessian_whatever_the_rating(exercise, j):
+    """The zero-curvature claim: second differences of the loss VALUES equal 2 g g^T + 2 lambda I, for any
+    rating r and any offsets mu, b_out (the residual term -2 e grad^2 r_hat vanishes)."""
+    p_u, q_i, W1, b1, w_out, reg = exercise.cases()[j]
+    theta, d = np.concatenate([p_u, q_i]), len(p_u)
+    H = exercise.reference(p_u, q_i, W1, b1, w_out, reg)
+    for r, mu, b_out in [(1.0, 0.0, 0.0), (5.0, 3.5, -0.3), (-20.0, 0.0, 2.0)]:
+        fd = _finite_difference_hessian(lambda t: _loss(t, d, W1, b1, w_out, reg, r, mu, b_out), theta)
+        np.testing.assert_allclose(fd, H, atol=1e-5 * (1 + np.abs(H).max()))
+    np.testing.assert_allclose(H, H.T)
+    assert np.linalg.eigvalsh(H).min() == pytest.approx(2 * reg)               # 2 g g^T has rank one
+    g = W1.T @ (w_out * (W1 @ theta + b1 > 0))
+    assert np.linalg.eigvalsh(H).max() == pytest.approx(2 * g @ g + 2 * reg)
+
+
+def test_reference_gradient_is_the_packages_backward_pass(exercise):
+    """g in the reference is what mfteach.ncf.backward returns as dz_0 for the same one-layer network."""
+    for p_u, q_i, W1, b1, w_out, reg in exercise.cases():
+        params = {"P": p_u[None], "Q": q_i[None], "W1": W1, "b1": b1, "w_out": w_out, "b_out": np.zeros(1)}
+        _, cache = forward(params, np.array([0]), np.array([0]))
+        _, dz0 = backward(params, cache, np.ones(1), with_embeddings=False)
+        H = exercise.reference(p_u, q_i, W1, b1, w_out, reg)
+        np.testing.assert_allclose(H, 2 * np.outer(dz0[0], dz0[0]) + 2 * reg * np.eye(2 * len(p_u)), rtol=1e-12)
+
+
+def test_reference_is_fia_ncfs_embedding_hessian_when_r_t_is_one_rating():
+    """An NCF with one hidden layer in which user 0 rated only item 0 and nobody else rated item 0: R_t is that
+    single rating, and the package's H_e = 2 J^T J + 2 lambda I is the exercise's Hessian."""
+    rng = np.random.default_rng(5)
+    R = rng.integers(1, 6, size=(6, 7)).astype(float)
+    R[0, :] = np.nan
+    R[:, 0] = np.nan
+    R[0, 0] = 4.0
+    ratings = mt.Ratings.from_dense(R)
+    model = NCF(embedding_dim=3, hidden=(5,), reg=0.7, n_epochs=3, batch_size=8, seed=0).fit(ratings)
+    p = model.params_
+    H = ex.EXERCISES[NAME].reference(p["P"][0], p["Q"][0], p["W1"], p["b1"], p["w_out"], model.reg)
+    _, _, H_e = local_objective(model, ratings, 0, 0)                         # (L_t, its gradient, H_e)
+    np.testing.assert_allclose(H, H_e, rtol=1e-12, atol=1e-14)
+
+
+def test_every_diagnostic_differs_from_the_reference_and_from_the_others(exercise):
+    """No correct answer is ever diagnosed, and each message is the one a learner with that mistake reads."""
+    cases = exercise.cases()
+    expected = [exercise.reference(*case) for case in cases]
+    answers = []
+    for diagnostic in exercise.diagnostics:
+        results = [diagnostic.wrong(*case) for case in cases]
+        assert not all(ex._same(r, e, exercise.rtol, exercise.atol) for r, e in zip(results, expected))
+        answers.append(results)
+    for i in range(len(answers)):
+        for j in range(i):
+            assert not all(ex._same(a, b, exercise.rtol, exercise.atol) for a, b in zip(answers[i], answers[j]))
+
+
+@pytest.mark.parametrize("j", range(11))
+def test_each_diagnostic_is_recognised(exercise, j, capsys):
+    diagnostic = exercise.diagnostics[j]
+    assert ex.check(NAME, diagnostic.wrong) is False
+    assert "💡 " + diagnostic.message in capsys.readouterr().out
+
+
+def test_a_dense_loop_version_passes(capsys):
+    def rating_hessian(p_u, q_i, W1, b1, w_out, reg):
+        z0 = np.concatenate([p_u, q_i])
+        g = np.zeros(len(z0))
+        for k in range(len(b1)):                     # unit by unit
+            if W1[k] @ z0 + b1[k] > 0:
+                g += w_out[k] * W1[k]
+        H = np.zeros((len(z0), len(z0)))
+        for a in range(len(z0)):
+            for b in range(len(z0)):
+                H[a, b] = 2 * g[a] * g[b] + (2 * reg if a == b else 0.0)
+        return H
+
+    assert ex.check(NAME, rating_hessian) is True
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "wrong, phrase",
+    [
+        # the linear network's gradient, written with .dot
+        (lambda p, q, W1, b1, w, reg: 2 * np.outer(W1.T.dot(w), W1.T.dot(w)) + 2 * reg * np.identity(2 * len(p)),
+         "gradient of a LINEAR network"),
+        # the mask without the bias, via heaviside
+        (lambda p, q, W1, b1, w, reg: 2 * np.outer(W1.T @ (w * np.heaviside(W1 @ np.r_[p, q], 0)),
+                                                   W1.T @ (w * np.heaviside(W1 @ np.r_[p, q], 0)))
+         + 2 * reg * np.eye(2 * len(p)), "the bias is missing"),
+        # the p and q blocks computed separately and put on the diagonal
+        (lambda p, q, W1, b1, w, reg: la.block_diag(
+            *[2 * np.outer(gs, gs) + 2 * reg * np.eye(len(p))
+              for gs in np.split(W1.T @ (w * (W1 @ np.r_[p, q] + b1 > 0)), 2)]), "blocks off the diagonal are zero"),
+        # lambda I instead of 2 lambda I, with np.diag
+        (lambda p, q, W1, b1, w, reg: 2 * np.outer(W1.T @ (w * (W1 @ np.r_[p, q] + b1 > 0)),
+                                                   W1.T @ (w * (W1 @ np.r_[p, q] + b1 > 0)))
+         + np.diag(np.full(2 * len(p), reg)), "is 2λI"),
+    ],
+    ids=["no-mask-dot", "heaviside-no-bias", "block-diag", "reg-once"],
+)
+def test_typical_mistakes_written_differently_are_recognised(wrong, phrase, capsys):
+    assert ex.check(NAME, wrong) is False
+    assert phrase in capsys.readouterr().out
+
+
+def test_stub_reports_the_exception_and_a_hint(capsys):
+    def rating_hessian(p_u, q_i, W1, b1, w_out, reg):
+        raise NotImplementedError("your turn")
+
+    assert ex.check(NAME, rating_hessian) is False
+    out = capsys.readouterr().out
+    assert "your function raised NotImplementedError: your turn" in out
+    assert "Test case 1 of 6: p_u of shape (2,), q_i of shape (2,), W1 of shape (3, 4)" in out
+    assert f"mt.exercises.hint('{NAME}')" in out
+
+
+def test_hints_cycle_and_solution_prints_the_reference(capsys):
+    ex.hint(NAME)
+    assert "Hint 1 of 4" in capsys.readouterr().out
+    ex.solution(NAME)
+    out = capsys.readouterr().out
+    assert "def rating_hessian(p_u, q_i, W1, b1, w_out, reg):" in out and "@register" not in out
