@@ -162,7 +162,8 @@ def summed_gradient(theta, ratings, reg, weighted, mu, biased, k, weights):
     b, c = (theta[(m + n) * k:(m + n) * k + m], theta[(m + n) * k + m:]) if biased else (np.zeros(m), np.zeros(n))
     share_u = np.bincount(ratings.rows, weights, m) if weighted else np.ones(m)
     share_i = np.bincount(ratings.cols, weights, n) if weighted else np.ones(n)
-    gU, gV, gb, gc = 2 * reg * share_u[:, None] * U, 2 * reg * share_i[:, None] * V, 2 * reg * share_u * b, 2 * reg * share_i * c
+    gU, gV = 2 * reg * share_u[:, None] * U, 2 * reg * share_i[:, None] * V
+    gb, gc = 2 * reg * share_u * b, 2 * reg * share_i * c
     for a, j, r, w in zip(ratings.rows, ratings.cols, ratings.values, weights):
         e = r - mu - b[a] - c[j] - U[a] @ V[j]
         gU[a] -= 2 * w * e * V[j]
@@ -178,8 +179,9 @@ def flat(model):
     return np.concatenate(parts)
 
 
-@pytest.mark.parametrize("biased, weighted", [(False, False), (True, False), (False, True), (True, True)])
-def test_ia_basic_equals_a_dense_hessian_solve(biased, weighted):
+@pytest.mark.parametrize("biased, weighted, solver", [(False, False, "cg"), (True, False, "cg"), (False, True, "cg"),
+                                                      (True, True, "cg"), (True, False, "minres")])
+def test_ia_basic_equals_a_dense_hessian_solve(biased, weighted, solver):
     ratings = small(seed=4, m=9, n=8, density=0.6)
     model = mt.ALS(rank=2, reg=0.3 if weighted else 1.0, n_iters=3000, tol=1e-15, biased=biased,
                    weighted_reg=weighted).fit(ratings)
@@ -210,7 +212,7 @@ def test_ia_basic_equals_a_dense_hessian_solve(biased, weighted):
                                 for e in np.eye(len(theta))])
     damping = 1e-3
     s = np.linalg.solve(H + damping * len(ratings) * np.eye(len(theta)), grad_prediction)
-    frame = ia_basic(model, ratings, user, item, damping=damping, tol=1e-13)
+    frame = ia_basic(model, ratings, user, item, damping=damping, tol=1e-13, solver=solver)
     for u, i, infl in frame[["user", "item", "influence"]].itertuples(index=False):
         without = ones.copy()
         without[ratings.index_of(u, i)] = 0.0
@@ -361,3 +363,5 @@ def test_bad_input_is_refused():
         loo_influence(model, ratings, user, item, [])
     with pytest.raises(ValueError, match="damping"):
         ia_basic(model, ratings, user, item, damping=-1.0)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        ia_basic(model, ratings, user, item, solver="lu")

@@ -91,7 +91,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg as la
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, cg
+from scipy.sparse.linalg import LinearOperator, cg, minres
 
 from ..base import check_non_negative, check_positive_int, check_ratings
 from ..ratings import Ratings
@@ -99,6 +99,8 @@ from ..ratings import Ratings
 __all__ = ["fia", "ia_basic", "loo_influence"]
 
 SIDES = ("both", "item-based", "user-based")
+SOLVERS = {"cg": cg, "minres": minres}  # for ia_basic
+MAXITER = 10_000                          # default iteration limit of ia_basic's solver
 _SIDE_NAMES = np.array(["item-based", "user-based"], dtype=object)
 
 
@@ -475,12 +477,15 @@ class FullProblem:
             gb[user] = gc[item] = 1.0
         return g
 
-    def solve(self, user: int, item: int, damping: float = 1e-6, tol: float = 1e-6, maxiter: int | None = None):
-        """s = (H + damping |Omega| I)^{-1} grad y_hat_ui by conjugate gradients (eq. 14); returns
-        (s, the number of CG iterations). See ``ia_basic`` for the damping."""
+    def solve(self, user: int, item: int, damping: float = 1e-6, tol: float = 1e-6, maxiter: int | None = None,
+              solver: str = "cg"):
+        """s = (H + damping |Omega| I)^{-1} grad y_hat_ui by conjugate gradients (eq. 14) or MINRES;
+        returns (s, the number of iterations). See ``ia_basic``."""
         delta = check_non_negative("damping", damping) * len(self.rows)
         tol = check_non_negative("tol", tol)
-        maxiter = 100 * self.size if maxiter is None else check_positive_int("maxiter", maxiter)
+        maxiter = MAXITER if maxiter is None else check_positive_int("maxiter", maxiter)
+        if solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {tuple(SOLVERS)}, got {solver!r}")
         operator = LinearOperator((self.size, self.size), dtype=float,
                                   matvec=lambda d: self.hessian_vector(d) + delta * d)
         iterations = [0]
@@ -488,11 +493,13 @@ class FullProblem:
         def count(_):
             iterations[0] += 1
 
-        s, info = cg(operator, self.prediction_gradient(user, item), rtol=tol, atol=0.0, maxiter=maxiter,
-                     callback=count)
+        s, info = SOLVERS[solver](operator, self.prediction_gradient(user, item), rtol=tol, maxiter=maxiter,
+                                  callback=count)
         if info != 0:
-            warnings.warn(f"ia_basic: conjugate gradients stopped after {iterations[0]} iterations without reaching "
-                          f"tol={tol:g}; raise maxiter or damping", RuntimeWarning, stacklevel=3)
+            warnings.warn(f"ia_basic: {solver} stopped after {iterations[0]} iterations without reaching tol={tol:g} "
+                          f"(is the model trained to convergence? at a point that is not a minimizer H can be "
+                          f"indefinite); raise damping or maxiter, or use solver='minres'", RuntimeWarning,
+                          stacklevel=3)
         return s, iterations[0]
 
     def removal_influence(self, s: np.ndarray, rows, cols) -> np.ndarray:
@@ -511,7 +518,7 @@ class FullProblem:
 
 
 def ia_basic(model, ratings: Ratings, user: int, item: int, side: str = "both", damping: float = 1e-6,
-             tol: float = 1e-6, maxiter: int | None = None) -> pd.DataFrame:
+             tol: float = 1e-6, maxiter: int | None = None, solver: str = "cg") -> pd.DataFrame:
     r"""Basic influence analysis (KDD 2019, section 3.2, eqs. 12-14): eq. (11) over ALL the
     (m + n) k parameters (plus the biases), for the same ratings R_t as ``fia``.
 
@@ -533,18 +540,22 @@ def ia_basic(model, ratings: Ratings, user: int, item: int, side: str = "both", 
 
     Parameters
     ----------
-    tol, maxiter : relative residual tolerance and iteration limit of ``scipy.sparse.linalg.cg``
-        (maxiter None: no practical limit). A RuntimeWarning says when CG stopped early.
+    tol, maxiter : relative residual tolerance and iteration limit of the solver (maxiter None:
+        10 000). A RuntimeWarning says when it stopped early.
+    solver : "cg" (``scipy.sparse.linalg.cg``, the paper's eq. 14) or "minres"
+        (``scipy.sparse.linalg.minres``, which also converges when H is indefinite, e.g. for a
+        model stopped well before convergence; its stopping rule is scipy's estimate relative to
+        ||H|| ||s||, looser than CG's).
 
     Returns
     -------
-    The frame of ``fia``; ``attrs`` also holds ``cg_iterations``.
+    The frame of ``fia``; ``attrs`` also holds ``cg_iterations`` (iterations of either solver).
     """
     if _is_ncf(model):
         raise TypeError("ia_basic supports mt.ALS and mt.GradientDescent; for NCF use mfteach.explain.fia_ncf")
     objective, user, item = _check_call(model, ratings, user, item, side)
     problem = FullProblem(objective, ratings)
-    s, iterations = problem.solve(user, item, damping, tol, maxiter)
+    s, iterations = problem.solve(user, item, damping, tol, maxiter, solver)
     rows, cols, values, sides, _, _, prediction = local_influence(objective, ratings, user, item)
     keep = np.ones(len(rows), dtype=bool) if side == "both" else sides == SIDES.index(side) - 1
     rows, cols, values, sides = rows[keep], cols[keep], values[keep], sides[keep]
@@ -567,7 +578,8 @@ def _removed_pairs(ratings: Ratings, removed) -> np.ndarray:
     keys = ratings.rows * n + ratings.cols                        # sorted: Ratings keeps (row, col) order
     wanted = pairs[:, 0] * n + pairs[:, 1]
     position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    missing = (keys[position] != wanted) | (pairs[:, 0] < 0) | (pairs[:, 0] >= m) | (pairs[:, 1] < 0) | (pairs[:, 1] >= n)
+    in_range = (pairs[:, 0] >= 0) & (pairs[:, 0] < m) & (pairs[:, 1] >= 0) & (pairs[:, 1] < n)
+    missing = ~in_range | (keys[position] != wanted)
     if missing.any():
         u, i = pairs[np.flatnonzero(missing)[0]]
         raise ValueError(f"removed: ({u}, {i}) is not a training rating (not in Omega)")

@@ -66,7 +66,8 @@ def fia_vs_loo(model, train: Ratings, test, n_points: int = 100, seed: int = 0, 
         iterator = tqdm(points, desc="FIA vs leave-one-out", unit="point")
     for user, item in iterator:
         user, item = int(user), int(item)
-        rated = keys[min(np.searchsorted(keys, user * train.shape[1] + item), len(keys) - 1)] == user * train.shape[1] + item
+        key = user * train.shape[1] + item
+        rated = keys[min(np.searchsorted(keys, key), len(keys) - 1)] == key
         rows, cols, _, sides, first, exact, prediction = local_influence(objective, train, user, item,
                                                                          exact_local=not rated)
         top = int(np.argmax(np.abs(first)))
