@@ -48,6 +48,14 @@ def show_outputs(out, *objects) -> None:
     out.outputs = tuple(outputs)
 
 
+def escape_html(text) -> str:
+    """``text`` (any object, as ``str``) safe inside HTML: &, < and > escaped (titles such as
+    "Rock & Roll" or "<unknown>" appear as written)."""
+    import html
+
+    return html.escape(str(text), quote=False)
+
+
 def grid_index(values, value, name: str) -> int:
     """Position of ``value`` in a precomputed grid of hyperparameters ``values`` (a clear
     ValueError listing the grid when it is not there)."""
@@ -83,7 +91,7 @@ from .ncf_explorer import (  # noqa: E402
 )
 
 __all__ = [
-    "show_outputs", "affinity_explorer", "affinity_ranking", "prepare_user_explorer", "user_explorer", "user_view",
+    "show_outputs", "escape_html", "affinity_explorer", "affinity_ranking", "prepare_user_explorer", "user_explorer", "user_view",
     "hidden_rank1", "plot_bipartite", "puzzle_state", "rank1_puzzle_widget",
     "gd_playground", "playground_run", "prepare_playground",
     "als_explorer", "als_grid", "als_grid_view",

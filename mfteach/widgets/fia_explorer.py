@@ -38,7 +38,7 @@ from IPython.display import HTML
 
 from ..base import check_positive_int
 from ..explain.fia import fia, loo_influence
-from . import show_outputs
+from . import escape_html as _escape, show_outputs
 
 __all__ = ["ExplanationView", "explanation_view", "Verification", "verify_top", "render_explanation",
            "FiaExplorer", "fia_explorer"]
@@ -151,8 +151,6 @@ def verify_top(model, ratings, user: int, item: int, side: str | None = None, fr
 
 
 # ---------------------------------------------------------------------------- drawing (HTML, no matplotlib)
-def _escape(text) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _bar(value: float, scale: float) -> str:

@@ -42,7 +42,7 @@ from ..base import check_non_negative, check_positive_int, check_ratings
 from ..baseline import Popularity
 from ..implicit import ImplicitALS
 from ..metrics import ndcg_at_k, precision_at_k, ranking_report, recall_at_k
-from . import grid_index as _index_of, show_outputs
+from . import escape_html as _escape, grid_index as _index_of, show_outputs
 
 __all__ = [
     "ALPHAS", "REGS", "RANK", "N_ITERS", "ImplicitGrid", "ImplicitView", "implicit_grid", "implicit_view",
@@ -342,10 +342,6 @@ def _frame(x: int, y: int, color: str, ls: str = "-"):
     from matplotlib.patches import Rectangle
 
     return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, ec=color, lw=2.5, ls=ls, clip_on=False)
-
-
-def _escape(text) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _caption(view: ImplicitView) -> HTML:

@@ -47,7 +47,7 @@ from ..base import check_non_negative, check_positive_int, check_ratings
 from ..explain.influence import _check as _check_user
 from ..explain.influence import influence_matrix
 from ..ratings import Ratings
-from . import show_outputs
+from . import escape_html as _escape, show_outputs
 
 __all__ = [
     "RATING_STEP", "RETRAIN_ITERS", "N_TARGETS", "N_BARS", "InfluenceState", "PredictedChange", "RetrainedChange",
@@ -252,10 +252,6 @@ def rating_grid(ratings: Ratings, step: float = RATING_STEP) -> np.ndarray:
 def _short(text, width: int = 34) -> str:
     text = str(text)
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _escape(text) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def render_influence_view(state: InfluenceState, item: int, changed_item: int,

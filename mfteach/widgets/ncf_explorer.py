@@ -43,7 +43,7 @@ from ..base import check_positive_int, check_ratings
 from ..explain.fia import fia
 from ..explain.fia_ncf import fia_ncf
 from ..ncf import NCF
-from . import show_outputs
+from . import escape_html as _escape, show_outputs
 
 __all__ = ["SIDES", "Comparison", "compare_explanations", "ComparisonDrawing", "render_comparison", "render_tables",
            "NcfExplorer", "ncf_explorer"]
@@ -218,10 +218,6 @@ class ComparisonDrawing:
 def render_comparison(view: Comparison):
     """The scatter of ``ComparisonDrawing`` for ``view``, in a new bare ``Figure``."""
     return ComparisonDrawing().update(view)
-
-
-def _escape(text) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _bar(value: float, scale: float) -> str:
