@@ -1,5 +1,5 @@
-"""Fast influence analysis (KDD 2019): Figure 2, the agreement with leave-one-out retraining, and
-Table 2, the time per explanation of FIA and of basic influence analysis (IA).
+"""Fast influence analysis (KDD 2019), Figure 2: the agreement of FIA with leave-one-out retraining.
+Table 2 (time per explanation) is ``bench_fia_timing.py``.
 
 Figure 2 on MovieLens 100K. Split: one rating per user held out (``split(how="leave_one_out")``,
 the paper's protocol). Model: unbiased ALS, k = 16, lambda chosen by validation RMSE (a second
@@ -10,25 +10,17 @@ objective decrease <= ``TOL``); Pearson R, Spearman rho and slope (through the o
 ``exact_local`` and ``ia_basic`` against the observed change. The same at smaller and larger
 lambda (``SWEEP``, fewer points, looser tolerance, capped retrains): R against lambda, drawn to
 ``results/fia_r_vs_lambda.png`` with the points in ``results/fia_validation.csv``.
-
-Table 2: median time of one explanation (INFL of every rating in R_t for one test point) by
-``fia`` and by ``ia_basic`` (conjugate gradients on the full Hessian, tol 1e-6, the paper's
-damping) for k in ``RANKS``, on ML-100K and on synthetic data shaped like MovieLens-1M
-(6040 x 3706, 1,000,209 ratings), in one run.
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from harness import Row
 
 import mfteach as mt
-from mfteach.explain.fia import fia, ia_basic
 from mfteach.explain.validation import agreement, fia_vs_loo
 
 TOPIC = "fia"
@@ -38,8 +30,6 @@ SWEEP = (2.0, 4.0, 16.0)          # besides the tuned lambda
 N_POINTS, SWEEP_POINTS = 100, 25
 TOL, SWEEP_TOL = 1e-11, 1e-10      # relative objective decrease at which a retrain stops
 N_ITERS, SWEEP_ITERS = 4000, 1500  # iteration caps of the fits and retrains
-RANKS = (8, 16, 32, 64, 128, 256)
-ML1M_SHAPE, ML1M_RATINGS = (6040, 3706), 1_000_209
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -114,64 +104,5 @@ def validation(n_points: int = N_POINTS, sweep_points: int = SWEEP_POINTS, sweep
     return rows
 
 
-def _test_points(ratings, count: int, seed: int = 0) -> list[tuple[int, int]]:
-    """Random (user, item) pairs that are not training ratings."""
-    rng = np.random.default_rng(seed)
-    keys = set((ratings.rows * ratings.shape[1] + ratings.cols).tolist())
-    points = []
-    while len(points) < count:
-        user, item = int(rng.integers(ratings.shape[0])), int(rng.integers(ratings.shape[1]))
-        if user * ratings.shape[1] + item not in keys:
-            points.append((user, item))
-    return points
-
-
-def timing(ranks=RANKS, fia_points: int = 100, ia_points: int = 1, ia_maxiter: int = 3000) -> list[Row]:
-    """Table 2. IA's conjugate gradients need a trained model (far from a minimizer H is indefinite
-    and CG does not converge): ALS is fitted to a relative objective decrease of 1e-8 on ML-100K
-    and for 10 iterations on the ML-1M shape (planted low rank: it converges fast)."""
-    ml_train, _ = mt.load_movielens("100k").split(how="leave_one_out", seed=0)
-    big, _, _ = mt.synthetic(*ML1M_SHAPE, rank=10, n_ratings=ML1M_RATINGS, seed=0)
-    cases = [("ML-100K", ml_train, dict(reg=8.0, n_iters=1500, tol=1e-8)),
-             ("ML-1M shape", big, dict(reg=10.0, n_iters=10))]
-    rows = []
-    for label, ratings, settings in cases:
-        points = _test_points(ratings, fia_points)
-        for rank in ranks:
-            model = mt.ALS(rank=rank, **settings).fit(ratings)
-            fitted = f"ALS lambda={settings['reg']:g}, {len(model.history_) - 1} iterations"
-            fia(model, ratings, *points[0])  # builds the per-Ratings item index once
-            seconds = []
-            for user, item in points:
-                start = time.perf_counter()
-                fia(model, ratings, user, item)
-                seconds.append(time.perf_counter() - start)
-            fia_ms = float(np.median(seconds)) * 1e3
-            ia_seconds, iterations = [], []
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", RuntimeWarning)
-                for user, item in points[:ia_points]:
-                    start = time.perf_counter()
-                    frame = ia_basic(model, ratings, user, item, maxiter=ia_maxiter)
-                    ia_seconds.append(time.perf_counter() - start)
-                    iterations.append(frame.attrs["cg_iterations"])
-            ia_s = float(np.median(ia_seconds))
-            speedup = ia_s / (fia_ms / 1e3)
-            fia_row = Row(TOPIC, f"{label} k={rank}: FIA per explanation", fia_ms, "ms",
-                          detail=f"median over {len(points)} test points (min {min(seconds) * 1e3:.3g}, max "
-                                 f"{max(seconds) * 1e3:.3g} ms); {fitted}")
-            converged = "converged" if not caught else f"NOT converged within {ia_maxiter} iterations"
-            ia_row = Row(TOPIC, f"{label} k={rank}: basic IA (CG) per explanation", ia_s, "s",
-                         detail=f"median over {len(ia_seconds)} test point(s); CG iterations {iterations}, tol 1e-6, "
-                                f"{converged}")
-            ratio_row = Row(TOPIC, f"{label} k={rank}: IA time / FIA time", speedup, "x",
-                            detail="same models, same run")
-            if label == "ML-1M shape" and rank == 64:
-                fia_row.target, fia_row.passed = "<= 2 ms", fia_ms <= 2.0
-                ratio_row.target, ratio_row.passed = ">= 1000 x", speedup >= 1000
-            rows += [fia_row, ia_row, ratio_row]
-    return rows
-
-
 def run() -> list[Row]:
-    return validation() + timing()
+    return validation()

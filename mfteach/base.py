@@ -16,7 +16,7 @@ import pandas as pd
 
 from .ratings import Ratings
 
-__all__ = ["FactorModel", "check_positive_int", "check_non_negative", "check_positive", "warm_start"]
+__all__ = ["FactorModel", "check_positive_int", "check_non_negative", "check_positive", "check_index", "warm_start"]
 
 
 def check_positive_int(name: str, value) -> int:
@@ -35,6 +35,16 @@ def check_positive(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
+
+
+def check_index(name: str, value, size: int, axis: str | None = None) -> int:
+    """``value`` as an ``int`` in [0, size); otherwise a ValueError naming ``name`` and saying it
+    must be a row index (``axis="row"``: a user), a column index (``"column"``: an item) or, with
+    no axis, an index. Booleans are refused although Python counts them as integers."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < size:
+        kind = f"a {axis} index" if axis else "an index"
+        raise ValueError(f"{name} must be {kind} in [0, {size}), got {value!r}")
+    return int(value)
 
 
 def check_ratings(name: str, ratings, shape=None) -> Ratings:
@@ -147,8 +157,7 @@ class FactorModel:
         items the user rated in training are left out unless ``exclude_seen=False``."""
         self._check_fitted()
         m, n_items = self.shape
-        if isinstance(user, bool) or not isinstance(user, numbers.Integral) or not 0 <= user < m:
-            raise ValueError(f"user must be a row index in [0, {m}), got {user!r}")
+        user = check_index("user", user, m, "row")
         n = check_positive_int("n", n)
         scores = self.predict(np.full(n_items, user), np.arange(n_items)).astype(float)
         if exclude_seen:

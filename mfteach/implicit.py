@@ -31,14 +31,13 @@ processed together in zero-padded batches, so no Python loop runs over users or 
 
 from __future__ import annotations
 
-import numbers
 import time
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .base import FactorModel, check_non_negative, check_positive, check_positive_int, check_ratings
+from .base import FactorModel, check_index, check_non_negative, check_positive, check_positive_int, check_ratings
 from .batches import PaddedGroups
 from .ratings import Ratings
 
@@ -246,9 +245,7 @@ class ImplicitALS(FactorModel):
         """
         self._check_fitted()
         m, n = self.shape
-        for name, value, size in (("user", user, m), ("item", item, n)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < size:
-                raise ValueError(f"{name} must be an index in [0, {size}), got {value!r}")
+        user, item = check_index("user", user, m), check_index("item", item, n)
         train = self.ratings_
         lo, hi = np.searchsorted(train.rows, [user, user + 1])
         items, values = train.cols[lo:hi], train.values[lo:hi]

@@ -7,13 +7,15 @@ expected value comes from dense numpy on those factors, independent of any train
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import mfteach as mt
 from mfteach import Ratings
-from mfteach.base import FactorModel
+from mfteach.base import FactorModel, check_index
 
 
 class Fixed(FactorModel):
@@ -207,6 +209,19 @@ def test_recommend_rejects_a_bad_user(user):
     model, _, _ = small()
     with pytest.raises(ValueError, match="user"):
         model.recommend(user)
+
+
+@pytest.mark.parametrize("value", [0, 3, np.int64(2), np.int32(1)])
+def test_check_index_returns_a_python_int_inside_the_range(value):
+    index = check_index("user", value, 4, "row")
+    assert type(index) is int and index == value
+
+
+@pytest.mark.parametrize("axis, kind", [("row", "a row index"), ("column", "a column index"), (None, "an index")])
+@pytest.mark.parametrize("value", [-1, 4, 1.0, True, "0", None])
+def test_check_index_names_the_argument_and_its_axis(axis, kind, value):
+    with pytest.raises(ValueError, match=rf"^thing must be {kind} in \[0, 4\), got {re.escape(repr(value))}$"):
+        check_index("thing", value, 4, axis)
 
 
 @pytest.mark.parametrize("n", [0, -3, 2.5])

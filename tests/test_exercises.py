@@ -5,6 +5,7 @@ import json
 import signal
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,14 +40,38 @@ def _line_of(fn, text):
 
 
 # ---------------------------------------------------------------------------- the references
-def test_lesson_00_exercises_are_registered():
-    assert {"predict_ratings", "regularized_loss", "density"} <= set(ex.EXERCISES)
-    for name in ("predict_ratings", "regularized_loss", "density"):
-        exercise = ex.EXERCISES[name]
-        assert exercise.lesson == "00_recommenders_as_matrices"
-        assert exercise.function_name == name
-        assert len(exercise.hints) >= 3
-        assert exercise.time_limit == 5.0
+LESSONS = Path(__file__).resolve().parents[1] / "lessons"
+# every exercise: its lesson, and how many typical mistakes it must recognise at least
+REGISTRY = {
+    "predict_ratings": ("00_recommenders_as_matrices", 1),  # the one natural slip: V U^T
+    "regularized_loss": ("00_recommenders_as_matrices", 5), "density": ("00_recommenders_as_matrices", 4),
+    "propagate_rank1": ("01_rank1_completion", 3), "full_gradient": ("02_gradient_descent", 5),
+    "user_update": ("03_alternating_least_squares", 5), "predict_biased": ("04_svd_biases_embeddings", 5), "weighted_user_update": ("05_implicit_feedback", 6),
+    "influence_matrix_of_user": ("06_influence_and_impact", 6), "infl_of_user_rating": ("07_fast_influence_analysis", 6),
+    "rating_hessian": ("08_fia_for_neural_cf", 8),
+}
+
+
+def test_every_lessons_exercise_is_registered():
+    assert set(ex.EXERCISES) == set(REGISTRY)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_registered_with_its_lesson_hints_and_diagnostics(name):
+    exercise = ex.EXERCISES[name]
+    lesson, min_diagnostics = REGISTRY[name]
+    assert exercise.lesson == lesson and exercise.function_name == name
+    assert len(exercise.hints) >= 3 and len(exercise.diagnostics) >= min_diagnostics
+    assert exercise.time_limit == 5.0
+    assert f"%%check {name}" in (LESSONS / f"{lesson}.ipynb").read_text()  # the lesson asks for it
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_cases_are_deterministic(name):
+    cases = ex.EXERCISES[name].cases
+    for a, b in zip(cases(), cases(), strict=True):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
 
 
 @pytest.mark.parametrize("name", list(ex.EXERCISES))
@@ -57,13 +82,8 @@ def test_reference_passes(name, capsys):
     assert out == f"✅ {name}: correct on {len(exercise.cases())} test cases.\n"
 
 
-def test_cases_are_deterministic_and_start_with_the_lecture_example():
-    exercise = ex.EXERCISES["predict_ratings"]
-    first, again = exercise.cases(), exercise.cases()
-    for a, b in zip(first, again):
-        for x, y in zip(a, b):
-            np.testing.assert_array_equal(x, y)
-    U, V = first[0]
+def test_predict_ratings_starts_with_the_lecture_example():
+    U, V = ex.EXERCISES["predict_ratings"].cases()[0]
     np.testing.assert_array_equal(U, toy("lecture_U"))
     np.testing.assert_array_equal(V.T, toy("lecture_Vt"))
 
@@ -438,6 +458,17 @@ def test_hint_cycles(capsys):
     assert len(lines) == len(hints) + 1
     for j, line in enumerate(lines):
         assert line == f"💡 Hint {j % len(hints) + 1} of {len(hints)} for regularized_loss: {hints[j % len(hints)]}"
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_exercise_gives_its_hints_in_order_and_its_reference_as_the_solution(name, capsys):
+    exercise = ex.EXERCISES[name]
+    for j, text in enumerate(exercise.hints):
+        ex.hint(name)
+        assert capsys.readouterr().out.startswith(f"💡 Hint {j + 1} of {len(exercise.hints)} for {name}: {text}\n")
+    ex.solution(name)
+    out = capsys.readouterr().out
+    assert f"def {name}{inspect.signature(exercise.reference)}:" in out and "@register" not in out
 
 
 def test_hints_are_counted_per_exercise(capsys):

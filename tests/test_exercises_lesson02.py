@@ -13,9 +13,7 @@ from mfteach.ratings import Ratings
 EXERCISE = ex.EXERCISES["full_gradient"]
 
 
-@pytest.fixture(autouse=True)
-def isolated(exercise_state):
-    return exercise_state
+pytestmark = pytest.mark.usefixtures("exercise_state")  # progress in a temporary home
 
 
 def test_registered_for_lesson_02():

@@ -11,26 +11,12 @@ from mfteach.ratings import Ratings
 NAME = "user_update"
 
 
-@pytest.fixture(autouse=True)
-def isolated(exercise_state):
-    return exercise_state
+pytestmark = pytest.mark.usefixtures("exercise_state")  # progress in a temporary home
 
 
 @pytest.fixture
 def exercise():
     return ex.EXERCISES[NAME]
-
-
-def test_registered_for_lesson_03(exercise):
-    assert exercise.lesson == "03_alternating_least_squares"
-    assert exercise.function_name == NAME
-    assert len(exercise.hints) >= 3
-    assert len(exercise.diagnostics) >= 5
-
-
-def test_the_reference_passes_its_own_check(exercise, capsys):
-    assert ex.check(NAME, exercise.reference) is True
-    assert capsys.readouterr().out == f"✅ {NAME}: correct on {len(exercise.cases())} test cases.\n"
 
 
 def test_first_case_is_the_slides_example(exercise):
@@ -39,12 +25,6 @@ def test_first_case_is_the_slides_example(exercise):
     np.testing.assert_array_equal(rated, [0, 3, 5])      # user 0 rated items 0, 3, 5 ...
     np.testing.assert_array_equal(ratings, [1, 2, 1])    # ... with 1, 2 and 1 stars
     assert reg == 0.1
-
-
-def test_cases_are_deterministic(exercise):
-    for a, b in zip(exercise.cases(), exercise.cases()):
-        for x, y in zip(a, b):
-            np.testing.assert_array_equal(x, y)
 
 
 @pytest.mark.parametrize("j", range(6))
@@ -149,12 +129,6 @@ def test_unsolved_stub_says_so(capsys):
     assert "Need a nudge? mt.exercises.hint('user_update')" in out
 
 
-def test_hints_and_solution(capsys):
-    exercise = ex.EXERCISES[NAME]
-    for j in range(len(exercise.hints)):
-        ex.hint(NAME)
-        assert f"Hint {j + 1} of {len(exercise.hints)}" in capsys.readouterr().out
+def test_the_solution_solves_rather_than_inverts(capsys):
     ex.solution(NAME)
-    out = capsys.readouterr().out
-    assert "def user_update(V, rated_items, ratings_of_user, reg):" in out
-    assert "np.linalg.solve(A, b)" in out and "@register" not in out
+    assert "np.linalg.solve(A, b)" in capsys.readouterr().out

@@ -12,26 +12,12 @@ from mfteach.explain import influence_matrix
 NAME = "influence_matrix_of_user"
 
 
-@pytest.fixture(autouse=True)
-def isolated(exercise_state):
-    return exercise_state
+pytestmark = pytest.mark.usefixtures("exercise_state")  # progress in a temporary home
 
 
 @pytest.fixture
 def exercise():
     return ex.EXERCISES[NAME]
-
-
-def test_registered_for_lesson_06(exercise):
-    assert exercise.lesson == "06_influence_and_impact"
-    assert exercise.function_name == NAME
-    assert len(exercise.hints) >= 3
-    assert len(exercise.diagnostics) >= 6
-
-
-def test_the_reference_passes_its_own_check(exercise, capsys):
-    assert ex.check(NAME, exercise.reference) is True
-    assert capsys.readouterr().out == f"✅ {NAME}: correct on {len(exercise.cases())} test cases.\n"
 
 
 def test_first_case_is_the_slides_example(exercise):
@@ -41,10 +27,7 @@ def test_first_case_is_the_slides_example(exercise):
     assert reg == 0.1
 
 
-def test_cases_are_deterministic_shuffled_and_overdetermined(exercise):
-    for a, b in zip(exercise.cases(), exercise.cases()):
-        for x, y in zip(a, b):
-            np.testing.assert_array_equal(x, y)
+def test_cases_are_shuffled_and_overdetermined(exercise):
     for V, rated, reg in exercise.cases()[1:]:
         n, k = V.shape
         assert k < len(rated) < n and len(set(rated.tolist())) == len(rated) and reg > 0
@@ -137,13 +120,7 @@ def test_stub_reports_the_exception_and_a_hint(capsys):
     assert f"mt.exercises.hint('{NAME}')" in out
 
 
-def test_hints_cycle_and_solution_prints_the_reference(capsys):
-    exercise = ex.EXERCISES[NAME]
-    for j in range(len(exercise.hints)):
-        ex.hint(NAME)
-        assert f"Hint {j + 1} of {len(exercise.hints)}" in capsys.readouterr().out
+def test_the_solution_solves_rather_than_inverts(capsys):
     ex.solution(NAME)
-    out = capsys.readouterr().out
-    assert "def influence_matrix_of_user(V, rated_items, reg):" in out and "@register" not in out
-    assert "np.linalg.solve(A, V_O.T)" in out
+    assert "np.linalg.solve(A, V_O.T)" in capsys.readouterr().out
 

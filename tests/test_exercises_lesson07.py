@@ -11,13 +11,7 @@ from mfteach.data import toy
 NAME = "infl_of_user_rating"
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Progress in a temporary MFTEACH_HOME; fresh hint counters."""
-    monkeypatch.setenv("MFTEACH_HOME", str(tmp_path / "mfteach-home"))
-    monkeypatch.setattr(ex, "_HINTS_GIVEN", {})
-    monkeypatch.setattr(ex, "_SESSION_PROGRESS", {})
-    monkeypatch.setattr(ex, "_WARNED_ABOUT_PROGRESS", False)
+pytestmark = pytest.mark.usefixtures("exercise_state")  # progress in a temporary home
 
 
 @pytest.fixture
@@ -31,18 +25,6 @@ def _ridge(V_O, r, reg, weights=None):
     return np.linalg.solve(V_O.T @ (w[:, None] * V_O) + reg * np.eye(V_O.shape[1]), V_O.T @ (w * r))
 
 
-def test_registered_for_lesson_07(exercise):
-    assert exercise.lesson == "07_fast_influence_analysis"
-    assert exercise.function_name == NAME
-    assert len(exercise.hints) >= 3
-    assert len(exercise.diagnostics) >= 6
-
-
-def test_the_reference_passes_its_own_check(exercise, capsys):
-    assert ex.check(NAME, exercise.reference) is True
-    assert capsys.readouterr().out == f"✅ {NAME}: correct on {len(exercise.cases())} test cases.\n"
-
-
 def test_first_case_is_the_slides_example(exercise):
     V, rated, r, u, reg, target, removed = exercise.cases()[0]
     R = toy("lecture_R")
@@ -53,10 +35,7 @@ def test_first_case_is_the_slides_example(exercise):
     assert (reg, target, removed) == (0.1, 2, 1)
 
 
-def test_cases_are_deterministic_and_consistent(exercise):
-    for a, b in zip(exercise.cases(), exercise.cases()):
-        for x, y in zip(a, b):
-            np.testing.assert_array_equal(x, y)
+def test_cases_are_consistent(exercise):
     for V, rated, r, u, reg, target, removed in exercise.cases():
         k = V.shape[1]
         assert len(rated) == len(r) == len(set(rated.tolist())) > k and len(rated) != 2
@@ -207,12 +186,3 @@ def test_stub_reports_the_exception_and_a_hint(capsys):
     assert "your function raised NotImplementedError: your turn" in out
     assert "Test case 1 of 6:" in out and "reg = 0.1" in out
     assert f"mt.exercises.hint('{NAME}')" in out
-
-
-def test_hints_cycle_and_solution_prints_the_reference(capsys):
-    ex.hint(NAME)
-    assert "Hint 1 of 4" in capsys.readouterr().out
-    ex.solution(NAME)
-    out = capsys.readouterr().out
-    assert f"def {NAME}(V, rated_items, ratings_of_user, u, reg, target_item, removed):" in out
-    assert "@register" not in out

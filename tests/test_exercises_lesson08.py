@@ -13,9 +13,7 @@ from mfteach.ncf import NCF, backward, forward
 NAME = "rating_hessian"
 
 
-@pytest.fixture(autouse=True)
-def isolated(exercise_state):
-    return exercise_state
+pytestmark = pytest.mark.usefixtures("exercise_state")  # progress in a temporary home
 
 
 @pytest.fixture
@@ -41,18 +39,6 @@ def _finite_difference_hessian(f, theta, h=1e-4):
     return H
 
 
-def test_registered_for_lesson_08(exercise):
-    assert exercise.lesson == "08_fia_for_neural_cf"
-    assert exercise.function_name == NAME
-    assert len(exercise.hints) >= 3
-    assert len(exercise.diagnostics) >= 8
-
-
-def test_the_reference_passes_its_own_check(exercise, capsys):
-    assert ex.check(NAME, exercise.reference) is True
-    assert capsys.readouterr().out == f"✅ {NAME}: correct on {len(exercise.cases())} test cases.\n"
-
-
 def test_first_case_is_the_small_one_with_the_documented_units(exercise):
     p_u, q_i, W1, b1, w_out, reg = exercise.cases()[0]
     assert p_u.shape == q_i.shape == (2,) and W1.shape == (3, 4) and reg == 0.1
@@ -61,10 +47,7 @@ def test_first_case_is_the_small_one_with_the_documented_units(exercise):
     assert (W1 @ z0)[2] < 0
 
 
-def test_cases_are_deterministic_and_exercise_every_branch(exercise):
-    for a, b in zip(exercise.cases(), exercise.cases()):
-        for x, y in zip(a, b):
-            np.testing.assert_array_equal(x, y)
+def test_cases_exercise_every_branch(exercise):
     for p_u, q_i, W1, b1, w_out, reg in exercise.cases():
         d, h = len(p_u), len(b1)
         assert q_i.shape == (d,) and W1.shape == (h, 2 * d) and w_out.shape == (h,) and reg > 0
@@ -189,11 +172,3 @@ def test_stub_reports_the_exception_and_a_hint(capsys):
     assert "your function raised NotImplementedError: your turn" in out
     assert "Test case 1 of 6: p_u of shape (2,), q_i of shape (2,), W1 of shape (3, 4)" in out
     assert f"mt.exercises.hint('{NAME}')" in out
-
-
-def test_hints_cycle_and_solution_prints_the_reference(capsys):
-    ex.hint(NAME)
-    assert "Hint 1 of 4" in capsys.readouterr().out
-    ex.solution(NAME)
-    out = capsys.readouterr().out
-    assert "def rating_hessian(p_u, q_i, W1, b1, w_out, reg):" in out and "@register" not in out

@@ -82,7 +82,6 @@ factor also moves; ``ia_basic`` keeps those couplings to first order.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -93,7 +92,7 @@ import scipy.linalg as la
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, cg, minres
 
-from ..base import check_non_negative, check_positive_int, check_ratings
+from ..base import check_index, check_non_negative, check_positive_int, check_ratings
 from ..ratings import Ratings
 
 __all__ = ["fia", "ia_basic", "loo_influence"]
@@ -215,20 +214,13 @@ def _select_side(frame: pd.DataFrame, side: str) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- checks
-def _check_index(name: str, value, size: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < size:
-        what = "row" if name == "user" else "column"
-        raise ValueError(f"{name} must be a {what} index in [0, {size}), got {value!r}")
-    return int(value)
-
-
 def _check_call(model, ratings, user, item, side):
     objective = objective_of(model)
     m, n = objective.U.shape[0], objective.V.shape[0]
     check_ratings("ratings", ratings, (m, n))
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES}, got {side!r}")
-    return objective, _check_index("user", user, m), _check_index("item", item, n)
+    return objective, check_index("user", user, m, "row"), check_index("item", item, n, "column")
 
 
 # ---------------------------------------------------------------------------- R_t and its residuals
@@ -638,7 +630,7 @@ def loo_influence(model, ratings: Ratings, user: int, item: int, removed, n_iter
     model._check_fitted()
     check_ratings("ratings", ratings, model.shape)
     m, n = model.shape
-    user, item = _check_index("user", user, m), _check_index("item", item, n)
+    user, item = check_index("user", user, m, "row"), check_index("item", item, n, "column")
     reduced = without_positions(ratings, _removed_pairs(ratings, removed))
     without = retrain(model, reduced, n_iters, tol, verbose).predict([user], [item])[0]
     reference = retrain(model, ratings, n_iters, tol, verbose) if subtract_drift else model

@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse.linalg as spla
 
-from ..base import check_non_negative, check_positive, check_positive_int, check_ratings
+from ..base import check_index, check_non_negative, check_positive, check_positive_int, check_ratings
 from ..ncf import NCF, backward, forward
 from ..ratings import Ratings
 from .fia import _removed_pairs, explanation_frame
@@ -77,10 +77,7 @@ def _check(model, ratings, user, item) -> tuple[int, int]:
     model._check_fitted()
     check_ratings("ratings", ratings, model.shape)
     m, n = model.shape
-    for name, value, size, what in (("user", user, m, "row"), ("item", item, n, "column")):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < size:
-            raise ValueError(f"{name} must be a {what} index in [0, {size}), got {value!r}")
-    return int(user), int(item)
+    return check_index("user", user, m, "row"), check_index("item", item, n, "column")
 
 
 class _Local:

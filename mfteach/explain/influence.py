@@ -28,14 +28,13 @@ beside the impacts (their sum plus the baseline is the prediction).
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 import pandas as pd
 from scipy.linalg import cho_factor, cho_solve
 
 from ..als import ALS
-from ..base import check_ratings
+from ..base import check_index, check_ratings
 from ..ratings import Ratings
 
 __all__ = ["influence_matrix", "influence"]
@@ -49,8 +48,7 @@ def _check(model, ratings: Ratings, user) -> tuple[np.ndarray, np.ndarray]:
     model._check_fitted()
     check_ratings("ratings", ratings, model.shape)
     m = model.shape[0]
-    if isinstance(user, bool) or not isinstance(user, numbers.Integral) or not 0 <= user < m:
-        raise ValueError(f"user must be a row index in [0, {m}), got {user!r}")
+    user = check_index("user", user, m, "row")
     lo, hi = np.searchsorted(ratings.rows, [user, user + 1])
     if hi == lo:
         raise ValueError(f"user {user} has no ratings: there is nothing to explain the prediction with")
@@ -103,8 +101,7 @@ def influence(model: ALS, ratings: Ratings, user: int, item: int) -> pd.DataFram
     """
     items, values = _check(model, ratings, user)
     n = model.V_.shape[0]
-    if isinstance(item, bool) or not isinstance(item, numbers.Integral) or not 0 <= item < n:
-        raise ValueError(f"item must be a column index in [0, {n}), got {item!r}")
+    item = check_index("item", item, n, "column")
     F_rated = _features(model, items)
     f_item = _features(model, [item])[0]
     beta = F_rated @ cho_solve(_gram_factor(model, F_rated), f_item, check_finite=False)  # row J[item]

@@ -56,6 +56,28 @@ def escape_html(text) -> str:
     return html.escape(str(text), quote=False)
 
 
+def influence_bar(value: float, scale: float, half_width: int = 50, height: int = 9) -> str:
+    """A diverging HTML bar for a table cell: ``|value| / scale`` of ``half_width`` pixels, green to
+    the right of the centre when ``value >= 0``, red to the left when it is negative."""
+    width = 0 if scale <= 0 else int(round(half_width * abs(value) / scale))
+    color = "#2ca02c" if value >= 0 else "#d62728"
+    bar = f"<div style='display:inline-block; width:{width}px; height:{height}px; background:{color}'></div>"
+    left, right = (bar, "") if value < 0 else ("", bar)
+    return (f"<div style='display:inline-block; width:{half_width}px; text-align:right'>{left}</div>"
+            f"<div style='display:inline-block; width:{half_width}px'>{right}</div>")
+
+
+def user_item_repr(box) -> str:
+    """Short, deterministic text repr of an explorer box with ``user`` and ``item`` controls,
+    such as ``FiaExplorer(user=3, item='Star Wars (1977)', n_top=5)`` (nbval compares it)."""
+    name = type(box).__name__
+    user, item = getattr(box, "user", None), getattr(box, "item", None)
+    if user is None or item is None:  # not built yet
+        return f"{name}()"
+    label = box.ratings.item_labels([item.value])[0] if item.value is not None else None
+    return f"{name}(user={user.value}, item={str(label)!r}, n_top={box.n_top})"
+
+
 def grid_index(values, value, name: str) -> int:
     """Position of ``value`` in a precomputed grid of hyperparameters ``values`` (a clear
     ValueError listing the grid when it is not there)."""

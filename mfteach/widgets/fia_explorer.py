@@ -28,7 +28,6 @@ Two layers (DESIGN.md section 6):
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import ipywidgets as widgets
@@ -36,9 +35,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
-from ..base import check_positive_int
+from ..base import check_index, check_positive_int
 from ..explain.fia import fia, loo_influence
-from . import escape_html as _escape, show_outputs
+from . import escape_html as _escape, influence_bar, show_outputs, user_item_repr
 
 __all__ = ["ExplanationView", "explanation_view", "Verification", "verify_top", "render_explanation",
            "FiaExplorer", "fia_explorer"]
@@ -153,16 +152,6 @@ def verify_top(model, ratings, user: int, item: int, side: str | None = None, fr
 # ---------------------------------------------------------------------------- drawing (HTML, no matplotlib)
 
 
-def _bar(value: float, scale: float) -> str:
-    width = 0 if scale <= 0 else int(round(60 * abs(value) / scale))
-    color = "#2ca02c" if value >= 0 else "#d62728"
-    side = "left" if value >= 0 else "right"
-    cell = (f"<div style='display:inline-block; width:60px; text-align:{side}'>"
-            f"<div style='display:inline-block; width:{width}px; height:10px; background:{color}'></div></div>")
-    return (cell + "<div style='display:inline-block; width:60px'></div>" if value < 0
-            else "<div style='display:inline-block; width:60px'></div>" + cell)
-
-
 def _table(rows: pd.DataFrame, columns: list[tuple[str, str]], scale: float, caption: str) -> str:
     head = "".join(f"<th style='text-align:left'>{label}</th>" for _, label in columns)
     body = []
@@ -171,7 +160,7 @@ def _table(rows: pd.DataFrame, columns: list[tuple[str, str]], scale: float, cap
         for name, _ in columns:
             value = getattr(row, name)
             if name == "influence":
-                cells.append(f"<td style='white-space:nowrap; text-align:right'>{_bar(value, scale)} {value:+.4f}</td>")
+                cells.append(f"<td style='white-space:nowrap; text-align:right'>{influence_bar(value, scale, half_width=60, height=10)} {value:+.4f}</td>")
             elif name in ("rating", "user"):
                 cells.append(f"<td style='text-align:right'>{value:g}</td>")
             else:
@@ -203,18 +192,7 @@ def render_explanation(view: ExplanationView) -> str:
 class FiaExplorer(widgets.VBox):
     """The explorer's box; its text repr is short and deterministic (nbval compares it)."""
 
-    def __repr__(self):
-        user, item = getattr(self, "user", None), getattr(self, "item", None)
-        if user is None or item is None:  # not built yet
-            return "FiaExplorer()"
-        label = self.ratings.item_labels([item.value])[0] if item.value is not None else None
-        return f"FiaExplorer(user={user.value}, item={str(label)!r}, n_top={self.n_top})"
-
-
-def _check_index(name: str, value, size: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < size:
-        raise ValueError(f"{name} must be an index in [0, {size}), got {value!r}")
-    return int(value)
+    __repr__ = user_item_repr
 
 
 def fia_explorer(model, ratings, user: int | None = None, item: int | None = None, users=None,
@@ -256,14 +234,14 @@ def fia_explorer(model, ratings, user: int | None = None, item: int | None = Non
     if tuple(ratings.shape) != (m, n):
         raise ValueError(f"ratings have shape {ratings.shape} but the model was fitted on {m} x {n}")
     offered = (np.flatnonzero(ratings.user_counts() > 0) if users is None
-               else np.asarray([_check_index("users", u, m) for u in users], dtype=np.int64))
+               else np.asarray([check_index("users", u, m, "row") for u in users], dtype=np.int64))
     if offered.size == 0:
         raise ValueError("no user to offer")
-    user = int(offered[0]) if user is None else _check_index("user", user, m)
+    user = int(offered[0]) if user is None else check_index("user", user, m, "row")
     if user not in set(offered.tolist()):
         raise ValueError(f"user {user} is not among the users offered")
     if item is not None:
-        item = _check_index("item", item, n)
+        item = check_index("item", item, n, "column")
 
     def item_options(u: int, extra: int | None = None):
         top = model.recommend(u, n=n_items)

@@ -38,7 +38,7 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from .. import plots
-from ..base import check_non_negative, check_positive_int, check_ratings
+from ..base import check_index, check_non_negative, check_positive_int, check_ratings
 from ..baseline import Popularity
 from ..implicit import ImplicitALS
 from ..metrics import ndcg_at_k, precision_at_k, ranking_report, recall_at_k
@@ -251,8 +251,7 @@ def implicit_view(grid: ImplicitGrid, alpha: float, reg: float, user: int) -> Im
     a = _index_of(grid.alphas, alpha, "alpha")
     b = _index_of(grid.regs, reg, "reg")
     m, n = grid.train.shape
-    if isinstance(user, bool) or not isinstance(user, (int, np.integer)) or not 0 <= user < m:
-        raise ValueError(f"user must be a row index in [0, {m}), got {user!r}")
+    user = check_index("user", user, m, "row")
     user, k = int(user), grid.k
     scores = grid.V[a, b] @ grid.U[a, b, user]            # x_u = V u_u: the user's n scores
     seen = _items_of(grid.train, user)

@@ -43,7 +43,7 @@ from IPython.display import HTML, Image
 
 from .. import plots
 from ..als import ALS
-from ..base import check_non_negative, check_positive_int, check_ratings
+from ..base import check_index, check_non_negative, check_positive_int, check_ratings
 from ..explain.influence import _check as _check_user
 from ..explain.influence import influence_matrix
 from ..ratings import Ratings
@@ -96,9 +96,7 @@ def prepare_influence_explorer(model: ALS, ratings: Ratings, user: int) -> Influ
 
 def _check_item(state: InfluenceState, item) -> int:
     n = state.J.shape[0]
-    if isinstance(item, bool) or not isinstance(item, numbers.Integral) or not 0 <= item < n:
-        raise ValueError(f"item must be a column index in [0, {n}), got {item!r}")
-    return int(item)
+    return check_index("item", item, n, "column")
 
 
 def _check_rating(new_rating) -> float:

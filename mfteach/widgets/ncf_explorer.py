@@ -29,7 +29,6 @@ Two layers (DESIGN.md section 6):
 
 from __future__ import annotations
 
-import numbers
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -39,11 +38,11 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from .. import plots
-from ..base import check_positive_int, check_ratings
+from ..base import check_index, check_positive_int, check_ratings
 from ..explain.fia import fia
 from ..explain.fia_ncf import fia_ncf
 from ..ncf import NCF
-from . import escape_html as _escape, show_outputs
+from . import escape_html as _escape, influence_bar, show_outputs, user_item_repr
 
 __all__ = ["SIDES", "Comparison", "compare_explanations", "ComparisonDrawing", "render_comparison", "render_tables",
            "NcfExplorer", "ncf_explorer"]
@@ -94,13 +93,6 @@ class Comparison:
                 f"Pearson R of the two influences over R_t: {r}.")
 
 
-def _check_index(name: str, value, size: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < size:
-        what = "row" if name == "user" else "column"
-        raise ValueError(f"{name} must be a {what} index in [0, {size}), got {value!r}")
-    return int(value)
-
-
 def _check_models(mf_model, ncf_model, ratings):
     if isinstance(mf_model, NCF):
         raise TypeError("mf_model must be a matrix factorization (mt.ALS or mt.GradientDescent), got an NCF; "
@@ -134,7 +126,7 @@ def compare_explanations(mf_model, ncf_model, ratings, user: int, item: int, n_t
     models' ``n_top`` largest |influence|. Pure: no widgets, no drawing; a few milliseconds.
     """
     m, n = _check_models(mf_model, ncf_model, ratings)
-    user, item = _check_index("user", user, m), _check_index("item", item, n)
+    user, item = check_index("user", user, m, "row"), check_index("item", item, n, "column")
     n_top = check_positive_int("n_top", n_top)
     mf = fia(mf_model, ratings, user, item)
     ncf = fia_ncf(ncf_model, ratings, user, item)
@@ -220,16 +212,6 @@ def render_comparison(view: Comparison):
     return ComparisonDrawing().update(view)
 
 
-def _bar(value: float, scale: float) -> str:
-    width = 0 if scale <= 0 else int(round(50 * abs(value) / scale))
-    color = "#2ca02c" if value >= 0 else "#d62728"
-    bar = f"<div style='display:inline-block; width:{width}px; height:9px; background:{color}'></div>"
-    left = bar if value < 0 else ""
-    right = bar if value >= 0 else ""
-    return (f"<div style='display:inline-block; width:50px; text-align:right'>{left}</div>"
-            f"<div style='display:inline-block; width:50px'>{right}</div>")
-
-
 def _model_table(view: Comparison, model: str, caption: str, scale: float) -> str:
     rows = []
     for side, heading in (("item-based", f"item-based: ratings of user {view.user}"),
@@ -239,7 +221,7 @@ def _model_table(view: Comparison, model: str, caption: str, scale: float) -> st
         for row in view.top(model, side).itertuples():
             who = _escape(_short(row.title, 34)) if side == "item-based" else f"user {row.user}"
             rows.append(f"<tr><td style='text-align:left'>{who}</td><td>{row.rating:g}</td>"
-                        f"<td style='white-space:nowrap; text-align:left'>{_bar(row.influence, scale)} "
+                        f"<td style='white-space:nowrap; text-align:left'>{influence_bar(row.influence, scale)} "
                         f"{row.influence:+.3f}</td></tr>")
     head = ("<tr><th style='text-align:left'>rating of</th><th>stars</th>"
             "<th style='text-align:left'>influence</th></tr>")
@@ -270,12 +252,7 @@ def render_tables(view: Comparison) -> str:
 class NcfExplorer(widgets.VBox):
     """The explorer's box; its text repr is short and deterministic (nbval compares it)."""
 
-    def __repr__(self):
-        user, item = getattr(self, "user", None), getattr(self, "item", None)
-        if user is None or item is None:  # not built yet
-            return "NcfExplorer()"
-        label = self.ratings.item_labels([item.value])[0] if item.value is not None else None
-        return f"NcfExplorer(user={user.value}, item={str(label)!r}, n_top={self.n_top})"
+    __repr__ = user_item_repr
 
 
 def ncf_explorer(mf_model, ncf_model, ratings, user: int | None = None, item: int | None = None, users=None,
@@ -318,18 +295,18 @@ def ncf_explorer(mf_model, ncf_model, ratings, user: int | None = None, item: in
     if test is not None:
         check_ratings("test", test, (m, n))
     if users is not None:
-        offered = np.asarray([_check_index("user", u, m) for u in users], dtype=np.int64)
+        offered = np.asarray([check_index("user", u, m, "row") for u in users], dtype=np.int64)
     elif test is not None:
         offered = np.unique(test.rows)
     else:
         offered = np.flatnonzero(ratings.user_counts() > 0)
     if offered.size == 0:
         raise ValueError("no user to offer")
-    user = int(offered[0]) if user is None else _check_index("user", user, m)
+    user = int(offered[0]) if user is None else check_index("user", user, m, "row")
     if user not in set(offered.tolist()):
         raise ValueError(f"user {user} is not among the users offered")
     if item is not None:
-        item = _check_index("item", item, n)
+        item = check_index("item", item, n, "column")
 
     def label(u: int, i: int, note: str = "") -> str:
         mf_score, ncf_score = float(mf_model.predict([u], [i])[0]), float(ncf_model.predict([u], [i])[0])

@@ -1,0 +1,64 @@
+"""Tests of the helpers in mfteach/widgets/__init__.py that every explorer shares: one-update
+output replacement, HTML escaping, the diverging influence bar, the explorers' text repr and
+the grid lookup."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+import pytest
+
+import mfteach as mt
+from mfteach.widgets import escape_html, grid_index, influence_bar, show_outputs, user_item_repr
+
+
+def test_show_outputs_replaces_the_content_in_one_update():
+    out = widgets.Output()
+    show_outputs(out, pd.DataFrame({"a": [1]}), "first")
+    show_outputs(out, "second")
+    assert len(out.outputs) == 1
+    assert out.outputs[0]["data"]["text/plain"] == "'second'"
+
+
+def test_escape_html_escapes_markup_but_not_quotes():
+    assert escape_html("Rock & Roll <unknown> 'x'") == "Rock &amp; Roll &lt;unknown&gt; 'x'"
+    assert escape_html(3) == "3"
+
+
+def _widths(html: str) -> list[int]:
+    return [int(w) for w in re.findall(r"width:(\d+)px; height", html)]
+
+
+@pytest.mark.parametrize("value, scale, expected", [(0.5, 1.0, 25), (-1.0, 1.0, 50), (2.0, 4.0, 25), (0.3, 0.0, 0)])
+def test_influence_bar_is_proportional_to_the_value_over_the_scale(value, scale, expected):
+    assert _widths(influence_bar(value, scale, half_width=50)) == [expected]
+
+
+def test_influence_bar_draws_positive_values_green_on_the_right_and_negative_red_on_the_left():
+    left_half, right_half = influence_bar(0.4, 1.0).split("</div><div", 1)
+    assert "#2ca02c" in right_half and "background" not in left_half
+    left_half, right_half = influence_bar(-0.4, 1.0).split("</div></div>", 1)
+    assert "#d62728" in left_half and "background" not in right_half
+
+
+def test_user_item_repr_names_the_class_the_user_and_the_item_title():
+    ratings = mt.Ratings.from_dense(np.array([[5.0, 1.0], [2.0, 4.0]]), item_titles=["Alien", "Heat"])
+
+    class Box:
+        __repr__ = user_item_repr
+
+    box = Box()
+    assert repr(box) == "Box()"
+    box.user, box.item = SimpleNamespace(value=1), SimpleNamespace(value=1)
+    box.ratings, box.n_top = ratings, 3
+    assert repr(box) == "Box(user=1, item='Heat', n_top=3)"
+
+
+def test_grid_index_finds_a_value_on_the_grid_and_names_the_grid_otherwise():
+    assert grid_index(np.array([0.1, 1.0, 10.0]), 1.0, "reg") == 1
+    with pytest.raises(ValueError, match="reg=2.0 is not on the grid; choose one of 0.1, 1, 10"):
+        grid_index(np.array([0.1, 1.0, 10.0]), 2.0, "reg")
