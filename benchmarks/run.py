@@ -3,9 +3,10 @@
     python benchmarks/run.py               # every benchmarks/bench_*.py
     python benchmarks/run.py bench_data    # only some topics; the others keep their last figures
 
-Each ``bench_<topic>.py`` defines ``run() -> list[Row]``. Its rows and the machine they were
-measured on are kept in ``benchmarks/results/<topic>.json``; RESULTS.md is rebuilt from all
-of those files, so every figure states where and when it was measured.
+Each ``bench_<topic>.py`` defines ``run() -> list[Row]`` and, when it draws plots into
+``benchmarks/results/``, lists their file names in ``FIGURES``. Its rows, figures and the machine
+they were measured on are kept in ``benchmarks/results/<topic>.json``; RESULTS.md is rebuilt from
+all of those files, so every figure states where and when it was measured.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def write_results(results_dir: Path, out: Path) -> None:
                   f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
                   f"numpy {m['numpy']}, scipy {m['scipy']}, pandas {m['pandas']}.", ""]
         lines += _table(record["rows"]) + [""]
+        lines += [f"![{name}](results/{name})" for name in record.get("figures", [])]
+        lines += [""] if record.get("figures") else []
     out.write_text("\n".join(lines))
 
 
@@ -60,7 +63,7 @@ def main(argv: list[str]) -> int:
         for line in _table(rows):
             print(line)
         failed += [f"{topic}: {row['name']}" for row in rows if row["passed"] is False]
-        record = {"topic": topic, "machine": machine(), "rows": rows}
+        record = {"topic": topic, "machine": machine(), "rows": rows, "figures": list(getattr(module, "FIGURES", []))}
         (results_dir / f"{topic}.json").write_text(json.dumps(record, indent=1))
     write_results(results_dir, HERE / "RESULTS.md")
     print(f"wrote {HERE / 'RESULTS.md'}")
