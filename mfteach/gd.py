@@ -82,6 +82,17 @@ class DivergenceError(FloatingPointError):
     """Training blew up (the loss became non-finite or exploded): the learning rate is too large."""
 
 
+def stop_if_diverged(records: list, lr: float, model: str, setting: str = "") -> None:
+    """Raise DivergenceError when the last epoch's loss in ``records`` is not finite or exceeds
+    1000 * max(first loss, 1). ``model`` names the estimator in the message; ``setting`` is
+    appended after "with lr=..." (e.g. the sampling mode)."""
+    first, last = records[0]["loss"], records[-1]["loss"]
+    if not np.isfinite(last) or last > 1e3 * max(first, 1.0):
+        raise DivergenceError(
+            f"{model} diverged at epoch {records[-1]['epoch']}: the loss went from {first:.4g} to {last:.4g} "
+            f"with lr={lr:g}{setting}. Use a smaller learning rate, e.g. lr={lr / 10:g}.")
+
+
 @dataclass
 class Params:
     """The parameters being learned; updated in place by the training steps."""
@@ -417,10 +428,4 @@ class GradientDescent(FactorModel):
         return record
 
     def _stop_if_diverged(self, records: list, lr: float) -> None:
-        first, last = records[0]["loss"], records[-1]["loss"]
-        if not np.isfinite(last) or last > 1e3 * max(first, 1.0):
-            raise DivergenceError(
-                f"GradientDescent diverged at epoch {records[-1]['epoch']}: the loss went from {first:.4g} to "
-                f"{last:.4g} with lr={lr:g} (sampling={self.sampling!r}). Use a smaller learning rate, "
-                f"e.g. lr={lr / 10:g}."
-            )
+        stop_if_diverged(records, lr, "GradientDescent", f" (sampling={self.sampling!r})")

@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from .base import FactorModel, check_non_negative, check_positive, check_positive_int, check_ratings
-from .gd import DivergenceError, _sum_by_row
+from .gd import _sum_by_row, stop_if_diverged
 from .ratings import Ratings
 
 __all__ = ["NCF", "loss", "gradient", "forward", "backward", "param_names"]
@@ -387,11 +387,7 @@ class NCF:
         return record
 
     def _stop_if_diverged(self, records: list, lr: float) -> None:
-        first, last = records[0]["loss"], records[-1]["loss"]
-        if not np.isfinite(last) or last > 1e3 * max(first, 1.0):
-            raise DivergenceError(
-                f"NCF diverged at epoch {records[-1]['epoch']}: the loss went from {first:.4g} to {last:.4g} "
-                f"with lr={lr:g}. Use a smaller learning rate, e.g. lr={lr / 10:g}.")
+        stop_if_diverged(records, lr, "NCF")
 
     # ------------------------------------------------------------------ prediction
     def predict(self, rows, cols) -> np.ndarray:

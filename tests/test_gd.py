@@ -870,3 +870,16 @@ def test_entries_touched_is_the_sum_of_the_sampled_groups_counts(mode):
     # E[per epoch] = steps * |C| * |Omega| / n; the sample mean of 60 epochs within 4 SE
     mean = steps * size * len(ratings) / groups
     assert abs(per_epoch.mean() - mean) < 4 * per_epoch.std(ddof=1) / math.sqrt(n_epochs)
+
+
+@pytest.mark.parametrize("losses, diverged", [([5.0, 4.0, 4999.0], False), ([5.0, 4.0, 5001.0], True),
+                                              ([0.1, 999.0], False), ([0.1, 1001.0], True),
+                                              ([5.0, float("nan")], True), ([5.0, float("inf")], True)])
+def test_stop_if_diverged_flags_a_non_finite_or_thousandfold_loss(losses, diverged):
+    records = [{"epoch": e, "loss": value} for e, value in enumerate(losses)]
+    if not diverged:
+        gd.stop_if_diverged(records, 0.5, "Model")
+        return
+    with pytest.raises(gd.DivergenceError, match=rf"^Model diverged at epoch {len(losses) - 1}: .* with lr=0\.5 "
+                                              r"\(x\)\. Use a smaller learning rate, e\.g\. lr=0\.05\.$"):
+        gd.stop_if_diverged(records, 0.5, "Model", " (x)")

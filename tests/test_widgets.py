@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 import mfteach as mt
-from mfteach.widgets import escape_html, grid_index, influence_bar, show_outputs, user_item_repr
+from mfteach.widgets import (
+    escape_html, grid_index, influence_bar, redraw_on_change, show_outputs, user_item_pickers, user_item_repr,
+)
 
 
 def test_show_outputs_replaces_the_content_in_one_update():
@@ -62,3 +64,32 @@ def test_grid_index_finds_a_value_on_the_grid_and_names_the_grid_otherwise():
     assert grid_index(np.array([0.1, 1.0, 10.0]), 1.0, "reg") == 1
     with pytest.raises(ValueError, match="reg=2.0 is not on the grid; choose one of 0.1, 1, 10"):
         grid_index(np.array([0.1, 1.0, 10.0]), 2.0, "reg")
+
+
+def _options(user, extra=None):
+    """Two movies per user (user*10 and user*10 + 1), and ``extra`` first when it is given."""
+    options = [(f"movie {user * 10 + j}", user * 10 + j) for j in range(2)]
+    return options if extra is None or extra in {v for _, v in options} else [(f"movie {extra}", extra)] + options
+
+
+def test_user_item_pickers_start_where_asked_and_check_the_start():
+    slider, picker = user_item_pickers([1, 3], 3, 7, (5, 40), _options)
+    assert slider.value == 3 and picker.value == 7 and [v for _, v in picker.options] == [7, 30, 31]
+    slider, picker = user_item_pickers([1, 3], None, None, (5, 40), _options)
+    assert slider.value == 1 and picker.value == 10
+    with pytest.raises(ValueError, match="user 2 is not among the users offered"):
+        user_item_pickers([1, 3], 2, None, (5, 40), _options)
+    with pytest.raises(ValueError, match="item must be a column index"):
+        user_item_pickers([1, 3], 1, 40, (5, 40), _options)
+    with pytest.raises(ValueError, match="no user to offer"):
+        user_item_pickers([], None, None, (5, 40), _options)
+
+
+def test_redraw_on_change_redraws_once_per_change_and_refills_the_movies():
+    slider, picker = user_item_pickers([1, 3], 1, None, (5, 40), _options)
+    seen = []
+    redraw_on_change(slider, picker, _options, lambda: seen.append((slider.value, picker.value)))
+    slider.value = 3                     # new user: the dropdown is refilled, ONE redraw
+    assert seen == [(3, 30)] and [v for _, v in picker.options] == [30, 31]
+    picker.value = 31                    # new movie: one redraw
+    assert seen == [(3, 30), (3, 31)]

@@ -78,6 +78,59 @@ def user_item_repr(box) -> str:
     return f"{name}(user={user.value}, item={str(label)!r}, n_top={box.n_top})"
 
 
+def user_item_pickers(offered, user, item, shape, item_options, width: str = "480px", label_width: str = "60px"):
+    """The (user slider, movie dropdown) pair of an explorer of one prediction, checked.
+
+    ``offered``: the users on the slider; ``user`` (default: the first offered) and ``item``
+    (default: the first option) are the start, checked against ``shape`` = (m, n).
+    ``item_options(user, extra)`` gives the dropdown's (label, item) pairs for a user, with the
+    movie ``extra`` among them when it is not None. Wire them with ``redraw_on_change``."""
+    import ipywidgets as widgets
+    import numpy as np
+
+    from ..base import check_index
+
+    m, n = shape
+    offered = np.asarray(offered, dtype=np.int64)
+    if offered.size == 0:
+        raise ValueError("no user to offer")
+    user = int(offered[0]) if user is None else check_index("user", user, m, "row")
+    if user not in set(offered.tolist()):
+        raise ValueError(f"user {user} is not among the users offered")
+    if item is not None:
+        item = check_index("item", item, n, "column")
+    style = {"description_width": label_width}
+    user_slider = widgets.SelectionSlider(options=[(str(u), int(u)) for u in offered], value=user,
+                                          description="user", continuous_update=False,
+                                          layout=widgets.Layout(width=width), style=style)
+    options = item_options(user, item)
+    item_picker = widgets.Dropdown(options=options, value=options[0][1] if item is None else item,
+                                   description="movie", layout=widgets.Layout(width=width), style=style)
+    return user_slider, item_picker
+
+
+def redraw_on_change(user_slider, item_picker, item_options, redraw) -> None:
+    """Call ``redraw()`` once per change: a new movie redraws; a new user first refills the
+    dropdown with ``item_options(user)`` and selects its first movie (one redraw, not two)."""
+    swapping = [False]  # True while the dropdown's options are replaced
+
+    def on_item(_change=None):
+        if not swapping[0] and item_picker.value is not None:
+            redraw()
+
+    def on_user(_change=None):
+        swapping[0] = True
+        try:
+            item_picker.options = item_options(user_slider.value)
+            item_picker.value = item_picker.options[0][1]
+        finally:
+            swapping[0] = False
+        on_item()
+
+    user_slider.observe(on_user, names="value")
+    item_picker.observe(on_item, names="value")
+
+
 def grid_index(values, value, name: str) -> int:
     """Position of ``value`` in a precomputed grid of hyperparameters ``values`` (a clear
     ValueError listing the grid when it is not there)."""

@@ -37,7 +37,7 @@ from IPython.display import HTML
 
 from ..base import check_index, check_positive_int
 from ..explain.fia import fia, loo_influence
-from . import escape_html as _escape, influence_bar, show_outputs, user_item_repr
+from . import escape_html as _escape, influence_bar, redraw_on_change, show_outputs, user_item_pickers, user_item_repr
 
 __all__ = ["ExplanationView", "explanation_view", "Verification", "verify_top", "render_explanation",
            "FiaExplorer", "fia_explorer"]
@@ -234,14 +234,7 @@ def fia_explorer(model, ratings, user: int | None = None, item: int | None = Non
     if tuple(ratings.shape) != (m, n):
         raise ValueError(f"ratings have shape {ratings.shape} but the model was fitted on {m} x {n}")
     offered = (np.flatnonzero(ratings.user_counts() > 0) if users is None
-               else np.asarray([check_index("users", u, m, "row") for u in users], dtype=np.int64))
-    if offered.size == 0:
-        raise ValueError("no user to offer")
-    user = int(offered[0]) if user is None else check_index("user", user, m, "row")
-    if user not in set(offered.tolist()):
-        raise ValueError(f"user {user} is not among the users offered")
-    if item is not None:
-        item = check_index("item", item, n, "column")
+               else [check_index("users", u, m, "row") for u in users])
 
     def item_options(u: int, extra: int | None = None):
         top = model.recommend(u, n=n_items)
@@ -252,13 +245,7 @@ def fia_explorer(model, ratings, user: int | None = None, item: int | None = Non
             options.insert(0, (f"{ratings.item_labels([extra])[0]} (predicted {score:.2f})", int(extra)))
         return options
 
-    style = {"description_width": "60px"}
-    user_slider = widgets.SelectionSlider(options=[(str(u), int(u)) for u in offered], value=user,
-                                          description="user", continuous_update=False,
-                                          layout=widgets.Layout(width="480px"), style=style)
-    options = item_options(user, item)
-    item_picker = widgets.Dropdown(options=options, value=options[0][1] if item is None else item,
-                                   description="movie", layout=widgets.Layout(width="480px"), style=style)
+    user_slider, item_picker = user_item_pickers(offered, user, item, (m, n), item_options)
     verify = widgets.Button(description="Verify the top rating by retraining", icon="refresh",
                             layout=widgets.Layout(width="300px"))
     result = widgets.HTML()
@@ -266,24 +253,12 @@ def fia_explorer(model, ratings, user: int | None = None, item: int | None = Non
     box = FiaExplorer([user_slider, item_picker, out, widgets.HBox([verify, result])])
     box.user, box.item, box.verify, box.out, box.result = user_slider, item_picker, verify, out, result
     box.ratings, box.n_top, box.view, box.verification = ratings, n_top, None, None
-    swapping = [False]  # True while the dropdown's options are replaced: one redraw, not two
 
-    def redraw(_change=None):
-        if swapping[0] or item_picker.value is None:
-            return
+    def redraw():
         view = explanation_view(model, ratings, user_slider.value, item_picker.value, n_top=n_top)
         box.view, box.verification = view, None
         result.value = ""
         show_outputs(out, HTML(render_explanation(view)))
-
-    def change_user(_change=None):
-        swapping[0] = True
-        try:
-            item_picker.options = item_options(user_slider.value)
-            item_picker.value = item_picker.options[0][1]
-        finally:
-            swapping[0] = False
-        redraw()
 
     def run_verification(_button=None):
         view = box.view
@@ -292,8 +267,7 @@ def fia_explorer(model, ratings, user: int | None = None, item: int | None = Non
         box.verification = check
         result.value = f"<span style='font-size:90%'>{_escape(check.text())}</span>"
 
-    user_slider.observe(change_user, names="value")
-    item_picker.observe(redraw, names="value")
+    redraw_on_change(user_slider, item_picker, item_options, redraw)
     verify.on_click(run_verification)
     redraw()
     return box

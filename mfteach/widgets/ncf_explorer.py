@@ -42,7 +42,7 @@ from ..base import check_index, check_positive_int, check_ratings
 from ..explain.fia import fia
 from ..explain.fia_ncf import fia_ncf
 from ..ncf import NCF
-from . import escape_html as _escape, influence_bar, show_outputs, user_item_repr
+from . import escape_html as _escape, influence_bar, redraw_on_change, show_outputs, user_item_pickers, user_item_repr
 
 __all__ = ["SIDES", "Comparison", "compare_explanations", "ComparisonDrawing", "render_comparison", "render_tables",
            "NcfExplorer", "ncf_explorer"]
@@ -295,18 +295,11 @@ def ncf_explorer(mf_model, ncf_model, ratings, user: int | None = None, item: in
     if test is not None:
         check_ratings("test", test, (m, n))
     if users is not None:
-        offered = np.asarray([check_index("user", u, m, "row") for u in users], dtype=np.int64)
+        offered = [check_index("user", u, m, "row") for u in users]
     elif test is not None:
         offered = np.unique(test.rows)
     else:
         offered = np.flatnonzero(ratings.user_counts() > 0)
-    if offered.size == 0:
-        raise ValueError("no user to offer")
-    user = int(offered[0]) if user is None else check_index("user", user, m, "row")
-    if user not in set(offered.tolist()):
-        raise ValueError(f"user {user} is not among the users offered")
-    if item is not None:
-        item = check_index("item", item, n, "column")
 
     def label(u: int, i: int, note: str = "") -> str:
         mf_score, ncf_score = float(mf_model.predict([u], [i])[0]), float(ncf_model.predict([u], [i])[0])
@@ -320,24 +313,16 @@ def ncf_explorer(mf_model, ncf_model, ratings, user: int | None = None, item: in
             options.insert(0, (label(u, extra), int(extra)))
         return options
 
-    style = {"description_width": "50px"}
-    user_slider = widgets.SelectionSlider(options=[(str(u), int(u)) for u in offered], value=user,
-                                          description="user", continuous_update=False,
-                                          layout=widgets.Layout(width="520px"), style=style)
-    options = item_options(user, item)
-    item_picker = widgets.Dropdown(options=options, value=options[0][1] if item is None else item,
-                                   description="movie", layout=widgets.Layout(width="520px"), style=style)
+    user_slider, item_picker = user_item_pickers(offered, user, item, (m, n), item_options, width="520px",
+                                                 label_width="50px")
     out = widgets.Output()
     box = NcfExplorer([user_slider, item_picker, out])
     box.user, box.item, box.out = user_slider, item_picker, out
     box.ratings, box.n_top, box.view = ratings, n_top, None
     drawing = ComparisonDrawing()  # built once; a change only moves its points
     shown: OrderedDict = OrderedDict()  # (user, item) -> (Comparison, html, png)
-    swapping = [False]  # True while the dropdown's options are replaced: one redraw, not two
 
-    def redraw(_change=None):
-        if swapping[0] or item_picker.value is None:
-            return
+    def redraw():
         key = (int(user_slider.value), int(item_picker.value))
         if key not in shown:
             view = compare_explanations(mf_model, ncf_model, ratings, *key, n_top=n_top)
@@ -349,16 +334,6 @@ def ncf_explorer(mf_model, ncf_model, ratings, user: int | None = None, item: in
         box.view = view
         show_outputs(out, HTML(html), Image(data=png, format="png"))
 
-    def change_user(_change=None):
-        swapping[0] = True
-        try:
-            item_picker.options = item_options(user_slider.value)
-            item_picker.value = item_picker.options[0][1]
-        finally:
-            swapping[0] = False
-        redraw()
-
-    user_slider.observe(change_user, names="value")
-    item_picker.observe(redraw, names="value")
+    redraw_on_change(user_slider, item_picker, item_options, redraw)
     redraw()
     return box
