@@ -42,8 +42,11 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=lessons $(LAB_ROOT_FLAG)
 
+# The lessons run with a fresh MFTEACH_HOME; afterwards it must hold no attempt and no hint.
 test: $(STAMP)
-	$(ONE_THREAD) $(BIN)/python -m pytest tests lessons $(NBVAL_ARGS)
+	@home=$$(mktemp -d) && trap 'rm -rf "$$home"' EXIT && \
+	MFTEACH_HOME=$$home $(ONE_THREAD) $(BIN)/python -m pytest tests lessons $(NBVAL_ARGS) && \
+	MFTEACH_HOME=$$home $(BIN)/python tests/check_lessons_record_nothing.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests

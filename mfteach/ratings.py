@@ -152,6 +152,17 @@ class Ratings:
     def __setattr__(self, name, value):
         raise AttributeError(f"Ratings is immutable; cannot set {name!r} (build a new Ratings instead)")
 
+    # immutable: a copy is the object itself; pickling (e.g. from the exercise checker's child
+    # process) rebuilds it slot by slot, read-only again
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return _restore_ratings, ({name: getattr(self, name) for name in self.__slots__},)
+
     # ------------------------------------------------------------------ accessors
     rows = property(lambda self: self._rows, doc="User index of each known entry (int64).")
     cols = property(lambda self: self._cols, doc="Item index of each known entry (int64).")
@@ -387,3 +398,11 @@ class Ratings:
         for i, genres in enumerate(self._item_genres):
             matrix[i, [column[g] for g in genres]] = 1.0
         return matrix, names
+
+
+def _restore_ratings(state: dict) -> Ratings:
+    """Unpickle a :class:`Ratings` (see ``Ratings.__reduce__``)."""
+    ratings = object.__new__(Ratings)
+    for name, value in state.items():
+        object.__setattr__(ratings, name, _readonly(value) if isinstance(value, np.ndarray) else value)
+    return ratings

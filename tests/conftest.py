@@ -10,6 +10,12 @@ matplotlib.use("Agg")  # only this pytest process; nbval kernels keep the inline
 collect_ignore_glob = ["*.ipynb"]
 
 
+@pytest.fixture(autouse=True)
+def private_mfteach_home(tmp_path_factory, monkeypatch):
+    """No unit test writes to the real progress file (or to the one `make test` checks)."""
+    monkeypatch.setenv("MFTEACH_HOME", str(tmp_path_factory.mktemp("mfteach-home")))
+
+
 @pytest.fixture(scope="session")
 def ml100k():
     """The real MovieLens 100K (needs MFTEACH_DATA or a cached copy)."""
@@ -23,15 +29,14 @@ def ml100k():
 
 @pytest.fixture
 def exercise_state(tmp_path, monkeypatch):
-    """Exercise progress in a temporary MFTEACH_HOME; fresh hint counters and warn-once state.
+    """Exercise progress (attempts, hints) in a temporary MFTEACH_HOME; fresh warn-once state.
     Returns that home folder."""
-    import mfteach.exercises as ex
+    from mfteach.exercises import records
 
     home = tmp_path / "mfteach-home"
     monkeypatch.setenv("MFTEACH_HOME", str(home))
-    monkeypatch.setattr(ex, "_HINTS_GIVEN", {})
-    monkeypatch.setattr(ex, "_SESSION_PROGRESS", {})
-    monkeypatch.setattr(ex, "_WARNED_ABOUT_PROGRESS", False)
+    monkeypatch.setattr(records, "_SESSION_PROGRESS", {})
+    monkeypatch.setattr(records, "_state", {"warned": False})
     return home
 
 

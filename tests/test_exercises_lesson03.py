@@ -1,12 +1,15 @@
-"""Lesson 03's exercise: the closed-form ALS update of one user (lecture slides, "ALS")."""
+"""Lesson 03's exercises (lecture slides, "Alternating least squares (ALS)"): one user's closed form,
+the item half-step, one ALS sweep, and the find-out on MovieLens (the lambda with the lowest
+validation RMSE); and its questions."""
 
 import numpy as np
 import pytest
 
 import mfteach.exercises as ex
-from mfteach.als import update_users
+from mfteach.als import ALS, update_items, update_users
 from mfteach.data import toy
 from mfteach.ratings import Ratings
+from mfteach.widgets.als_explorer import als_grid
 
 NAME = "user_update"
 
@@ -124,11 +127,117 @@ def test_unsolved_stub_says_so(capsys):
         raise NotImplementedError("your turn")
 
     assert ex.check(NAME, user_update) is False
-    out = capsys.readouterr().out
-    assert "raised NotImplementedError: your turn" in out
-    assert "Need a nudge? mt.exercises.hint('user_update')" in out
+    assert "not written yet" in capsys.readouterr().out
 
 
 def test_the_solution_solves_rather_than_inverts(capsys):
     ex.solution(NAME)
     assert "np.linalg.solve(A, b)" in capsys.readouterr().out
+
+
+def test_all_of_V_instead_of_the_rated_rows_is_named_although_it_crashes(capsys):
+    """numpy's gufunc message alone does not say what is wrong: the diagnosis does."""
+    def user_update(V, rated_items, ratings_of_user, reg):
+        A = V.T @ V + reg * np.eye(V.shape[1])
+        return np.linalg.solve(A, V.T @ ratings_of_user)
+
+    assert ex.check(NAME, user_update) is False
+    out = capsys.readouterr().out
+    assert "matmul" in out and "V[rated_items]" in out and "You used all of V" in out
+
+
+# ============================================================================ item_half_step
+@pytest.mark.parametrize("j", range(5))
+def test_item_half_step_is_the_packages_and_zeroes_every_items_gradient(j):
+    R, U, reg = ex.EXERCISES["item_half_step"].cases()[j]
+    V = ex.EXERCISES["item_half_step"].reference(R, U, reg)
+    np.testing.assert_allclose(V, update_items(R, U, reg), rtol=1e-9, atol=1e-12)
+    # gradient of L with respect to V, with U fixed: -2 E^T U + 2 lambda V (E: residuals on Omega, 0 elsewhere)
+    E = np.nan_to_num(R.to_dense() - U @ V.T, nan=0.0)
+    np.testing.assert_allclose(-2 * E.T @ U + 2 * reg * V, 0, atol=1e-9)
+
+
+def test_item_half_step_cases_hold_an_item_nobody_rated_and_one_with_fewer_ratings_than_k():
+    for R, U, reg in ex.EXERCISES["item_half_step"].cases()[1:]:
+        counts = R.item_counts()
+        assert counts[-1] == 0 and counts[0] < max(U.shape[1], 2)
+        np.testing.assert_array_equal(ex.EXERCISES["item_half_step"].reference(R, U, reg)[-1], 0)
+
+
+def test_the_transpose_trick_passes_item_half_step(capsys):
+    """Another correct route: the user half-step of R^T with U in V's place."""
+    def item_half_step(R, U, reg):
+        R_T = Ratings(R.cols, R.rows, R.values, shape=R.shape[::-1])
+        return update_users(R_T, U, reg)
+
+    assert ex.check("item_half_step", item_half_step) is True
+
+
+# ============================================================================ als_sweep
+@pytest.mark.parametrize("j", range(4))
+def test_als_sweep_is_one_iteration_of_mt_ALS_and_its_objective(j):
+    R, U, V, reg = ex.EXERCISES["als_sweep"].cases()[j]
+    U_new, V_new, loss = ex.EXERCISES["als_sweep"].reference(R, U, V, reg)
+    model = ALS(rank=U.shape[1], reg=reg, n_iters=1).fit(R, init=(U, V))
+    np.testing.assert_allclose(U_new, model.U_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(V_new, model.V_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(loss, model.objective(), rtol=1e-12)
+    # the objective by a plain dense computation, and that the sweep did not raise it
+    dense = R.to_dense()
+    known = ~np.isnan(dense)
+
+    def objective(U, V):
+        return np.sum(((dense - U @ V.T)[known]) ** 2) + reg * (np.sum(U ** 2) + np.sum(V ** 2))
+
+    np.testing.assert_allclose(loss, objective(U_new, V_new), rtol=1e-12)
+    # the item half-step minimizes over V whatever V was, so compare with the best V for the old U
+    assert loss <= objective(U, update_items(R, U, reg)) + 1e-9
+
+
+def test_fifty_sweeps_are_mt_ALS():
+    R = Ratings.from_dense(toy("lecture_R"))
+    U, V = np.random.default_rng(0).normal(0.0, 0.1, (4, 2)), np.zeros((6, 2))
+    for _ in range(50):
+        U, V, loss = ex.EXERCISES["als_sweep"].reference(R, U, V, 0.1)
+    model = ALS(rank=2, reg=0.1, n_iters=50, seed=0).fit(R)
+    np.testing.assert_allclose(U, model.U_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(loss / len(R), model.history_["loss"].iloc[-1], rtol=1e-10)
+
+
+# ============================================================================ best_reg
+def test_best_reg_chooses_on_the_validation_split_never_the_test_set(ml100k):
+    cases = ex.EXERCISES["best_reg"].cases()
+    fit, valid, rank, regs = next(c for c in cases if c[0].shape == ml100k.shape)
+    train, test = ml100k.split(0.2, seed=0)
+    assert len(fit) + len(valid) == len(train)                      # fit and valid are the training ratings
+    key = lambda r: set(zip(r.rows.tolist(), r.cols.tolist()))      # noqa: E731
+    assert not key(valid) & key(test) and not key(fit) & key(test)
+    # the lesson's answer, by an independent route: the explorer's grid (package half-steps, no history)
+    grid = als_grid(fit, valid, ranks=(rank,), regs=regs, n_iters=10)
+    best = grid.regs[int(np.argmin(grid.test_rmse[0]))]
+    assert ex.EXERCISES["best_reg"].reference(fit, valid, rank, regs) == best == 10.0  # section 6's lambda
+    assert best != regs[int(np.argmin(grid.train_rmse[0]))]          # the training RMSE would choose otherwise
+    small = next(c for c in cases if c[0].shape != ml100k.shape)      # a hard-coded 10.0 fails here
+    assert ex.EXERCISES["best_reg"].reference(*small) != best
+
+
+# ============================================================================ questions
+def test_questions_of_the_lesson():
+    names = [name for name, q in ex.QUESTIONS.items() if q.lesson == "03_alternating_least_squares"]
+    assert names == ["q03_users_independent", "q03_few_ratings", "q03_global_minimum", "q03_gram_cost",
+                     "q03_large_lambda"]
+
+
+@pytest.mark.parametrize("value, right", [("N * k**2", True), ("k*k*N", True), ("N*k**2 + 0*m", True),
+                                          ("m*n*k**2", False), ("N*k", False), ("m * k**3", False)])
+def test_gram_cost_expression(value, right):
+    assert ex.answer("q03_gram_cost", value) is right
+
+
+def test_few_ratings_question_matches_the_mathematics():
+    """The claim of q03_few_ratings: rank of V_O^T V_O <= |Omega_u| = 3 < k = 10, and + lambda I lifts every
+    eigenvalue to >= lambda."""
+    V_O, reg = np.random.default_rng(5).normal(size=(3, 10)), 0.5
+    gram = V_O.T @ V_O
+    assert np.linalg.matrix_rank(gram) == 3
+    assert np.linalg.eigvalsh(gram + reg * np.eye(10)).min() >= reg - 1e-12

@@ -1,34 +1,100 @@
-"""Lesson 04's exercise: the biased prediction mu + b_u + c_i + u_u . v_i."""
+"""Lesson 04's exercises and questions: the imputed SVD, the biased prediction, one round of bias
+updates, the find-out on the item-bias penalty, and the five check-your-understanding questions."""
+
+import inspect
+import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import mfteach as mt
-import mfteach.exercises.lesson04  # noqa: F401  (registers the exercise until __init__ imports it)
-from mfteach.exercises import EXERCISES, check, hint, solution
-from mfteach.exercises.lesson04 import predict_biased
+from mfteach.exercises import EXERCISES, QUESTIONS, answer, check, hint, solution
+from mfteach.exercises.lesson04 import ITEM_REGS, best_item_reg, imputed_svd, predict_biased, update_biases
 
-NAME = "predict_biased"
+LESSON = "04_svd_biases_embeddings"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "lessons" / f"{LESSON}.ipynb"
+OURS = ["imputed_svd", "predict_biased", "update_biases", "best_item_reg"]
 
 
 @pytest.fixture(autouse=True)
-def _private_progress(tmp_path, monkeypatch):
-    monkeypatch.setenv("MFTEACH_HOME", str(tmp_path))
+def _private_progress(exercise_state):
+    return exercise_state
 
 
-def test_registered_for_lesson_04():
-    exercise = EXERCISES[NAME]
-    assert exercise.lesson == "04_svd_biases_embeddings" and exercise.function_name == NAME
-    assert len(exercise.cases()) == 5 and len(exercise.hints) >= 3
+def _notebook_cells():
+    return json.loads(NOTEBOOK.read_text())["cells"]
 
 
-def test_reference_matches_the_formula_term_by_term():
-    mu, b, c, U, V, rows, cols = EXERCISES[NAME].cases()[0]
+def _verdict(capsys, name, fn):
+    ok = check(name, fn)
+    return ok, capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- registration and lesson
+def test_registered_in_the_order_of_the_lesson():
+    mine = [name for name, ex in EXERCISES.items() if ex.lesson == LESSON]
+    assert mine == OURS
+    for name in OURS:
+        assert len(EXERCISES[name].hints) >= 3 and len(EXERCISES[name].diagnostics) >= 2
+    assert len([q for q in QUESTIONS.values() if q.lesson == LESSON]) >= 3
+
+
+def test_the_lesson_checks_every_exercise_and_shows_the_quiz():
+    sources = ["".join(c["source"]) for c in _notebook_cells() if c["cell_type"] == "code"]
+    checked = [s.split()[1] for s in sources if s.startswith("%%check")]
+    assert checked == OURS
+    assert any(f'mt.exercises.quiz("{LESSON}")' in s for s in sources)
+    assert not any(re.search(r"\b(hint|solution)\(", s) for s in sources)
+
+
+# ---------------------------------------------------------------------------- imputed_svd
+def test_imputed_svd_equals_the_package_with_item_means():
+    for R, k in EXERCISES["imputed_svd"].cases():
+        model = mt.TruncatedSVD(rank=k, impute="item_mean").fit(mt.Ratings.from_dense(R))
+        np.testing.assert_allclose(imputed_svd(R, k), model.predict_matrix(), atol=1e-9)
+
+
+def test_imputed_svd_meets_eckart_young():
+    R, k = EXERCISES["imputed_svd"].cases()[1]
+    filled = np.where(np.isnan(R), np.nanmean(R, axis=0), R)
+    sigma = np.linalg.svd(filled, compute_uv=False)
+    M_k = imputed_svd(R, k)
+    assert np.linalg.matrix_rank(M_k) == k
+    np.testing.assert_allclose(np.sum((filled - M_k) ** 2), np.sum(sigma[k:] ** 2))
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda R, k: _svd_k(np.where(np.isnan(R), np.nanmean(R, axis=1)[:, None], R), k), "USER's mean"),
+    (lambda R, k: _svd_k(np.nan_to_num(R), k), "filled the holes with 0"),
+    (lambda R, k: _svd_k(np.where(np.isnan(R), np.nanmean(R), R), k), "one global mean"),
+    (lambda R, k: _no_sigma(np.where(np.isnan(R), np.nanmean(R, axis=0), R), k), "singular values are missing"),
+    (lambda R, k: _svd_k(R, k), "R with its NaN"),
+])
+def test_imputed_svd_mistakes_are_named(capsys, wrong, words):
+    ok, out = _verdict(capsys, "imputed_svd", wrong)
+    assert not ok and words in out, out
+
+
+def _svd_k(M, k):
+    X, s, Yt = np.linalg.svd(M)
+    return X[:, :k] @ np.diag(s[:k]) @ Yt[:k, :]
+
+
+def _no_sigma(M, k):
+    X, s, Yt = np.linalg.svd(M)
+    return X[:, :k] @ Yt[:k, :]
+
+
+# ---------------------------------------------------------------------------- predict_biased
+def test_predict_biased_matches_the_formula_term_by_term():
+    mu, b, c, U, V, rows, cols = EXERCISES["predict_biased"].cases()[0]
     expected = [mu + b[u] + c[i] + U[u] @ V[i] for u, i in zip(rows, cols)]
     np.testing.assert_allclose(predict_biased(mu, b, c, U, V, rows, cols), expected)
 
 
-def test_reference_equals_a_biased_model_predict():
+def test_predict_biased_equals_a_biased_model_predict():
     ratings, _, _ = mt.synthetic(30, 20, rank=3, density=0.5, seed=0)
     model = mt.ALS(rank=3, reg=1.0, n_iters=3, biased=True).fit(ratings)
     rows, cols = ratings.rows[:50], ratings.cols[:50]
@@ -37,18 +103,17 @@ def test_reference_equals_a_biased_model_predict():
         model.predict(rows, cols))
 
 
-def test_cases_allow_the_swap_diagnostic():
-    for mu, b, c, U, V, rows, cols in EXERCISES[NAME].cases():
+def test_predict_biased_cases_allow_the_swap_diagnostic():
+    for mu, b, c, U, V, rows, cols in EXERCISES["predict_biased"].cases():
         side = min(len(b), len(c))
         assert rows.max() < side and cols.max() < side  # a swap gives numbers, not an IndexError
         assert len(set(zip(rows.tolist(), cols.tolist()))) == len(rows)
 
 
-def test_correct_answers_pass(capsys):
-    assert check(NAME, predict_biased)
-    assert check(NAME, lambda mu, b, c, U, V, rows, cols: (mu + b[:, None] + c[None, :] + U @ V.T)[rows, cols])
-    assert check(NAME, lambda mu, b, c, U, V, rows, cols: mu + b[rows] + c[cols] + np.einsum("pk,pk->p", U[rows], V[cols]))
-    assert capsys.readouterr().out.count("✅") == 3
+def test_predict_biased_correct_variants_pass(capsys):
+    assert check("predict_biased", lambda mu, b, c, U, V, rows, cols: (mu + b[:, None] + c[None, :] + U @ V.T)[rows, cols])
+    assert check("predict_biased",
+                 lambda mu, b, c, U, V, rows, cols: mu + b[rows] + c[cols] + np.einsum("pk,pk->p", U[rows], V[cols]))
 
 
 def _dot(U, V, rows, cols):
@@ -57,32 +122,173 @@ def _dot(U, V, rows, cols):
 
 @pytest.mark.parametrize("wrong, words", [
     (lambda mu, b, c, U, V, r, i: b[r] + c[i] + _dot(U, V, r, i), "global mean μ is missing"),
-    (lambda mu, b, c, U, V, r, i: mu + c[i] + _dot(U, V, r, i), "user bias b_u is missing"),
-    (lambda mu, b, c, U, V, r, i: mu + b[r] + _dot(U, V, r, i), "item bias c_i is missing"),
     (lambda mu, b, c, U, V, r, i: mu + b[r] + c[i], "dot product u_u · v_i is missing"),
-    (lambda mu, b, c, U, V, r, i: 2 * mu + b[r] + c[i] + _dot(U, V, r, i), "μ is added twice"),
     (lambda mu, b, c, U, V, r, i: (mu + b[r]) + (mu + c[i]) + _dot(U, V, r, i), "μ is added twice"),
     (lambda mu, b, c, U, V, r, i: mu + b[i] + c[r] + _dot(U, V, r, i), "biases are swapped"),
-    (lambda mu, b, c, U, V, r, i: mu + b[r] + c[i] + _dot(U, V, i, r), "indexed the wrong way round"),
     (lambda mu, b, c, U, V, r, i: mu + b[:, None] + c[None, :] + U @ V.T, "whole m x n matrix"),
-    (lambda mu, b, c, U, V, r, i: mu + b[r][:, None] + c[i][None, :] + U[r] @ V[i].T, "(pairs x pairs) table"),
     (lambda mu, b, c, U, V, r, i: mu + b[r] + c[i] + U[r] @ V[i].T, "(pairs x pairs) table"),
 ])
-def test_typical_mistakes_are_named(capsys, wrong, words):
-    assert not check(NAME, wrong)
-    out = capsys.readouterr().out
-    assert "❌ predict_biased" in out and words in out, out
+def test_predict_biased_mistakes_are_named(capsys, wrong, words):
+    ok, out = _verdict(capsys, "predict_biased", wrong)
+    assert not ok and words in out, out
 
 
-def test_stub_hint_and_solution(capsys):
-    def stub(mu, user_bias, item_bias, U, V, rows, cols):
-        raise NotImplementedError("your turn")
+# ---------------------------------------------------------------------------- update_biases
+def _loss(rows, cols, values, mu, b, c, reg_user, reg_item):
+    e = values - mu - b[rows] - c[cols]
+    return e @ e + reg_user * b @ b + reg_item * c @ c
 
-    assert not check(NAME, stub)
-    assert "NotImplementedError: your turn" in capsys.readouterr().out
-    hint(NAME)
+
+def test_update_biases_minimizes_each_block_exactly():
+    """After the round, c is the exact minimizer for the GIVEN b, and b for the NEW c: the partial
+    derivatives vanish (central finite differences of the loss, which is quadratic)."""
+    for rows, cols, values, mu, b0, c0, reg_user, reg_item in EXERCISES["update_biases"].cases():
+        b, c = update_biases(rows, cols, values, mu, b0, c0, reg_user, reg_item)
+        h = 1e-4
+        for j in range(len(c)):
+            step = np.zeros_like(c)
+            step[j] = h
+            slope = (_loss(rows, cols, values, mu, b0, c + step, reg_user, reg_item)
+                     - _loss(rows, cols, values, mu, b0, c - step, reg_user, reg_item)) / (2 * h)
+            assert abs(slope) < 1e-6
+        for u in range(len(b)):
+            step = np.zeros_like(b)
+            step[u] = h
+            slope = (_loss(rows, cols, values, mu, b + step, c, reg_user, reg_item)
+                     - _loss(rows, cols, values, mu, b - step, c, reg_user, reg_item)) / (2 * h)
+            assert abs(slope) < 1e-6
+
+
+def test_ten_rounds_are_the_package_baseline():
+    ratings, _, _ = mt.synthetic(40, 30, rank=2, density=0.3, seed=3)
+    model = mt.Baseline(reg_user=15, reg_item=10, n_iters=10).fit(ratings)
+    m, n = ratings.shape
+    b, c = np.zeros(m), np.zeros(n)
+    for _ in range(10):
+        b, c = update_biases(ratings.rows, ratings.cols, ratings.values, model.mu_, b, c, 15.0, 10.0)
+    np.testing.assert_allclose(b, model.user_bias_, atol=1e-12)
+    np.testing.assert_allclose(c, model.item_bias_, atol=1e-12)
+
+
+def test_update_biases_a_plain_loop_passes(capsys):
+    def loop(rows, cols, values, mu, user_bias, item_bias, reg_user, reg_item):
+        b, c = np.array(user_bias, dtype=float), np.zeros(len(item_bias))
+        for i in range(len(c)):
+            mine = cols == i
+            c[i] = np.sum(values[mine] - mu - b[rows[mine]]) / (reg_item + mine.sum())
+        for u in range(len(b)):
+            mine = rows == u
+            b[u] = np.sum(values[mine] - mu - c[cols[mine]]) / (reg_user + mine.sum())
+        return b, c
+
+    assert check("update_biases", loop)
+
+
+def _round(rows, cols, values, mu, b, c, reg_user, reg_item, *, new_c_for_b=True, minlength=True):
+    m, n = (len(b), len(c)) if minlength else (0, 0)
+    c_new = np.bincount(cols, values - mu - b[rows], n) / (reg_item + np.bincount(cols, minlength=n))
+    c_used = c_new if new_c_for_b else c
+    b_new = np.bincount(rows, values - mu - c_used[cols], m) / (reg_user + np.bincount(rows, minlength=m))
+    return b_new, c_new
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda *case: _round(*case, new_c_for_b=False), "OLD item biases"),
+    (lambda *case: _round(*case, minlength=False), "shorter than n"),
+    (lambda r, i, v, mu, b, c, lu, li: _round(r, i, v, mu, b, c, li, lu), "swapped"),
+    (lambda r, i, v, mu, b, c, lu, li: _round(r, i, v, 0.0, b, c, lu, li), "μ is missing"),
+])
+def test_update_biases_mistakes_are_named(capsys, wrong, words):
+    ok, out = _verdict(capsys, "update_biases", wrong)
+    assert not ok and words in out, out
+
+
+# ---------------------------------------------------------------------------- best_item_reg
+def _own_biases_rmse(train, valid, reg_user, reg_item, n_iters=10):
+    """Validation RMSE of the biases-only model fitted by np.add.at sums (not mt.Baseline)."""
+    mu = train.values.mean()
+    m, n = train.shape
+    b, c = np.zeros(m), np.zeros(n)
+    for _ in range(n_iters):
+        sums = np.zeros(n)
+        np.add.at(sums, train.cols, train.values - mu - b[train.rows])
+        denominator = reg_item + train.item_counts()          # 0 for an unrated item when reg_item = 0:
+        c = np.divide(sums, denominator, out=np.zeros(n), where=denominator > 0)   # its bias stays 0
+        sums = np.zeros(m)
+        np.add.at(sums, train.rows, train.values - mu - c[train.cols])
+        b = sums / (reg_user + train.user_counts())
+    e = valid.values - mu - b[valid.rows] - c[valid.cols]
+    return np.sqrt(np.mean(e ** 2))
+
+
+def test_best_item_reg_finds_what_the_lesson_says(ml100k):
+    fit, val = ml100k.split(0.2, seed=0)[0].split(0.1, seed=1)     # the lesson's split
+    chosen = best_item_reg(fit, val, ITEM_REGS)
+    scores = {reg: mt.Baseline(reg_user=15, reg_item=reg).fit(fit).rmse(val) for reg in ITEM_REGS}
+    assert chosen == min(scores, key=scores.get)
+    text = "".join("".join(c["source"]) for c in _notebook_cells() if c["cell_type"] == "markdown")
+    said = re.search(r"prefers a smaller item penalty, \$\\lambda_i=(\d+)\$", text)
+    assert said and float(said.group(1)) == chosen
+    assert f"validation RMSE {scores[chosen]:.3f} against {scores[10.0]:.3f}" in text
+
+
+def test_best_item_reg_agrees_with_an_independent_fit():
+    """On the synthetic cases, a biases-only model fitted independently picks the same λ_i (MovieLens:
+    test_best_item_reg_finds_what_the_lesson_says)."""
+    for train, valid, regs in EXERCISES["best_item_reg"].cases():
+        if train.item_titles is not None:
+            continue
+        own = [_own_biases_rmse(train, valid, 15.0, reg) for reg in regs]
+        assert best_item_reg(train, valid, regs) == regs[int(np.argmin(own))]
+
+
+def test_best_item_reg_cannot_be_hard_coded():
+    answers = [best_item_reg(*case) for case in EXERCISES["best_item_reg"].cases()]
+    assert len(set(answers)) >= 3
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda train, valid, regs: regs[int(np.argmin([mt.Baseline(reg_item=r).fit(train).rmse(train) for r in regs]))],
+     "TRAINING ratings"),
+    (lambda train, valid, regs: int(np.argmin([mt.Baseline(reg_item=r).fit(train).rmse(valid) for r in regs])),
+     "position of the best"),
+])
+def test_best_item_reg_mistakes_are_named(capsys, wrong, words):
+    ok, out = _verdict(capsys, "best_item_reg", wrong)
+    assert not ok and words in out, out
+
+
+# ---------------------------------------------------------------------------- stubs, hints, solutions
+@pytest.mark.parametrize("name", OURS)
+def test_stubs_are_not_written_yet_and_hints_hold_no_code(capsys, name):
+    stub = next("".join(c["source"]) for c in _notebook_cells()
+                if c["cell_type"] == "code" and "".join(c["source"]).startswith(f"%%check {name}\n"))
+    namespace = {}
+    exec(stub.split("\n", 1)[1], namespace)
+    assert not check(name, namespace[name])
+    assert "not written yet" in capsys.readouterr().out
+    code = [line.split("#")[0].strip() for line in inspect.getsource(EXERCISES[name].reference).splitlines()]
+    code = [line for line in code if ("=" in line or line.startswith("return ")) and not line.startswith("@")]
+    assert code
+    for text in EXERCISES[name].hints:
+        for line in code:
+            assert line not in text, (name, line)
+    hint(name)
     assert "Hint 1 of" in capsys.readouterr().out
-    solution(NAME)
-    out = capsys.readouterr().out
-    assert "def predict_biased" in out and "@register" not in out
-    assert "mu + user_bias[rows] + item_bias[cols] + dot" in out
+    solution(name)
+    assert f"def {name}" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- questions
+@pytest.mark.parametrize("name, right, wrongs", [
+    ("q04_eckart_young", 5, [3, 125, "sqrt(5)"]),
+    ("q04_biased_parameters", "k*(n + m) + (m + n) + 1", ["(m + n) * k", "m * n * k"]),
+    ("q04_test_protocol", 1, [0, 2, 3]),
+    ("q04_scaled_vector", 1, [0, 2, 3]),
+    ("q04_cold_start", 0, [1, 2, 3]),
+])
+def test_questions(capsys, name, right, wrongs):
+    assert QUESTIONS[name].lesson == LESSON
+    for value in wrongs:
+        assert not answer(name, value)
+    assert answer(name, right)

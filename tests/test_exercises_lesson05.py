@@ -1,13 +1,15 @@
-"""Lesson 05's exercise: the weighted (implicit-feedback) user update (lecture slides, "Closed Form")."""
+"""Lesson 05's exercises: the weighted (implicit-feedback) user update (lecture slides, "Closed Form"),
+the same update from V^T V (Hu et al. section 4), conjugate gradients, and the validation choice of
+lambda on MovieLens; and the lesson's questions."""
 
 import numpy as np
 import pytest
 
 import mfteach as mt
 import mfteach.exercises as ex
-import mfteach.exercises.lesson05  # noqa: F401  (registers weighted_user_update until the package imports it)
 from mfteach.data import toy
 from mfteach.implicit import confidence
+from mfteach.widgets.implicit_explorer import implicit_grid
 
 NAME = "weighted_user_update"
 
@@ -159,12 +161,191 @@ def test_typical_mistakes_written_differently_are_recognised(wrong, phrase, caps
     assert phrase in capsys.readouterr().out
 
 
-def test_stub_reports_the_exception_and_a_hint(capsys):
+def test_stub_is_not_written_yet_and_records_no_attempt(capsys):
     def weighted_user_update(V, c_u, p_u, reg):
         raise NotImplementedError("your turn")
 
     assert ex.check(NAME, weighted_user_update) is False
+    assert "not written yet" in capsys.readouterr().out
+    assert not ex.progress().set_index("exercise").loc[NAME, "attempts"]
+
+
+def test_weights_as_a_row_crash_is_diagnosed_with_the_column_axis(capsys):
+    """c_u * V raises a broadcasting error; the diagnosis says to give the weights a column axis."""
+    def weighted_user_update(V, c_u, p_u, reg):
+        return np.linalg.solve(V.T @ (c_u * V) + reg * np.eye(V.shape[1]), V.T @ (c_u * p_u))
+
+    assert ex.check(NAME, weighted_user_update) is False
     out = capsys.readouterr().out
-    assert "your function raised NotImplementedError: your turn" in out
-    assert "Test case 1 of 6: V of shape (6, 2), c_u of shape (6,), p_u of shape (6,), reg = 0.1." in out
-    assert f"mt.exercises.hint('{NAME}')" in out
+    assert "broadcast" in out and "column axis" in out
+
+
+# ============================================================================ fast_user_update
+FAST = "fast_user_update"
+
+
+def test_fast_update_equals_the_dense_formula_on_every_case():
+    """Complete V: the speed-up gives weighted_user_update's u_u (c = 1, p = 0 off Omega_u)."""
+    rng = np.random.default_rng(7)
+    for n, k, count in [(15, 3, 4), (40, 6, 30), (9, 5, 1)]:
+        V = rng.normal(size=(n, k))
+        items = rng.choice(n, size=count, replace=False)
+        c = np.ones(n)
+        c[items] = 1 + 3.0 * rng.integers(1, 5, size=count)
+        dense = ex.EXERCISES[NAME].reference(V, c, (c > 1).astype(float), 0.7)
+        fast = ex.EXERCISES[FAST].reference(V.T @ V, V, items, c[items], 0.7)
+        np.testing.assert_allclose(fast, dense, rtol=1e-10, atol=1e-12)
+
+
+def test_fast_first_case_is_weighted_user_updates_first_case():
+    first = ex.EXERCISES[FAST].cases()[0]
+    np.testing.assert_allclose(ex.EXERCISES[FAST].reference(*first),
+                               ex.EXERCISES[NAME].reference(*ex.EXERCISES[NAME].cases()[0]), rtol=1e-12)
+
+
+def test_fast_cases_hide_the_other_rows_and_the_reference_never_reads_them():
+    cases = ex.EXERCISES[FAST].cases()
+    hidden = [case for case in cases if np.isnan(case[1]).any()]
+    assert len(hidden) >= 2 and not np.isnan(cases[0][1]).any()
+    for VtV, V, items, c, reg in cases:
+        assert not np.isnan(V[items]).any() and (c > 1).all()
+        assert np.isfinite(ex.EXERCISES[FAST].reference(VtV, V, items, c, reg)).all()
+
+
+def test_fast_update_is_the_packages_exact_user_half_step():
+    rng = np.random.default_rng(4)
+    m, n, k, reg, alpha = 7, 12, 3, 0.5, 2.0
+    R = rng.integers(1, 4, size=(m, n)).astype(float)
+    R[rng.random((m, n)) < 0.6] = np.nan
+    R[:, 1] = 1.0
+    ratings = mt.Ratings.from_dense(R)
+    model = mt.ImplicitALS(rank=k, reg=reg, alpha=alpha, n_iters=3, solver="exact").fit(ratings)
+    V = model.V_
+    for u in range(m):
+        items = np.flatnonzero(~np.isnan(R[u]))
+        u_u = ex.EXERCISES[FAST].reference(V.T @ V, V, items, 1 + alpha * R[u, items], reg)
+        np.testing.assert_allclose(u_u, model.U_[u], rtol=1e-9, atol=1e-12)
+
+
+def test_fast_dense_computation_is_recognised_by_its_nans(capsys):
+    def fast_user_update(VtV, V, items, c, reg):
+        c_u = np.ones(len(V))
+        c_u[items] = c
+        return np.linalg.solve(V.T @ (c_u[:, None] * V) + reg * np.eye(V.shape[1]), V.T @ (c_u * (c_u > 1)))
+
+    assert ex.check(FAST, fast_user_update) is False
+    assert "you used all of V" in capsys.readouterr().out
+
+
+# ============================================================================ cg_iterates
+CG = "cg_iterates"
+
+
+def _spd(rng, k):
+    M = rng.normal(size=(k, k))
+    return M @ M.T + k * np.eye(k)
+
+
+def test_cg_reaches_the_solution_in_k_steps_and_its_residuals_are_orthogonal():
+    rng = np.random.default_rng(5)
+    for k in (2, 5, 9):
+        A, b, x0 = _spd(rng, k), rng.normal(size=k), rng.normal(size=k)
+        xs = ex.EXERCISES[CG].reference(lambda z: A @ z, b, x0, k)
+        assert xs.shape == (k + 1, k)
+        np.testing.assert_array_equal(xs[0], x0)
+        np.testing.assert_allclose(xs[-1], np.linalg.solve(A, b), rtol=1e-8, atol=1e-10)
+        residuals = b - xs[:-1] @ A            # r_j = b - A x_j (A symmetric), j < k
+        gram = residuals @ residuals.T
+        scale = np.sqrt(np.outer(np.diag(gram), np.diag(gram)))
+        np.testing.assert_allclose((gram / scale)[~np.eye(k, dtype=bool)], 0, atol=1e-7)
+
+
+def test_cg_first_step_is_the_exact_line_search_along_the_residual():
+    rng = np.random.default_rng(6)
+    A, b, x0 = _spd(rng, 4), rng.normal(size=4), rng.normal(size=4)
+    r = b - A @ x0
+    x1 = ex.EXERCISES[CG].reference(lambda z: A @ z, b, x0, 1)[1]
+    np.testing.assert_allclose(x1, x0 + (r @ r) / (r @ A @ r) * r, rtol=1e-12)
+
+
+def test_cg_error_in_the_A_norm_never_grows():
+    rng = np.random.default_rng(8)
+    A, b = _spd(rng, 12), rng.normal(size=12)
+    exact = np.linalg.solve(A, b)
+    errors = [(x - exact) @ A @ (x - exact) for x in ex.EXERCISES[CG].reference(lambda z: A @ z, b, np.zeros(12), 12)]
+    assert all(later <= earlier * (1 + 1e-9) for earlier, later in zip(errors, errors[1:]))
+
+
+def test_cg_is_the_packages_warm_started_cg_solver():
+    """mt.ImplicitALS(solver="cg", n_iters=1): each v_i is cg_steps CG steps on the item's system,
+    started from the initial V; then each u_u the same from the initial U, with the new V."""
+    rng = np.random.default_rng(9)
+    m, n, k, reg, alpha, steps = 6, 9, 3, 0.4, 3.0, 2
+    R = rng.integers(1, 3, size=(m, n)).astype(float)
+    R[rng.random((m, n)) < 0.5] = np.nan
+    R[:, 0], R[0, :] = 1.0, 1.0
+    ratings = mt.Ratings.from_dense(R)
+    model = mt.ImplicitALS(rank=k, reg=reg, alpha=alpha, n_iters=1, solver="cg", cg_steps=steps, seed=3).fit(ratings)
+    init = np.random.default_rng(3)
+    U0, V0 = init.random((m, k)) * 0.01, init.random((n, k)) * 0.01   # as mt.ImplicitALS starts
+    cg = ex.EXERCISES[CG].reference
+
+    def solve_all(F, start, weights):            # weights: (rows, n_features) matrix of r, NaN = none
+        out = []
+        for row, x0 in zip(weights, start):
+            on = ~np.isnan(row)
+            c = np.where(on, 1 + alpha * np.nan_to_num(row), 1.0)
+            A = F.T @ (c[:, None] * F) + reg * np.eye(k)
+            out.append(cg(lambda z: A @ z, F.T @ (c * on), x0, steps)[-1])
+        return np.array(out)
+
+    V1 = solve_all(U0, V0, R.T)
+    np.testing.assert_allclose(V1, model.V_, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(solve_all(V1, U0, R), model.U_, rtol=1e-8, atol=1e-12)
+
+
+# ============================================================================ implicit_best_reg
+BEST = "implicit_best_reg"
+
+
+def test_best_reg_on_movielens_agrees_with_the_explorers_grid_and_alpha_40_needs_more_lambda(ml100k):
+    """The reference's answer for alpha = 40 is the best validation nDCG@10 of implicit_grid (the
+    explorer's code path, mt.metrics.ranking_report), and it is larger than the best lambda for
+    alpha = 1: the effective penalty is about lambda / (1 + alpha). The synthetic case's answer is
+    not in the MovieLens grid and vice versa, so no constant passes both."""
+    exercise = ex.EXERCISES[BEST]
+    small, (fit, valid, alpha, regs) = exercise.cases()
+    assert alpha == 40.0 and fit.shape == (943, 1682) and small[0].shape[0] < 100
+    implicit = ml100k.with_values(np.ones(len(ml100k)))
+    train, test = implicit.split(how="leave_one_out", seed=0)
+    np.testing.assert_array_equal(fit.rows, train.split(how="leave_one_out", seed=1)[0].rows)
+    assert len(test) == len(valid) == 943
+    grid = implicit_grid(fit, valid, alphas=(1.0, 40.0), regs=regs, rank=24, n_iters=6, solver="cg", cg_steps=3)
+    ndcg = grid.metric("ndcg")                      # alpha x lambda
+    best_40 = exercise.reference(fit, valid, alpha, regs)
+    assert best_40 == regs[int(np.argmax(ndcg[1]))]
+    assert best_40 > regs[int(np.argmax(ndcg[0]))]
+    best_small = exercise.reference(*small)
+    assert best_small in small[3] and best_small not in regs and best_40 not in small[3]
+
+
+# ============================================================================ questions
+@pytest.mark.parametrize("name, right", [("q05_no_interaction", 1), ("q05_training_rmse", 1),
+                                         ("q05_all_items_term", 1), ("q05_cg_warm_start", 1),
+                                         ("q05_play_counts", 1)])
+def test_choice_questions(name, right, capsys):
+    question = ex.QUESTIONS[name]
+    assert ex.answer(name, right) is True
+    for j in range(len(question.choices)):
+        if j != right:
+            assert ex.answer(name, j) is False
+            assert question.feedback[j] in capsys.readouterr().out
+
+
+def test_speedup_cost_is_omega_k_squared(capsys):
+    n, k, omega = 10**6, 100, 200
+    assert ex.answer("q05_speedup_cost", omega * k**2) is True
+    assert ex.answer("q05_speedup_cost", f"{omega} * {k}**2") is True
+    assert ex.answer("q05_speedup_cost", n * k**2) is False        # the dense way
+    assert "dense" in capsys.readouterr().out
+    assert ex.answer("q05_speedup_cost", n * k**2 // (omega * k**2)) is False   # the ratio, not the count

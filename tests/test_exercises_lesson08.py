@@ -1,4 +1,5 @@
-"""Lesson 08's exercise: the Hessian of one rating's loss over (p_u, q_i) for a ReLU network (KDD 2019, sec. 3.3)."""
+"""Lesson 08's exercises and questions (KDD 2019, sec. 3.3): the forward and backward pass of NCF for one pair,
+the Hessian of one rating's loss over (p_u, q_i) for a ReLU network, the most influential rating by FIA-NCF."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import scipy.linalg as la
 
 import mfteach as mt
 import mfteach.exercises as ex
-import mfteach.exercises.lesson08  # noqa: F401  (registers rating_hessian until the package imports it)
+from mfteach.exercises.compare import same
 from mfteach.explain.fia_ncf import local_objective
 from mfteach.ncf import NCF, backward, forward
 
@@ -106,11 +107,11 @@ def test_every_diagnostic_differs_from_the_reference_and_from_the_others(exercis
     answers = []
     for diagnostic in exercise.diagnostics:
         results = [diagnostic.wrong(*case) for case in cases]
-        assert not all(ex._same(r, e, exercise.rtol, exercise.atol) for r, e in zip(results, expected))
+        assert not all(same(r, e, exercise.rtol, exercise.atol) for r, e in zip(results, expected))
         answers.append(results)
     for i in range(len(answers)):
         for j in range(i):
-            assert not all(ex._same(a, b, exercise.rtol, exercise.atol) for a, b in zip(answers[i], answers[j]))
+            assert not all(same(a, b, exercise.rtol, exercise.atol) for a, b in zip(answers[i], answers[j]))
 
 
 @pytest.mark.parametrize("j", range(11))
@@ -163,12 +164,237 @@ def test_typical_mistakes_written_differently_are_recognised(wrong, phrase, caps
     assert phrase in capsys.readouterr().out
 
 
-def test_stub_reports_the_exception_and_a_hint(capsys):
-    def rating_hessian(p_u, q_i, W1, b1, w_out, reg):
-        raise NotImplementedError("your turn")
+@pytest.mark.parametrize("name", ["ncf_predict", "ncf_backward", "rating_hessian", "most_influential_rating"])
+def test_stub_is_not_written_yet(name, capsys):
+    source = ex.EXERCISES[name].reference.__code__.co_varnames[:ex.EXERCISES[name].reference.__code__.co_argcount]
+    namespace = {}
+    exec(f"def {name}({', '.join(source)}):\n    raise NotImplementedError('your turn')\n", namespace)
+    assert ex.check(name, namespace[name]) is False
+    assert "not written yet" in capsys.readouterr().out
 
-    assert ex.check(NAME, rating_hessian) is False
-    out = capsys.readouterr().out
-    assert "your function raised NotImplementedError: your turn" in out
-    assert "Test case 1 of 6: p_u of shape (2,), q_i of shape (2,), W1 of shape (3, 4)" in out
-    assert f"mt.exercises.hint('{NAME}')" in out
+
+
+# ============================================================================ ncf_predict, ncf_backward
+def _params(p_u, q_i, weights, biases, w_out, b_out=0.0):
+    """The package's parameter dict for a network with one user and one item."""
+    params = {"P": p_u[None], "Q": q_i[None]}
+    for l, (W, b) in enumerate(zip(weights, biases), start=1):
+        params[f"W{l}"], params[f"b{l}"] = W, b
+    return {**params, "w_out": w_out, "b_out": np.array([b_out])}
+
+
+def _package_prediction(p_u, q_i, weights, biases, w_out, b_out=0.0, mu=0.0):
+    return forward(_params(p_u, q_i, weights, biases, w_out, b_out), np.array([0]), np.array([0]), mu)[0][0]
+
+
+def test_forward_small_case_is_the_one_worked_out_in_the_comment():
+    p_u, q_i, weights, biases, w_out, b_out, mu = ex.EXERCISES["ncf_predict"].cases()[0]
+    z0 = np.concatenate([p_u, q_i])
+    a1 = weights[0] @ z0 + biases[0]
+    a2 = weights[1] @ np.maximum(a1, 0) + biases[1]
+    np.testing.assert_allclose(a1, [1.7, -0.6, 0.5])
+    np.testing.assert_allclose(a2, [1.2, -0.7])
+    assert ex.EXERCISES["ncf_predict"].reference(p_u, q_i, weights, biases, w_out, b_out, mu) == pytest.approx(5.4)
+
+
+def test_forward_reference_is_the_packages_forward():
+    cases = ex.EXERCISES["ncf_predict"].cases()
+    assert sorted({len(case[2]) for case in cases}) == [1, 2, 3]                 # one, two and three hidden layers
+    for case in cases:
+        ours = ex.EXERCISES["ncf_predict"].reference(*case)
+        assert np.ndim(ours) == 0
+        assert ours == pytest.approx(_package_prediction(*case), rel=1e-12)
+
+
+def test_backward_reference_is_finite_differences_of_the_packages_forward():
+    """Central differences of the package's prediction, for every entry of p_u, q_i and every W_l (the cases keep
+    every unit at least 1e-3 away from its kink, and r_hat is linear between kinks: the differences are exact up
+    to rounding)."""
+    exercise = ex.EXERCISES["ncf_backward"]
+    for p_u, q_i, weights, biases, w_out in exercise.cases():
+        grad_p, grad_q, grads_W = exercise.reference(p_u, q_i, weights, biases, w_out)
+        assert len(grads_W) == len(weights)
+        h = 1e-6
+
+        def f(p=p_u, q=q_i, Ws=weights):
+            return _package_prediction(p, q, Ws, biases, w_out)
+
+        fd_p = [(f(p=p_u + h * e) - f(p=p_u - h * e)) / (2 * h) for e in np.eye(len(p_u))]
+        fd_q = [(f(q=q_i + h * e) - f(q=q_i - h * e)) / (2 * h) for e in np.eye(len(q_i))]
+        np.testing.assert_allclose(grad_p, fd_p, atol=1e-6)
+        np.testing.assert_allclose(grad_q, fd_q, atol=1e-6)
+        for l, W in enumerate(weights):
+            fd_W = np.zeros_like(W)
+            for index in np.ndindex(W.shape):
+                E = np.zeros_like(W)
+                E[index] = h
+                up = [*weights[:l], W + E, *weights[l + 1:]]
+                down = [*weights[:l], W - E, *weights[l + 1:]]
+                fd_W[index] = (f(Ws=up) - f(Ws=down)) / (2 * h)
+            np.testing.assert_allclose(grads_W[l], fd_W, atol=1e-6)
+
+
+def test_backward_reference_is_the_packages_backward_with_dy_one():
+    exercise = ex.EXERCISES["ncf_backward"]
+    for p_u, q_i, weights, biases, w_out in exercise.cases():
+        params = _params(p_u, q_i, weights, biases, w_out)
+        _, cache = forward(params, np.array([0]), np.array([0]))
+        grads, dz0 = backward(params, cache, np.ones(1), with_embeddings=False)
+        grad_p, grad_q, grads_W = exercise.reference(p_u, q_i, weights, biases, w_out)
+        np.testing.assert_allclose(np.concatenate([grad_p, grad_q]), dz0[0], rtol=1e-12, atol=1e-15)
+        for l, G in enumerate(grads_W, start=1):
+            np.testing.assert_allclose(G, grads[f"W{l}"], rtol=1e-12, atol=1e-15)
+
+
+def test_rating_hessian_is_built_from_the_one_layer_backward_pass():
+    """Exercise 3 is exercise 2 with one layer: g = (grad_p, grad_q)."""
+    for p_u, q_i, W1, b1, w_out, reg in ex.EXERCISES[NAME].cases():
+        grad_p, grad_q, _ = ex.EXERCISES["ncf_backward"].reference(p_u, q_i, [W1], [b1], w_out)
+        g = np.concatenate([grad_p, grad_q])
+        np.testing.assert_allclose(ex.EXERCISES[NAME].reference(p_u, q_i, W1, b1, w_out, reg),
+                                   2 * np.outer(g, g) + 2 * reg * np.eye(len(g)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["ncf_predict", "ncf_backward", "most_influential_rating"])
+def test_new_diagnostics_are_wrong_distinct_and_recognised(name, capsys):
+    exercise = ex.EXERCISES[name]
+    cases = exercise.cases()
+    expected = [exercise.reference(*case) for case in cases]
+    answers = []
+    for diagnostic in exercise.diagnostics:
+        try:
+            results = [diagnostic.wrong(*case) for case in cases]
+        except ValueError:                                    # the crashing mistake: recognised by its error
+            results = None
+        else:
+            assert not all(same(r, e, exercise.rtol, exercise.atol) for r, e in zip(results, expected))
+            for other in answers:
+                assert not all(same(a, b, exercise.rtol, exercise.atol) for a, b in zip(results, other))
+            answers.append(results)
+        assert ex.check(name, diagnostic.wrong) is False
+        assert "💡 " + diagnostic.message in capsys.readouterr().out
+    assert len(exercise.hints) >= 3 and len(exercise.diagnostics) >= 2
+
+
+def test_backward_mistakes_written_by_hand_are_recognised(capsys):
+    def ncf_backward(p_u, q_i, weights, biases, w_out):      # W_l @ da on the way down: crashes
+        zs, pre = [np.r_[p_u, q_i]], []
+        for W, b in zip(weights, biases):
+            pre.append(W @ zs[-1] + b)
+            zs.append(np.maximum(pre[-1], 0))
+        g, gW = w_out, []
+        for l in range(len(weights) - 1, -1, -1):
+            g = g * (pre[l] > 0)
+            gW = [np.outer(g, zs[l])] + gW
+            g = weights[l] @ g
+        return g[:len(p_u)], g[len(p_u):], gW
+
+    assert ex.check("ncf_backward", ncf_backward) is False
+    assert "TRANSPOSED" in capsys.readouterr().out
+
+    def ncf_backward(p_u, q_i, weights, biases, w_out):      # a loop over units, no mask
+        zs = [np.r_[p_u, q_i]]
+        for W, b in zip(weights, biases):
+            zs.append(np.maximum(W @ zs[-1] + b, 0))
+        g, gW = w_out.copy(), []
+        for l in reversed(range(len(weights))):
+            gW.insert(0, np.array([[g[k] * x for x in zs[l]] for k in range(len(g))]))
+            g = weights[l].T.dot(g)
+        return g[:len(p_u)], g[len(p_u):], gW
+
+    assert ex.check("ncf_backward", ncf_backward) is False
+    assert "gradients ignore the ReLUs" in capsys.readouterr().out
+
+
+# ============================================================================ most_influential_rating
+def _influences_by_eq_24(model, train, user, item):
+    """INFL(z) = 2 e_z g_z^T H_e^{-1} grad r_hat_ui over R_t, from the package's forward/backward and H_e
+    (not from fia_ncf's frame): {(a, j): INFL}."""
+    d = model.embedding_dim
+    in_R_t = (train.rows == user) | (train.cols == item)
+    rows, cols, values = train.rows[in_R_t], train.cols[in_R_t], train.values[in_R_t]
+    prediction, cache = forward(model.params_, rows, cols, model.mu_)
+    _, dz0 = backward(model.params_, cache, np.ones(len(rows)), with_embeddings=False)
+    J = np.zeros((len(rows), 2 * d))
+    J[rows == user, :d] = dz0[rows == user, :d]
+    J[cols == item, d:] = dz0[cols == item, d:]
+    _, target_cache = forward(model.params_, np.array([user]), np.array([item]), model.mu_)
+    target = backward(model.params_, target_cache, np.ones(1), with_embeddings=False)[1][0]
+    H_e = 2 * J.T @ J + 2 * model.reg * np.eye(2 * d)
+    influence = 2 * (values - prediction) * (J @ np.linalg.solve(H_e, target))
+    return dict(zip(zip(rows.tolist(), cols.tolist()), influence))
+
+
+def test_most_influential_rating_is_the_largest_absolute_eq_24():
+    exercise = ex.EXERCISES["most_influential_rating"]
+    answers = []
+    for model, train, user, item in exercise.cases():
+        assert not ((train.rows == user) & (train.cols == item)).any()          # a prediction, not a training rating
+        influences = _influences_by_eq_24(model, train, user, item)
+        expected = max(influences, key=lambda pair: abs(influences[pair]))
+        answer = exercise.reference(model, train, user, item)
+        assert answer == expected and all(isinstance(x, int) for x in answer)
+        answers.append(answer)
+    assert len(set(answers)) == len(answers)                                   # no single answer fits two cases
+
+
+def test_most_influential_rating_runs_on_movielens_and_synthetic_data(ml100k):
+    cases = ex.EXERCISES["most_influential_rating"].cases()
+    movielens = [train for _, train, _, _ in cases if train.item_titles is not None]
+    assert len(movielens) == 4 and len(cases) == 6
+    top = ml100k.top(100, 150)
+    for train in movielens:
+        assert train == top and train.item_titles[0] == top.item_titles[0]
+    assert cases[0][1].shape == (30, 40)                                        # the small case comes first
+
+
+def test_most_influential_rating_answers_cover_both_sides():
+    """Some answers are the user's own rating, some another user's rating of the item, and in some case the
+    largest |INFL| is negative: each diagnostic is then wrong somewhere."""
+    exercise = ex.EXERCISES["most_influential_rating"]
+    sides, signs = set(), set()
+    for model, train, user, item in exercise.cases():
+        influences = _influences_by_eq_24(model, train, user, item)
+        a, j = exercise.reference(model, train, user, item)
+        sides.add("own" if a == user else "others")
+        signs.add(np.sign(influences[(a, j)]))
+    assert sides == {"own", "others"} and signs == {-1.0, 1.0}
+
+
+@pytest.mark.parametrize("answer", [(0, 0), (64, 0)])
+def test_a_hard_coded_answer_fails(answer, capsys):
+    assert ex.check("most_influential_rating", lambda model, train, user, item: answer) is False
+
+
+# ============================================================================ questions
+QUESTIONS_08 = ["q08_tanh_hessian", "q08_zero_half", "q08_drop_network", "q08_slope", "q08_rank_one"]
+
+
+def test_the_lesson_registers_its_questions():
+    assert [q.name for q in ex.QUESTIONS.values() if q.lesson == "08_fia_for_neural_cf"] == QUESTIONS_08
+
+
+@pytest.mark.parametrize("name", QUESTIONS_08)
+def test_right_answer_accepted_and_every_wrong_choice_explained(name, capsys):
+    question = ex.QUESTIONS[name]
+    assert ex.answer(name, question.answer) is True
+    assert question.explanation in capsys.readouterr().out
+    if question.kind == "choice":
+        for j in range(len(question.choices)):
+            if j != question.answer:
+                assert ex.answer(name, j) is False
+                assert question.feedback[j] in capsys.readouterr().out
+    else:
+        for wrong, message in question.feedback.items():
+            assert ex.answer(name, wrong) is False
+            assert message in capsys.readouterr().out
+
+
+def test_rank_one_question_matches_the_eigenvalues():
+    """The expression question's answer, 2d - 1, against the eigenvalues of the exercise's Hessian."""
+    for p_u, q_i, W1, b1, w_out, reg in ex.EXERCISES[NAME].cases():
+        eigenvalues = np.linalg.eigvalsh(ex.EXERCISES[NAME].reference(p_u, q_i, W1, b1, w_out, reg))
+        assert np.isclose(eigenvalues, 2 * reg).sum() == 2 * len(p_u) - 1
+    assert ex.answer("q08_rank_one", "2*d - 1") is True
+    assert ex.answer("q08_rank_one", "d + d - 1") is True
+    assert ex.answer("q08_rank_one", "2*d") is False

@@ -283,3 +283,17 @@ def test_item_labels_are_titles_or_original_ids():
     without = Ratings([0, 0], [0, 1], [1.0, 2.0], items=[10, 20])
     assert list(with_titles.item_labels([1, 0])) == ["B", "A"]
     assert list(without.item_labels([1, 0])) == [20, 10]
+
+
+def test_copies_are_the_object_itself_and_pickling_round_trips():
+    import copy
+    import pickle
+
+    R = np.array([[5.0, np.nan, 3.0], [np.nan, 1.0, 4.0]])
+    ratings = mt.Ratings.from_dense(R)
+    assert copy.copy(ratings) is ratings and copy.deepcopy([ratings])[0] is ratings  # immutable: no copy needed
+    back = pickle.loads(pickle.dumps(ratings))
+    np.testing.assert_array_equal(back.to_dense(), ratings.to_dense())
+    assert back.shape == ratings.shape and not back.values.flags.writeable
+    with pytest.raises(AttributeError, match="immutable"):
+        back.foo = 1

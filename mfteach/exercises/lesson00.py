@@ -1,11 +1,19 @@
-"""Exercises of lesson 00_recommenders_as_matrices (registered on import)."""
+"""Exercises and questions of lesson 00_recommenders_as_matrices (registered on import).
+
+In the lesson's order: ``density`` (the fraction of known entries), ``predict_ratings``
+(R_hat = U V^T, before the lesson computes the slides' example), ``head_size`` (a find-out on
+MovieLens 100K: how few of the most rated movies hold a given share of the ratings) and
+``regularized_loss`` (the slides' objective); then five check-your-understanding questions.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..data import toy
-from . import Diagnostic, register
+from ..data import load_movielens, toy
+from ..data import synthetic as make_synthetic
+from ..ratings import Ratings
+from .registry import Diagnostic, register, register_question
 
 # ============================================================================ lesson 00
 # The exercises of 00_recommenders_as_matrices. The lecture slides ("Recommender Systems 1")
@@ -26,6 +34,59 @@ def _random_ratings(rng, m: int, n: int, known: float) -> np.ndarray:
     return R
 
 
+# ---------------------------------------------------------------------------- density
+def _density_cases(rng):
+    cases = [(toy("lecture_R"),)]
+    for (m, n), known in [((5, 4), 0.5), ((10, 20), 0.1), ((7, 3), 0.9), ((4, 4), 1.0), ((3, 5), 0.0)]:
+        cases.append((_random_ratings(rng, m, n, known),))
+    return cases
+
+
+@register(
+    lesson=LESSON_00,
+    title="the density of a rating matrix: the fraction of its entries that are known",
+    cases=_density_cases,
+    hints=[
+        "Density = known entries / all entries = |Ω| / (m·n).",
+        "np.isnan(R) is True where a rating is unknown; `~` turns that into True where it is known.",
+        "np.count_nonzero counts the True entries of a mask, and R.size is m·n. Return a float.",
+    ],
+    diagnostics=[
+        Diagnostic(lambda R: 1 - _count_known(R) / R.size,
+                   "That is the fraction of UNKNOWN entries (1 − density): "
+                   "count the known ones, ~np.isnan(R)."),
+        Diagnostic(lambda R: np.count_nonzero(R) / R.size,
+                   "np.count_nonzero(R) counts NaN as non-zero (NaN ≠ 0), so unknown entries were "
+                   "counted as known: count ~np.isnan(R) instead."),
+        Diagnostic(lambda R: _count_known(R),
+                   "You returned |Ω|, the number of known entries; the density divides it by m·n."),
+        Diagnostic(lambda R: _count_known(R) / (R.size - 1),
+                   "Off by one: divide by m·n = R.size, not m·n − 1."),
+        Diagnostic(lambda R: _count_known(R) / (R.size + 1),
+                   "Off by one: divide by m·n = R.size, not m·n + 1."),
+        Diagnostic(lambda R: _count_known(R) / R.shape[0],
+                   "You divided by the number of users m; the matrix has m·n entries (R.size)."),
+        Diagnostic(lambda R: _count_known(R) / R.shape[1],
+                   "You divided by the number of items n; the matrix has m·n entries (R.size)."),
+    ],
+)
+def density(R):
+    """The fraction of known entries, |Omega| / (m n) (lesson 00: MovieLens 100K has about 6%).
+
+    Parameters
+    ----------
+    R : ndarray, shape (m, n)
+        Ratings, NaN where unknown.
+
+    Returns
+    -------
+    float
+        Between 0 (nothing known) and 1 (every user rated every item).
+    """
+    known = ~np.isnan(R)                # True on Omega
+    return np.count_nonzero(known) / R.size
+
+
 # ---------------------------------------------------------------------------- predict_ratings
 def _predict_ratings_cases(rng):
     _, U, V = _lecture_example()
@@ -37,16 +98,23 @@ def _predict_ratings_cases(rng):
 
 @register(
     lesson=LESSON_00,
-    title="predict every rating at once: R_hat = U V^T",
+    title="predict every rating at once from the user and item factors",
     cases=_predict_ratings_cases,
     hints=[
         "One prediction r̂_ui is the dot product of user u's row of U with item i's row of V.",
-        "All predictions together form R̂ = U Vᵀ: (m x k) times (k x n) gives the m x n matrix.",
-        "In numpy `@` is the matrix product and `.T` the transpose: return U @ V.T",
+        "All the dot products at once are one matrix product: U is (m x k), so it must be multiplied by "
+        "a (k x n) matrix to give m x n. Which (k x n) matrix holds the item vectors as columns?",
+        "numpy's `@` is the matrix product and `.T` the transpose; no loop is needed.",
     ],
     diagnostics=[
         Diagnostic(lambda U, V: V @ U.T,
                    "You computed V Uᵀ, which is R̂ᵀ (items in rows). R̂ = U Vᵀ has users in rows."),
+        Diagnostic(lambda U, V: U @ V,
+                   "U @ V cannot work: U is m x k and V is n x k, so the inner sizes (k and n) differ. "
+                   "The item vectors are the ROWS of V; the product needs them as columns (the transpose)."),
+        Diagnostic(lambda U, V: U * V,
+                   "`*` multiplies entry by entry (and needs equal shapes); a prediction is a dot product, "
+                   "a sum over the k factors: use the matrix product `@`."),
     ],
 )
 def predict_ratings(U, V):
@@ -65,6 +133,84 @@ def predict_ratings(U, V):
         R_hat[u, i] = u_u . v_i, the predicted rating of user u for item i.
     """
     return U @ V.T  # (m x k) @ (k x n) -> m x n
+
+
+# ---------------------------------------------------------------------------- head_size (a find-out)
+# The long tail of MovieLens: how few of the most rated movies collect a given share of all ratings?
+def _small_ratings(rng, m: int, n: int, known: float) -> Ratings:
+    """A random Ratings with skewed popularity: item i is known with probability ~ known * 2 / (1 + i)."""
+    R = rng.integers(1, 6, size=(m, n)).astype(float)
+    popularity = known * 2.0 / (1.0 + rng.permutation(n))
+    R[rng.random((m, n)) >= np.minimum(popularity, 1.0)[None, :]] = np.nan
+    R[rng.integers(m), :] = 3.0  # every item has a rating
+    return Ratings.from_dense(R)
+
+
+def _head_size_cases(rng):
+    cases = [(_small_ratings(rng, 6, 8, 0.9), 0.5)]
+    ml = load_movielens("100k")
+    cases += [(ml, 0.5), (ml, 0.8)]
+    synthetic, _, _ = make_synthetic(60, 90, 2, 0.15, seed=int(rng.integers(1000)))
+    cases += [(synthetic, 0.5), (_small_ratings(rng, 30, 50, 0.5), 0.25), (_small_ratings(rng, 12, 20, 0.6), 1.0)]
+    return cases
+
+
+def _head_size_by(counts, share):
+    """The fewest of the largest ``counts`` whose sum reaches ``share`` of the total."""
+    covered = np.cumsum(np.sort(counts)[::-1])
+    return int(np.argmax(covered >= share * covered[-1])) + 1
+
+
+@register(
+    lesson=LESSON_00,
+    title="find out: how few of the most rated movies collect a given share of all ratings?",
+    cases=_head_size_cases,
+    hints=[
+        "First count the ratings of every movie: a Ratings has a method for that (the lesson's long-tail "
+        "cells use it).",
+        "Order those counts from the most rated movie to the least rated one, then add them up one movie "
+        "at a time (np.cumsum): the running total after the first h movies is what the h most rated hold.",
+        "You need the first position where the running total reaches share × (number of ratings); "
+        "np.argmax on a boolean array gives the first True. Positions count from 0, the answer counts "
+        "movies.",
+    ],
+    diagnostics=[
+        Diagnostic(lambda ratings, share: _head_size_by(ratings.item_counts(), share) - 1,
+                   "Off by one: you returned the POSITION of the last movie needed (counting from 0); the "
+                   "question asks for the number of movies, one more."),
+        Diagnostic(lambda ratings, share: int(np.argmax(np.cumsum(np.sort(ratings.item_counts()))
+                                                        >= share * len(ratings))) + 1,
+                   "You added up the LEAST rated movies first (np.sort is ascending): the head of the long "
+                   "tail is the most rated movies; reverse the order."),
+        Diagnostic(lambda ratings, share: int(np.argmax(np.cumsum(np.sort(ratings.item_counts())[::-1])
+                                                        > share * len(ratings))) + 1,
+                   "'At least share' includes reaching it exactly: compare with >=, not >. (With share = 1 "
+                   "the running total never EXCEEDS the number of ratings, and np.argmax of an all-False "
+                   "array is 0.)"),
+        Diagnostic(lambda ratings, share: _head_size_by(ratings.user_counts(), share),
+                   "You counted ratings per USER (the most active users); the question is about movies, "
+                   "the columns of R: count per item."),
+    ],
+)
+def head_size(ratings, share):
+    """The fewest movies (the most rated ones) that together hold ``share`` of all ratings.
+
+    Parameters
+    ----------
+    ratings : Ratings
+        The data, e.g. ``mt.load_movielens("100k")``.
+    share : float
+        Between 0 and 1, e.g. 0.5 for half of all ratings.
+
+    Returns
+    -------
+    int
+        The smallest h such that the h most rated items receive at least ``share * len(ratings)``
+        ratings (MovieLens 100K: 215 of 1682 movies hold half of the 100,000 ratings).
+    """
+    counts = np.sort(ratings.item_counts())[::-1]    # |Omega^i| of every item, most rated first
+    covered = np.cumsum(counts)                      # ratings held by the 1, 2, 3, ... most rated
+    return int(np.argmax(covered >= share * len(ratings))) + 1   # first h that reaches the share
 
 
 # ---------------------------------------------------------------------------- regularized_loss
@@ -112,9 +258,11 @@ _BOOK_MEAN = "You divided by |Ω|: the lecture's loss is a sum, the book's 9.5 i
     hints=[
         "Two parts: the squared errors on the KNOWN entries only, plus λ times the squared "
         "norms of all user and item vectors.",
-        "The known entries are known = ~np.isnan(R); the errors there are (R - U @ V.T)[known].",
-        "Σ_u ‖u_u‖² + Σ_i ‖v_i‖² is np.sum(U**2) + np.sum(V**2): every entry of U and V, squared.",
-        "return np.sum(errors**2) + reg * (np.sum(U**2) + np.sum(V**2))",
+        "np.isnan(R) marks the unknown entries; its negation is a boolean mask of Ω. Indexing the "
+        "matrix of residuals R − R̂ with that mask keeps only the known ones (a 1-D array).",
+        "Σ_u ‖u_u‖² + Σ_i ‖v_i‖² is simply the sum of the squares of every entry of U and of V.",
+        "Return one float: the sum of the squared residuals on Ω, plus reg times the sum of the two "
+        "penalties (mind the parentheses).",
     ],
     diagnostics=[
         Diagnostic(lambda R, U, V, reg: np.sum((R - U @ V.T) ** 2) + reg * _penalty(U, V),
@@ -122,7 +270,7 @@ _BOOK_MEAN = "You divided by |Ω|: the lecture's loss is a sum, the book's 9.5 i
                    "and one NaN makes the whole sum NaN."),
         Diagnostic(lambda R, U, V, reg: _squared_errors(R, U, V),
                    "The regularization term λ(Σ‖u‖² + Σ‖v‖²) seems to be missing: "
-                   "add reg * (np.sum(U**2) + np.sum(V**2))."),
+                   "add reg times the sum of the squared entries of U and V."),
         Diagnostic(lambda R, U, V, reg: _squared_errors(R, U, V) / _count_known(R),
                    "You divided by |Ω| and left out the regularization: that is the book's eq. 9.5 "
                    "(a mean), but the lecture's loss is a sum plus λ(Σ‖u‖² + Σ‖v‖²)."),
@@ -181,54 +329,119 @@ def regularized_loss(R, U, V, reg):
     return float(np.sum(errors ** 2) + reg * penalty)
 
 
-# ---------------------------------------------------------------------------- density
-def _density_cases(rng):
-    cases = [(toy("lecture_R"),)]
-    for (m, n), known in [((5, 4), 0.5), ((10, 20), 0.1), ((7, 3), 0.9), ((4, 4), 1.0), ((3, 5), 0.0)]:
-        cases.append((_random_ratings(rng, m, n, known),))
-    return cases
-
-
-@register(
-    lesson=LESSON_00,
-    title="the density |Ω| / (m n) of a rating matrix",
-    cases=_density_cases,
-    hints=[
-        "Density = known entries / all entries = |Ω| / (m·n).",
-        "np.isnan(R) is True where a rating is unknown; `~` turns that into True where it is known.",
-        "return np.count_nonzero(~np.isnan(R)) / R.size",
+# ============================================================================ questions
+register_question(
+    name="q00_skips_feedback", lesson=LESSON_00, kind="choice",
+    prompt="A music service logs which songs each user skipped within 10 seconds and which they played "
+           "to the end. No one gives stars. What kind of feedback is this, and what is a 0 in its "
+           "user × song matrix?",
+    choices=[
+        "Explicit feedback; a 0 means the user dislikes the song.",
+        "Implicit feedback; a 0 means 'no signal': the user never played the song, or we cannot tell.",
+        "Implicit feedback; a 0 means the user dislikes the song.",
+        "Explicit feedback; a 0 is an unknown entry '?'.",
     ],
-    diagnostics=[
-        Diagnostic(lambda R: 1 - _count_known(R) / R.size,
-                   "That is the fraction of UNKNOWN entries (1 − density): "
-                   "count the known ones, ~np.isnan(R)."),
-        Diagnostic(lambda R: np.count_nonzero(R) / R.size,
-                   "np.count_nonzero(R) counts NaN as non-zero (NaN ≠ 0), so unknown entries were "
-                   "counted as known: count ~np.isnan(R) instead."),
-        Diagnostic(lambda R: _count_known(R),
-                   "You returned |Ω|, the number of known entries; the density divides it by m·n."),
-        Diagnostic(lambda R: _count_known(R) / (R.size - 1),
-                   "Off by one: divide by m·n = R.size, not m·n − 1."),
-        Diagnostic(lambda R: _count_known(R) / (R.size + 1),
-                   "Off by one: divide by m·n = R.size, not m·n + 1."),
-        Diagnostic(lambda R: _count_known(R) / R.shape[0],
-                   "You divided by the number of users m; the matrix has m·n entries (R.size)."),
-        Diagnostic(lambda R: _count_known(R) / R.shape[1],
-                   "You divided by the number of items n; the matrix has m·n entries (R.size)."),
-    ],
+    answer=1,
+    feedback={
+        0: "Nobody stated an opinion here: plays and skips are observed behaviour, which is implicit "
+           "feedback (slides, 'Feedback').",
+        2: "Implicit, yes, but a 0 only says that no interaction was observed: the user may never have "
+           "come across the song. Absence of a play is not a dislike.",
+        3: "It is not explicit (no one gave a rating). And in implicit data a missing pair is a 0, 'no "
+           "signal', not a '?': only explicit ratings leave unknown entries as '?'.",
+    },
+    explanation="Skips and plays are behaviour we observe, so this is implicit feedback. A natural '1' is "
+                "'played to the end' (or 'played again'); a quick skip is at best a weak negative signal; a "
+                "pair without any event is 0, meaning 'no signal', which is not the same as 'dislike'.",
 )
-def density(R):
-    """The fraction of known entries, |Omega| / (m n) (lesson 00: MovieLens 100K has about 6%).
 
-    Parameters
-    ----------
-    R : ndarray, shape (m, n)
-        Ratings, NaN where unknown.
+register_question(
+    name="q00_attribute_regression", lesson=LESSON_00, kind="choice",
+    prompt="A colleague fits $\\hat r_{ui} = w^\\top [a_u; a_i] + c$ on the users' age and the movies' "
+           "genres and reports a lower RMSE than predicting the mean rating. Can this model give two "
+           "users different rankings of the movies?",
+    choices=[
+        "Yes: users with different ages get different scores, so their rankings differ.",
+        "Yes, as soon as its RMSE is lower than that of the mean rating.",
+        "No: the user's part $w_U^\\top a_u$ adds the same constant to every movie, so every user gets "
+        "the ranking by $w_I^\\top a_i$. It needs a user–item interaction term such as $a_u^\\top W a_i$.",
+        "No, because the attributes are not learned; learning $a_u$ and $a_i$ by gradient descent would fix it.",
+    ],
+    answer=2,
+    feedback={
+        0: "Their scores differ, but only by a constant per user: adding the same number to every movie "
+           "does not change the order. Try it in the lesson's cell with two users.",
+        1: "A lower RMSE only says the model predicts each user's level better; the ranking within a user "
+           "is still the one by $w_I^\\top a_i$ for everybody.",
+        3: "The problem is the form of the score, not how the vectors are obtained: any score that is a "
+           "user term plus an item term ranks the items the same for everyone. The user and item must "
+           "interact (a product such as $u_u^\\top v_i$).",
+    },
+    explanation="The score splits into $w_U^\\top a_u + w_I^\\top a_i + c$ (slides, 'Personalized Machine "
+                "Learning'). For a fixed user the first term is a constant shift, so every user ranks the "
+                "movies by $w_I^\\top a_i$. Personalization needs a term where user and item interact: "
+                "$a_u^\\top W a_i$, or the learned $u_u^\\top v_i$ of matrix factorization.",
+)
 
-    Returns
-    -------
-    float
-        Between 0 (nothing known) and 1 (every user rated every item).
-    """
-    known = ~np.isnan(R)                # True on Omega
-    return np.count_nonzero(known) / R.size
+register_question(
+    name="q00_factor_count", lesson=LESSON_00, kind="expression",
+    prompt="How many numbers do the factors $U$ and $V$ of a rank-$k$ model of an $m \\times n$ rating "
+           "matrix hold together? (Use m, n and k.)",
+    answer="(m + n) * k", variables=("m", "n", "k"),
+    feedback={
+        "m * n": "That is the number of entries of $R$ (and of $\\hat R$); the point is that $U$ and $V$ "
+                 "need far fewer numbers.",
+        "m * n * k": "Each of the $m$ user vectors has $k$ numbers and each of the $n$ item vectors has $k$: "
+                     "the two counts add, they do not multiply.",
+        "m + n": "That is one number per user and per item, the rank-1 case; each vector has $k$ entries.",
+        "m * k": "That is $U$ alone; add the $n \\times k$ numbers of $V$.",
+        "n * k": "That is $V$ alone; add the $m \\times k$ numbers of $U$.",
+        "(m + n) * k - k**2": "That is the number of FREE parameters (an invertible $k \\times k$ matrix can be "
+                              "moved between $U$ and $V$); the question asks how many numbers are stored.",
+    },
+    default_feedback="Count the entries of $U$ ($m \\times k$) and of $V$ ($n \\times k$).",
+    explanation="$U$ is $m \\times k$ and $V$ is $n \\times k$: $(m+n)k$ numbers, against the $mn$ entries of "
+                "$R$ (book 9.2.4). For MovieLens 100K and $k = 10$ that is 26,250 numbers for 1,586,126 entries.",
+)
+
+register_question(
+    name="q00_largest_rank", lesson=LESSON_00, kind="number",
+    prompt="MovieLens 100K has $m = 943$ users, $n = 1682$ movies and $|\\Omega| = 100{,}000$ ratings. What "
+           "is the largest rank $k$ for which $U$ and $V$ together hold no more numbers than there are "
+           "known ratings?",
+    answer=38, tolerance=0.0,
+    feedback={
+        39: "$(943 + 1682) \\cdot 39 = 102{,}375 > 100{,}000$: round DOWN, the parameters must not exceed the ratings.",
+        106: "$100{,}000 / 943 \\approx 106$ counts only the user factors; $V$ has $n k$ numbers too.",
+        59: "$100{,}000 / 1682 \\approx 59$ counts only the item factors; $U$ has $m k$ numbers too.",
+        604: "$mn/(m+n) \\approx 604$ compares with all $mn$ entries of $R$; the question compares with the "
+             "known ratings $|\\Omega|$.",
+    },
+    default_feedback="Solve $(m + n)k \\le |\\Omega|$ for the largest whole $k$.",
+    explanation="$(m+n)k \\le |\\Omega|$ gives $k \\le 100{,}000 / 2{,}625 \\approx 38.1$, so $k = 38$ "
+                "($99{,}750$ numbers). With far more parameters than ratings the factors could reproduce the "
+                "known ratings almost exactly and generalize badly (overfitting), unless $\\lambda$ holds "
+                "them back.",
+)
+
+register_question(
+    name="q00_cold_start", lesson=LESSON_00, kind="choice",
+    prompt="A movie was added to the catalogue yesterday and nobody has rated it yet. Which statement is right?",
+    choices=[
+        "Collaborative filtering (matrix factorization) can predict its ratings from the other movies' ratings.",
+        "Content-based filtering can score it from its attributes (genres, ...); collaborative filtering "
+        "has nothing to learn its vector $v_i$ from.",
+        "Neither can: every recommender needs at least one rating of a movie.",
+    ],
+    answer=1,
+    feedback={
+        0: "Its column of $R$ is empty: no term of the loss involves $v_i$, so nothing determines it (the "
+           "cold-start problem). The other movies' ratings say nothing about this one.",
+        2: "Content-based filtering needs only the item's attributes and the user's taste for them; it copes "
+           "with a new movie. Lesson 04 builds item factors from attributes for exactly this case.",
+    },
+    explanation="Collaborative filtering learns from interactions only, so a movie without any (a column "
+                "of $R$ with no known entry) gets no information (cold start). Content-based filtering "
+                "uses attributes, which a new movie has. Tail movies with a handful of ratings are the "
+                "milder version of the same problem.",
+)

@@ -1,24 +1,126 @@
-"""Exercises of lesson 04_svd_biases_embeddings (registered on import).
+"""Exercises and questions of lesson 04_svd_biases_embeddings (registered on import).
 
-The biased prediction (book eq. 9.4 adds a per-user bias a_{i,0} to the affinity; the
-Surprise-style baseline of the lecture notes adds the global mean and an item bias too):
-
-    r_hat_ui = mu + b_u + c_i + u_u . v_i
-
-for a list of (user, item) pairs given as two index arrays ``rows`` and ``cols``, exactly what
-``model.predict(rows, cols)`` returns for a biased mfteach model.
+* ``imputed_svd``: the lecture notes' SVD recommender, steps 1-3 (fill the unknown entries, SVD,
+  keep k terms), with item means as the fill (the lesson shows the user-mean version);
+* ``predict_biased``: the biased prediction r_hat_ui = mu + b_u + c_i + u_u . v_i (book eq. 9.4
+  adds a per-user bias to the affinity; the Surprise-style baseline of the notes adds mu and c_i);
+* ``update_biases``: one round of the exact alternating updates of the biases-only model;
+* ``best_item_reg``: a find-out on MovieLens, the item-bias penalty lambda_i chosen on validation.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import Diagnostic, register
+import mfteach as mt
+
+from ..data import load_movielens
+from ..ratings import Ratings
+from .registry import Diagnostic, register, register_question
 
 LESSON_04 = "04_svd_biases_embeddings"
 
 
-# ---------------------------------------------------------------------------- test cases
+# ============================================================================ imputed_svd
+def _random_ratings_matrix(rng, m: int, n: int, density: float) -> np.ndarray:
+    """Whole stars 1-5, NaN where unknown; every user and every item has at least one rating."""
+    R = rng.integers(1, 6, size=(m, n)).astype(float)
+    known = rng.random((m, n)) < density
+    known[np.arange(m), rng.integers(0, n, m)] = True           # every user rated something
+    known[rng.integers(0, m, n), np.arange(n)] = True           # every item was rated
+    R[~known] = np.nan
+    return R
+
+
+def _imputed_svd_cases(rng):
+    nan = np.nan
+    small = np.array([[5.0, nan, 4.0, 1.0],
+                      [4.0, 2.0, nan, 1.0],
+                      [nan, 1.0, 5.0, nan],
+                      [2.0, nan, 4.0, 5.0],
+                      [1.0, 5.0, nan, 4.0]])
+    cases = [(small, 2)]
+    for m, n, density, k in [(8, 6, 0.5, 3), (12, 9, 0.3, 1), (7, 10, 0.6, 4), (6, 5, 0.4, 5), (30, 20, 0.2, 6)]:
+        cases.append((_random_ratings_matrix(rng, m, n, density), k))
+    return cases
+
+
+def _truncate(M, k):
+    X, sigma, Yt = np.linalg.svd(M, full_matrices=False)
+    return (X[:, :k] * sigma[:k]) @ Yt[:k]
+
+
+def _filled(R, fill):
+    return np.where(np.isnan(R), fill, R)
+
+
+def _svd_without_sigma(R, k):
+    X, sigma, Yt = np.linalg.svd(_filled(R, np.nanmean(R, axis=0)), full_matrices=False)
+    return X[:, :k] @ Yt[:k]
+
+
+def _svd_of_R_with_holes(R, k):
+    X, sigma, Yt = np.linalg.svd(R, full_matrices=False)        # NaN inside: LinAlgError
+    return (X[:, :k] * sigma[:k]) @ Yt[:k]
+
+
+@register(
+    lesson=LESSON_04,
+    title="the SVD recommender, steps 1-3: fill the unknown entries with item means, keep the rank-k part",
+    cases=_imputed_svd_cases,
+    hints=[
+        "Three steps: fill every hole of R with the mean of its COLUMN (the item's known ratings), "
+        "decompose the filled matrix, keep its k largest terms. Return an m x n matrix.",
+        "NaN-aware means: np.nanmean takes an axis. The mean of each item runs down the users, so "
+        "you want n numbers, one per column. np.where picks, entry by entry, between R and a fill "
+        "that broadcasts against it.",
+        "np.linalg.svd(..., full_matrices=False) gives X, the singular values in DEcreasing order, "
+        "and Y^T. The rank-k matrix uses the first k columns of X, the first k singular values and "
+        "the first k rows of Y^T.",
+        "Each of the k columns of X is scaled by its singular value (broadcasting a length-k vector "
+        "over the columns, or a k x k diagonal matrix) before the product with the k rows of Y^T. "
+        "Section 1's Eckart-Young cell builds M_k the same way.",
+    ],
+    diagnostics=[
+        Diagnostic(lambda R, k: _truncate(_filled(R, np.nanmean(R, axis=1, keepdims=True)), k),
+                   "You filled each hole with its USER's mean (the notes' choice, shown in the lesson). "
+                   "Here the fill is the ITEM's mean: the mean of the column, over the users who rated it."),
+        Diagnostic(lambda R, k: _truncate(_filled(R, 0.0), k),
+                   "You filled the holes with 0: an unknown rating is not a 0-star rating. Fill each "
+                   "hole with the mean of the known ratings of its item (its column)."),
+        Diagnostic(lambda R, k: _truncate(_filled(R, np.nanmean(R)), k),
+                   "You filled every hole with the one global mean. Use one mean per item: the mean of "
+                   "the known ratings in the hole's column."),
+        Diagnostic(_svd_without_sigma,
+                   "The singular values are missing: X_k Y_k^T has orthonormal factors and entries far "
+                   "below 1 star. Scale the k columns of X by sigma_1..sigma_k."),
+        Diagnostic(lambda R, k: _filled(R, np.nanmean(R, axis=0)),
+                   "You returned the filled matrix itself, all its terms: keep only the k largest "
+                   "singular values and their vectors."),
+        Diagnostic(lambda R, k: _filled(R, _truncate(_filled(R, np.nanmean(R, axis=0)), k)),
+                   "You kept the known ratings and used the rank-k matrix only for the holes. Return "
+                   "the rank-k matrix M_k everywhere: its values on the known entries show how well "
+                   "k terms fit them."),
+        Diagnostic(_svd_of_R_with_holes,
+                   "The SVD was given R with its NaN: numpy cannot decompose a matrix with unknown "
+                   "entries. Fill the holes first (step 1), then decompose the filled matrix."),
+    ],
+)
+def imputed_svd(R, k):
+    r"""The notes' SVD recommender, steps 1-3, with item means: the rank-k truncation M_k.
+
+    R : (m, n) ratings, NaN where unknown (every item has a known rating); k : the rank kept.
+    Returns the (m, n) matrix M_k = X_k Sigma_k Y_k^T of the filled matrix M (Eckart-Young: the
+    closest rank-k matrix to M in Frobenius norm).
+    """
+    item_mean = np.nanmean(R, axis=0)                       # (n,): mean known rating of each item
+    M = np.where(np.isnan(R), item_mean, R)                 # 1. the holes of column i := item i's mean
+    X, sigma, Yt = np.linalg.svd(M, full_matrices=False)    # 2. M = X diag(sigma) Y^T, sigma decreasing
+    return (X[:, :k] * sigma[:k]) @ Yt[:k]                  # 3. keep k terms: M_k
+
+
+
+# ============================================================================ predict_biased
 def _biased_case(rng, m: int, n: int, k: int, n_pairs: int, mu: float = 3.5):
     """Random biases and factors, and ``n_pairs`` distinct (user, item) pairs. Every index is
     below min(m, n) so that swapping the two bias vectors gives numbers (a recognisable
@@ -50,8 +152,8 @@ def _dot(U, V, rows, cols):
 
 
 _PAIRS_TABLE = ("U[rows] @ V[cols].T is a (pairs x pairs) table, every user of the list with every item of "
-                "the list. The prediction for pair k uses rows[k] and cols[k] only: "
-                "np.sum(U[rows] * V[cols], axis=1) is one dot product per pair.")
+                "the list. The prediction for pair k uses rows[k] and cols[k] only: multiply U[rows] and "
+                "V[cols] entry by entry and sum each row, one dot product per pair.")
 
 
 @register(
@@ -63,9 +165,11 @@ _PAIRS_TABLE = ("U[rows] @ V[cols].T is a (pairs x pairs) table, every user of t
         "bias c_i, and the dot product u_u · v_i.",
         "user_bias[rows] picks b_u for every pair at once, item_bias[cols] picks c_i; U[rows] and "
         "V[cols] are the two (pairs x k) arrays of vectors.",
-        "The dot product of each pair is a row-wise sum: np.sum(U[rows] * V[cols], axis=1) "
-        "(not U[rows] @ V[cols].T, which pairs every user with every item).",
-        "return mu + user_bias[rows] + item_bias[cols] + np.sum(U[rows] * V[cols], axis=1)",
+        "The dot product of each pair is a row-wise sum: multiply the two (pairs x k) arrays "
+        "entry by entry, then sum along the factor axis (axis=1). A matrix product of the two "
+        "would pair every user of the list with every item of the list.",
+        "Add the four parts; each is an array of length len(rows) except μ, a number that "
+        "broadcasts. Check the shape of what you return: (len(rows),).",
     ],
     diagnostics=[
         Diagnostic(lambda mu, b, c, U, V, rows, cols: b[rows] + c[cols] + _dot(U, V, rows, cols),
@@ -124,3 +228,356 @@ def predict_biased(mu, user_bias, item_bias, U, V, rows, cols):
     """
     dot = np.sum(U[rows] * V[cols], axis=1)             # u_u . v_i for each pair
     return mu + user_bias[rows] + item_bias[cols] + dot
+
+
+# ============================================================================ update_biases
+def _bias_case(rng, m: int, n: int, density: float, unrated_items: int, reg_user: float, reg_item: float):
+    """Ratings of a biases-only world; the last ``unrated_items`` items have no rating (their
+    bias must come out 0, and np.bincount needs its minlength to reach them)."""
+    rated = n - unrated_items
+    known = rng.random((m, rated)) < density
+    known[np.arange(m), rng.integers(0, rated, m)] = True
+    rows, cols = np.nonzero(known)
+    values = np.clip(np.round(3.5 + rng.normal(0, 0.5, m)[rows] + rng.normal(0, 0.8, rated)[cols]
+                              + rng.normal(0, 0.7, len(rows))), 1, 5)
+    mu = float(values.mean())
+    return (rows.astype(np.int64), cols.astype(np.int64), values, mu, rng.normal(0, 0.3, m),
+            rng.normal(0, 0.3, n), float(reg_user), float(reg_item))
+
+
+def _update_biases_cases(rng):
+    # the small case shown to the learner: 3 users, 4 items, 7 ratings
+    small = (np.array([0, 0, 0, 1, 1, 2, 2]), np.array([0, 1, 3, 0, 2, 1, 2]),
+             np.array([5.0, 3.0, 4.0, 4.0, 2.0, 1.0, 3.0]), 3.0,
+             np.array([0.5, 0.0, -0.5]), np.array([0.25, -0.25, 0.0, 0.5]), 2.0, 1.0)
+    cases = [small]
+    for m, n, density, unrated, reg_user, reg_item in [(6, 8, 0.5, 1, 15.0, 10.0), (12, 7, 0.4, 0, 0.5, 3.0),
+                                                      (20, 30, 0.2, 3, 5.0, 1.0), (40, 25, 0.3, 2, 15.0, 10.0)]:
+        cases.append(_bias_case(rng, m, n, density, unrated, reg_user, reg_item))
+    return cases
+
+
+def _item_pass(rows, cols, values, mu, user_bias, n, reg_item):
+    residual = values - mu - user_bias[rows]
+    return np.bincount(cols, residual, minlength=n) / (reg_item + np.bincount(cols, minlength=n))
+
+
+def _user_pass(rows, cols, values, mu, item_bias, m, reg_user):
+    residual = values - mu - item_bias[cols]
+    return np.bincount(rows, residual, minlength=m) / (reg_user + np.bincount(rows, minlength=m))
+
+
+def _both_from_old(rows, cols, values, mu, b, c, reg_user, reg_item):
+    return (_user_pass(rows, cols, values, mu, c, len(b), reg_user),
+            _item_pass(rows, cols, values, mu, b, len(c), reg_item))
+
+
+def _users_first(rows, cols, values, mu, b, c, reg_user, reg_item):
+    b = _user_pass(rows, cols, values, mu, c, len(b), reg_user)
+    return b, _item_pass(rows, cols, values, mu, b, len(c), reg_item)
+
+
+def _without_penalty(rows, cols, values, mu, b, c, reg_user, reg_item):
+    with np.errstate(invalid="ignore", divide="ignore"):        # 0 / 0 for an unrated item
+        c = _item_pass(rows, cols, values, mu, b, len(c), 0.0)
+        return _user_pass(rows, cols, values, mu, c, len(b), 0.0), c
+
+
+def _penalties_swapped(rows, cols, values, mu, b, c, reg_user, reg_item):
+    c = _item_pass(rows, cols, values, mu, b, len(c), reg_user)
+    return _user_pass(rows, cols, values, mu, c, len(b), reg_item), c
+
+
+def _with_residual(drop_mu: bool):
+    def wrong(rows, cols, values, mu, b, c, reg_user, reg_item):
+        mu_used = 0.0 if drop_mu else mu
+        c = _item_pass(rows, cols, values, mu_used, b if drop_mu else np.zeros_like(b), len(c), reg_item)
+        return _user_pass(rows, cols, values, mu_used, c if drop_mu else np.zeros_like(c), len(b), reg_user), c
+    return wrong
+
+
+def _without_minlength(rows, cols, values, mu, b, c, reg_user, reg_item):
+    residual = values - mu - b[rows]
+    c = np.bincount(cols, residual) / (reg_item + np.bincount(cols))
+    residual = values - mu - c[cols]
+    return np.bincount(rows, residual) / (reg_user + np.bincount(rows)), c
+
+
+@register(
+    lesson=LESSON_04,
+    title="one round of the biases-only model's alternating updates: every c_i, then every b_u",
+    cases=_update_biases_cases,
+    hints=[
+        "Two passes in a fixed order: first every item bias from the user biases you were given, "
+        "then every user bias from the item biases you have JUST computed (not the old ones you "
+        "were given).",
+        "For one item i, fixing the user biases leaves a ridge regression with one unknown: its "
+        "minimiser is the sum of the residuals r_ui − μ − b_u over the item's ratings, divided by "
+        "λ_i plus the number of those ratings.",
+        "Sums and counts per item without a loop: np.bincount with the item index of each rating as "
+        "the bins, the residuals as weights (no weights: it counts). Give it minlength = n, so that "
+        "an item nobody rated still gets an entry (its bias comes out 0).",
+        "The user pass is the mirror image: residuals r_ui − μ − c_i with the new c, bins by user, "
+        "λ_u and m. Return the pair (user_bias, item_bias), in that order.",
+    ],
+    diagnostics=[
+        Diagnostic(_both_from_old,
+                   "Your user biases were computed from the OLD item biases (the ones passed in). "
+                   "Alternating means the second pass uses what the first has just produced: b_u from "
+                   "the new c_i."),
+        Diagnostic(_users_first,
+                   "You updated the user biases first. The order is fixed here: first every c_i from "
+                   "the given b_u, then every b_u from the new c_i."),
+        Diagnostic(_without_penalty,
+                   "The penalty is missing from the denominators: that is the plain mean of the "
+                   "residuals. The ridge solution divides by λ + (number of ratings), which shrinks "
+                   "rarely rated items and users towards 0."),
+        Diagnostic(_penalties_swapped,
+                   "λ_u and λ_i are swapped: items are divided by λ_i + |Ω^i|, users by λ_u + |Ω_u|."),
+        Diagnostic(_with_residual(drop_mu=True),
+                   "μ is missing from the residuals: the biases are deviations from the global mean, "
+                   "so each residual is r_ui − μ − (the other bias)."),
+        Diagnostic(_with_residual(drop_mu=False),
+                   "Your residuals ignore the other bias: the item pass must subtract each rating's "
+                   "user bias b_u, the user pass each rating's (new) item bias c_i."),
+        Diagnostic(_without_minlength,
+                   "Your item biases are shorter than n: np.bincount stops at the largest item that "
+                   "has a rating, and the last items here have none. Pass minlength (n for items, m "
+                   "for users); an item without ratings gets the bias 0."),
+    ],
+)
+def update_biases(rows, cols, values, mu, user_bias, item_bias, reg_user, reg_item):
+    r"""One round of the exact alternating updates of r_hat_ui = mu + b_u + c_i (lesson 04, section 4).
+
+    The ratings are (rows[k], cols[k], values[k]); user_bias (m,) and item_bias (n,) are the
+    current b and c. Returns the new (user_bias, item_bias).
+    """
+    m, n = len(user_bias), len(item_bias)
+    # c_i = sum over Omega^i of (r_ui - mu - b_u), divided by lambda_i + |Omega^i|
+    residual = values - mu - user_bias[rows]
+    item_bias = np.bincount(cols, residual, minlength=n) / (reg_item + np.bincount(cols, minlength=n))
+    # b_u = sum over Omega_u of (r_ui - mu - c_i) with the NEW c_i, divided by lambda_u + |Omega_u|
+    residual = values - mu - item_bias[cols]
+    user_bias = np.bincount(rows, residual, minlength=m) / (reg_user + np.bincount(rows, minlength=m))
+    return user_bias, item_bias
+
+
+# ============================================================================ best_item_reg (a find-out)
+# Which item-bias penalty lambda_i suits MovieLens? Surprise's default (10) was not chosen for it.
+# The cases hand over Ratings objects. The checker may deep-copy a case before a call, and a
+# Ratings is immutable (deepcopy fails on it), so the cases carry a subclass whose copy is the
+# object itself; for the learner it is an ordinary mt.Ratings.
+class _SharedRatings(Ratings):
+    __slots__ = ()
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+
+def _shared(ratings: Ratings) -> Ratings:
+    shared = object.__new__(_SharedRatings)
+    for slot in Ratings.__slots__:
+        object.__setattr__(shared, slot, getattr(ratings, slot))
+    return shared
+
+
+ITEM_REGS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
+
+
+def _biases_world(rng, m: int, n: int, density: float, sd_user: float, sd_item: float, noise: float):
+    """(train, valid) of synthetic ratings mu + b_u + c_i + noise: how large lambda_i should be
+    depends on how large the item biases are against the noise."""
+    known = rng.random((m, n)) < density
+    known[np.arange(m), rng.integers(0, n, m)] = True
+    rows, cols = np.nonzero(known)
+    values = 3.5 + rng.normal(0, sd_user, m)[rows] + rng.normal(0, sd_item, n)[cols] + rng.normal(0, noise, len(rows))
+    train, valid = Ratings(rows, cols, values, (m, n)).split(0.25, seed=int(rng.integers(1000)))
+    return _shared(train), _shared(valid)
+
+
+def _best_item_reg_cases(rng):
+    cases = [(*_biases_world(rng, 30, 20, 0.4, 0.3, 0.1, 1.0), ITEM_REGS)]        # small shown case
+    fit, val = load_movielens("100k").split(0.2, seed=0)[0].split(0.1, seed=1)    # the lesson's split
+    cases.append((_shared(fit), _shared(val), ITEM_REGS))
+    for world in [(40, 30, 0.3, 0.3, 0.8, 0.3), (60, 50, 0.2, 0.5, 0.3, 0.8), (80, 60, 0.15, 0.4, 0.6, 0.5)]:
+        cases.append((*_biases_world(rng, *world), ITEM_REGS))
+    cases.append((*_biases_world(rng, 50, 40, 0.5, 0.2, 0.05, 1.2), (20.0, 5.0, 2.0, 0.0)))   # unsorted grid
+    return cases
+
+
+_SCORES_MEMO: dict = {}
+
+
+def _scores(train, valid, regs, on_train: bool = False, vary: str = "item"):
+    """Validation (or training) RMSE of mt.Baseline over the grid, varying the item penalty (the
+    task), the user penalty or both; remembered, since several diagnostics need the same scores."""
+    key = (id(train), id(valid), tuple(regs), on_train, vary)
+    hit = _SCORES_MEMO.get(key)
+    if hit is not None and hit[0] is train and hit[1] is valid:
+        return hit[2]
+    out = []
+    for reg in regs:
+        reg_user = reg if vary in ("user", "both") else 15.0
+        reg_item = reg if vary in ("item", "both") else 15.0      # "user": the two keywords swapped
+        out.append(mt.Baseline(reg_user=reg_user, reg_item=reg_item).fit(train).rmse(train if on_train else valid))
+    if len(_SCORES_MEMO) > 64:
+        _SCORES_MEMO.clear()
+    _SCORES_MEMO[key] = (train, valid, np.array(out))
+    return _SCORES_MEMO[key][2]
+
+
+@register(
+    lesson=LESSON_04,
+    title="find out on MovieLens: the item-bias penalty λ_i of a grid with the lowest validation RMSE",
+    cases=_best_item_reg_cases,
+    hints=[
+        "One model per value of the grid: the package's biases-only model, mt.Baseline, with "
+        "reg_user=15 and reg_item set to the grid's value. Fit it on train only.",
+        "Score each fitted model on the validation ratings (a fitted model has a method that returns "
+        "its RMSE on a Ratings); collect the scores in the order of regs.",
+        "The answer is a value of regs, not a position in it and not an RMSE: find the position of "
+        "the smallest score (np.argmin gives the first one on a tie) and look it up in regs.",
+    ],
+    diagnostics=[
+        Diagnostic(lambda train, valid, regs: regs[int(np.argmin(_scores(train, valid, regs, on_train=True)))],
+                   "You scored the models on the TRAINING ratings: a penalty can only make the fit to the "
+                   "training data worse, so the smallest λ_i always wins there. Choose on valid."),
+        Diagnostic(lambda train, valid, regs: float(np.min(_scores(train, valid, regs))),
+                   "You returned the lowest validation RMSE; the question is WHICH λ_i gives it: return "
+                   "that value of regs."),
+        Diagnostic(lambda train, valid, regs: int(np.argmin(_scores(train, valid, regs))),
+                   "You returned the position of the best λ_i in regs; return the value regs[position]."),
+        Diagnostic(lambda train, valid, regs: regs[int(np.argmax(_scores(train, valid, regs)))],
+                   "You picked the largest RMSE: the best model has the LOWEST validation error."),
+        Diagnostic(lambda train, valid, regs: regs[int(np.argmin(_scores(train, valid, regs, vary="user")))],
+                   "You varied the USER penalty reg_user. The grid is for the item penalty: reg_item=λ_i, "
+                   "with reg_user fixed at 15."),
+        Diagnostic(lambda train, valid, regs: regs[int(np.argmin(_scores(train, valid, regs, vary="both")))],
+                   "You set both penalties to λ_i. Only the item penalty varies: reg_item=λ_i, reg_user=15."),
+    ],
+    time_limit=10.0,
+)
+def best_item_reg(train, valid, regs):
+    r"""The lambda_i of ``regs`` whose biases-only model mu + b_u + c_i (mt.Baseline, lambda_u = 15),
+    fitted on ``train``, has the lowest RMSE on ``valid`` (the first one on a tie)."""
+    scores = [mt.Baseline(reg_user=15.0, reg_item=reg).fit(train).rmse(valid) for reg in regs]
+    return regs[int(np.argmin(scores))]                 # a value of the grid, chosen on validation
+
+
+# ============================================================================ questions
+register_question(
+    name="q04_eckart_young", lesson=LESSON_04, kind="number",
+    prompt="A $100\\times80$ matrix $M$ has the singular values $10, 5, 2, 1$ and then only zeros. "
+           "What is $\\|M-M_2\\|_F^2$, the squared Frobenius error of its rank-2 truncation?",
+    answer=5.0,
+    feedback={
+        3.0: "That is σ₃ + σ₄. The error is the sum of the discarded singular values SQUARED.",
+        4.0: "That is σ₃² alone; every discarded term counts, σ₄² = 1 too.",
+        125.0: "That is σ₁² + σ₂², the part the truncation KEEPS. The error is what it discards.",
+        130.0: "That is ‖M‖_F², the sum of all squared singular values; subtract what the rank-2 part keeps.",
+        5.0 ** 0.5: "That is the Frobenius norm ‖M − M₂‖_F itself; the question asks for its square.",
+        1.0: "That is σ₄² alone; the third singular value is discarded as well.",
+    },
+    default_feedback="Eckart–Young: the error of the rank-k truncation is the sum of the squared "
+                     "singular values it leaves out, here the third and the fourth.",
+    explanation="$\\|M-M_2\\|_F^2 = \\sigma_3^2+\\sigma_4^2 = 4+1 = 5$. No matrix of rank at most 2 does "
+                "better (Eckart–Young–Mirsky); section 1 tried ALS and 200 random rank-2 projections, "
+                "and none went below the truncation.",
+)
+
+register_question(
+    name="q04_biased_parameters", lesson=LESSON_04, kind="expression",
+    prompt="How many numbers does the biased model $\\hat r_{ui} = \\mu + b_u + c_i + u_u^\\top v_i$ "
+           "learn for $m$ users, $n$ items and rank $k$? (Write an expression in m, n and k.)",
+    answer="(m + n) * k + m + n + 1", variables=("m", "n", "k"),
+    feedback={
+        "(m + n) * k": "That is the unbiased factorization. Add one bias per user, one per item, and μ.",
+        "(m + n) * k + m + n": "Almost: the global mean μ is one more number.",
+        "m * n * k": "U is m × k and V is n × k: their sizes add up, they do not multiply.",
+        "m * n": "That is the size of the rating matrix; the point of a factorization is to need far fewer numbers.",
+        "(m + n) * k + 1": "One bias per user and one per item are missing (m + n numbers).",
+        "m + n + 1": "That is the biases-only model; the factors add (m + n) k numbers.",
+    },
+    default_feedback="Count each part: U (m × k), V (n × k), the user biases, the item biases and μ.",
+    explanation="$U$ and $V$ hold $(m+n)k$ numbers, the biases $m+n$, and $\\mu$ is one: "
+                "$(m+n)k+m+n+1$. The biases-only model has just $m+n+1$ and still beats the unbiased factorization in this "
+                "lesson: an unbiased model must spend latent dimensions, and penalty, on 'this user is "
+                "generous', while a bias captures it with one number, shrunk by $\\lambda$.",
+)
+
+register_question(
+    name="q04_test_protocol", lesson=LESSON_04, kind="choice",
+    prompt="A colleague fits each model with several values of $\\lambda$, keeps the value with the "
+           "lowest TEST RMSE and reports that test RMSE. What is wrong with the reported numbers?",
+    choices=[
+        "Nothing, as long as every model gets the same grid of λ.",
+        "They are optimistic: the test set was used to choose, so it no longer measures prediction "
+        "of unseen ratings. Choose on a validation split of the training data, refit, test once.",
+        "They are pessimistic: the models were fitted without the test ratings and would be better with them.",
+        "Only the training RMSE can be trusted, so that is what should be reported.",
+    ],
+    answer=1,
+    feedback={
+        0: "A common grid treats the models alike, but every one of them was tuned on the data that scores it; "
+           "with enough choices, a model looks good on a test set by luck. The test set must play no part in any choice.",
+        2: "Leaving the test ratings out of the fit is exactly right; the problem is that they were used to choose λ.",
+        3: "The training RMSE rewards memorising: it keeps falling as λ goes to 0 while the error on new "
+           "ratings rises (section 3's curves).",
+    },
+    explanation="Choosing on the test set turns it into training data for the hyperparameters: the "
+                "minimum over a grid of noisy test scores is biased downwards. The lesson's protocol: "
+                "choose on a validation split carved from the training data (or by cross-validation on "
+                "it), refit on the whole training set, and evaluate on the test set once.",
+)
+
+register_question(
+    name="q04_scaled_vector", lesson=LESSON_04, kind="choice",
+    prompt="Two movies have the item vectors $v_j = 3\\,v_i$. For a user with $u_u^\\top v_i = 0.4$, "
+           "which statement is right?",
+    choices=[
+        "cos(v_i, v_j) = 1/3 and the two movies get the same predicted rating.",
+        "cos(v_i, v_j) = 1 (Example 9.2.4: the same appeal to every user), and u_u · v_j = 1.2: "
+        "the same taste, three times stronger.",
+        "cos(v_i, v_j) = 1, so the two movies get the same predicted rating for every user.",
+        "cos(v_i, v_j) = 3, the ratio of the lengths.",
+    ],
+    answer=1,
+    feedback={
+        0: "A cosine divides by both lengths: 3 v_i·v_i / (|v_i| · 3|v_i|) = 1. And the dot product does "
+           "scale with the length: 3 × 0.4.",
+        2: "The cosine ignores the lengths, the prediction does not: u_u · v_j = 3 × 0.4 = 1.2 (plus the biases).",
+        3: "A cosine is at most 1: it divides out the lengths.",
+    },
+    explanation="The cosine divides by both lengths, so parallel vectors have cosine 1: the two movies "
+                "appeal to the same users (book Example 9.2.4) and are recommended together. The dot "
+                "product keeps the length: $u_u^\\top v_j = 3\\cdot0.4 = 1.2$, so the longer vector's "
+                "predictions deviate three times as much from the biases. With a ridge penalty, a long "
+                "vector usually means much evidence (many ratings).",
+)
+
+register_question(
+    name="q04_cold_start", lesson=LESSON_04, kind="choice",
+    prompt="A new movie arrives with genres Comedy and Romance and no rating yet. What does a "
+           "biased ALS model trained without it predict for user $u$?",
+    choices=[
+        "μ + b_u: its v_i and c_i stay 0, so every user gets their own average, the same for every new movie.",
+        "The mean rating of comedies and romances: the model knows the genres.",
+        "Nothing: the prediction raises an error because the movie has no vector.",
+        "μ: without ratings the user's bias does not apply either.",
+    ],
+    answer=0,
+    feedback={
+        1: "Basic MF never sees the genres: its only input is who rated what. Section 6.5's genre mapping "
+           "(the LightFM idea) is what brings the genres in.",
+        2: "The movie has a column in R, so it has a vector: the ridge solution of an empty regression, 0.",
+        3: "The user is known: b_u was learned from their other ratings and still applies. Only the movie's "
+           "part is missing.",
+    },
+    explanation="With no rating, the ridge problems for $v_i$ and $c_i$ have no data term, so their "
+                "minimisers are 0 and $\\hat r_{ui} = \\mu + b_u$: no personalisation, no neighbours, "
+                "no place on the map. Attributes can fill the gap: $v_i = W^\\top g_i$ from the genres "
+                "(section 6.5); better still, the first few ratings, text, cast or images.",
+)

@@ -13,14 +13,24 @@ a ridge regression on X = sqrt(C^u) V and y = sqrt(C^u) p_u, whose minimizer is
 Every item enters, also the ones the user never touched (p_ui = 0, confidence c_ui = 1 in
 Hu, Koren and Volinsky 2008: c_ui = 1 + alpha r_ui). (The slides index users by i; lesson 05's
 notation table translates.)
+
+Exercises, in the order of the lesson: ``weighted_user_update`` (the closed form, dense),
+``fast_user_update`` (the same u_u from a precomputed V^T V and the user's items only, Hu et al.
+section 4), ``cg_iterates`` (conjugate gradients from a start x0, given only z -> A z) and
+``implicit_best_reg`` (a find-out on MovieLens 100K: the lambda of a grid with the best validation
+nDCG@10 of ``mt.ImplicitALS`` for a given alpha). Then the lesson's check-your-understanding questions.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ..data import toy
-from . import Diagnostic, register
+from ..data import synthetic, toy
+from ..implicit import ImplicitALS
+from ..metrics import evaluate_ranking
+from .registry import Diagnostic, register, register_question
 
 LESSON_05 = "05_implicit_feedback"
 TOY_ALPHA = 10.0  # the lesson's alpha for the slides' 4 x 6 example
@@ -89,39 +99,58 @@ def _reg_everywhere(V, c_u, p_u, reg):
     return _solve(V.T @ (c_u[:, None] * V) + reg, V.T @ (c_u * p_u))
 
 
+def _weights_as_row(V, c_u, p_u, reg):
+    # c_u (n,) times V (n, k): numpy lines c_u up with V's LAST axis and raises (unless n == k)
+    return _solve(V.T @ (c_u * V) + reg * np.eye(V.shape[1]), V.T @ (c_u * p_u))
+
+
+def _weights_as_row_after(V, c_u, p_u, reg):
+    return _solve(V.T @ (V * c_u) + reg * np.eye(V.shape[1]), V.T @ (c_u * p_u))
+
+
+_COLUMN_AXIS = ("c_u has shape (n,) and V has shape (n, k): numpy pairs a 1-D array with the LAST axis of the "
+                "other operand (k), not with its rows, hence the broadcasting error. Give the weights a column "
+                "axis, shape (n, 1) (index c_u with [:, None], or reshape it), so that row i of V is scaled by "
+                "c_ui: that is Cᵘ V without building the n x n diagonal matrix.")
+
+
 @register(
     lesson=LESSON_05,
-    title="the weighted (implicit-feedback) user update: u_u = (Vᵀ Cᵘ V + λI)⁻¹ Vᵀ Cᵘ p_u",
+    title="the implicit-feedback update of one user: the minimizer of its weighted loss over all n items",
     cases=_weighted_user_update_cases,
     hints=[
         "With V fixed, user u's loss is Σ_i c_ui (p_ui − uᵀv_i)² + λ‖u‖² over ALL n items: a weighted ridge "
         "regression in which item i has weight c_ui. The items the user never touched count too, with p_ui = 0 "
         "and weight c_ui = 1.",
         "Write it as ‖√C p − √C V u‖² + λ‖u‖² with C = diag(c_u) (the slides' trick): ordinary ridge regression "
-        "with inputs X = √C V and targets y = √C p. Lesson 03's closed form gives u = (XᵀX + λI)⁻¹ Xᵀy.",
-        "XᵀX = Vᵀ C V and Xᵀy = Vᵀ C p. Without building the n x n matrix diag(c_u): "
-        "V.T @ (c_u[:, None] * V) and V.T @ (c_u * p_u); λI is reg * np.eye(k) with k = V.shape[1].",
-        "A = V.T @ (c_u[:, None] * V) + reg * np.eye(V.shape[1]); b = V.T @ (c_u * p_u); "
-        "return np.linalg.solve(A, b)",
+        "with inputs X = √C V and targets y = √C p. Lesson 03's closed form gives u = (XᵀX + λI)⁻¹ Xᵀy, and "
+        "XᵀX = Vᵀ Cᵘ V, Xᵀy = Vᵀ Cᵘ p_u.",
+        "You never need the n x n matrix diag(c_u): Cᵘ V is V with row i scaled by c_ui, a broadcast "
+        "product of V with the weights reshaped to a column (n, 1); Cᵘ p_u is an elementwise product of two "
+        "length-n vectors.",
+        "The k x k matrix gets λ on its diagonal only (np.eye with k = V.shape[1]); then solve the k x k "
+        "system with np.linalg.solve instead of inverting the matrix.",
     ],
     diagnostics=[
         Diagnostic(_no_c_in_gram, "Your k x k matrix is Vᵀ V + λI: the confidences are missing there. Item i's "
-                                  "squared error is weighted by c_ui, so the Gram matrix is Vᵀ Cᵘ V = "
-                                  "V.T @ (c_u[:, None] * V)."),
+                                  "squared error is weighted by c_ui, so the matrix is Vᵀ Cᵘ V + λI (scale "
+                                  "row i of V by c_ui before multiplying by Vᵀ)."),
         Diagnostic(_no_c_in_rhs, "Your right-hand side is Vᵀ p_u: the confidences are missing there. With "
-                                 "X = √C V and y = √C p it is Xᵀy = Vᵀ Cᵘ p_u = V.T @ (c_u * p_u)."),
+                                 "X = √C V and y = √C p it is Xᵀy = Vᵀ Cᵘ p_u (weight p_ui by c_ui)."),
         Diagnostic(_no_c_at_all, "Your u ignores the confidences entirely: (Vᵀ V + λI)⁻¹ Vᵀ p_u is the unweighted "
                                  "fit of the 0/1 row. Weight item i by c_ui in both places: Vᵀ Cᵘ V and Vᵀ Cᵘ p_u."),
         Diagnostic(_only_interacted, "You used only the items the user interacted with (p_ui = 1). The implicit "
                                      "loss runs over ALL items: the others have p_ui = 0 and confidence 1, and "
                                      "they are what pulls the scores of unseen items down. Use all n rows of V."),
-        Diagnostic(_no_reg, "λI is missing: add reg * np.eye(k) to Vᵀ Cᵘ V."),
+        Diagnostic(_no_reg, "λI is missing: add λ to the diagonal of Vᵀ Cᵘ V."),
         Diagnostic(_sqrt_c_in_rhs, "You built X = √C V but used p instead of y = √C p on the right: Xᵀ p = Vᵀ √C p. "
                                    "The right-hand side is Xᵀ y = Vᵀ C p."),
-        Diagnostic(_extra_confidence_only, "Your Gram matrix is Vᵀ(Cᵘ − I)V + λI: that is only the correction of "
+        Diagnostic(_extra_confidence_only, "Your matrix is Vᵀ(Cᵘ − I)V + λI: that is only the correction of "
                                            "the speed-up. Vᵀ Cᵘ V = Vᵀ V + Vᵀ(Cᵘ − I)V: add Vᵀ V."),
-        Diagnostic(_reg_everywhere, "You added λ to EVERY entry of Vᵀ Cᵘ V (A + reg broadcasts); λI puts λ on the "
-                                    "diagonal only: A + reg * np.eye(k)."),
+        Diagnostic(_reg_everywhere, "You added λ to EVERY entry of Vᵀ Cᵘ V (a matrix plus a number broadcasts); "
+                                    "λI puts λ on the diagonal only: add λ times np.eye(k)."),
+        Diagnostic(_weights_as_row, _COLUMN_AXIS),
+        Diagnostic(_weights_as_row_after, _COLUMN_AXIS),
     ],
 )
 def weighted_user_update(V, c_u, p_u, reg):
@@ -149,3 +178,456 @@ def weighted_user_update(V, c_u, p_u, reg):
     A = V.T @ (c_u[:, None] * V) + reg * np.eye(V.shape[1])   # V^T C^u V + lambda I   (k x k), C^u = diag(c_u)
     b = V.T @ (c_u * p_u)                                    # V^T C^u p_u            (k)
     return np.linalg.solve(A, b)                             # u_u = A^{-1} b
+
+
+# ============================================================================ fast_user_update
+def _fast_cases(rng):
+    """(VtV, V, items, c, reg): user 0 of the slides' example first (the same u_u as
+    weighted_user_update's first case), then random users; from the third case on, the rows of V
+    the user never touched are NaN: the speed-up never reads them."""
+    V, c_u, p_u, reg = _slides_user_0()
+    items = np.flatnonzero(p_u)
+    cases = [(V.T @ V, V, items, c_u[items], reg)]
+    # (n, k, |Omega_u|, alpha, lambda, hide the other rows): fewer and more items than k
+    for n, k, count, alpha, reg, hide in [(12, 3, 5, 2.0, 0.5, False), (30, 5, 4, 40.0, 1.0, True),
+                                          (60, 8, 25, 10.0, 3.0, True), (20, 4, 1, 5.0, 0.2, True)]:
+        V = rng.normal(scale=0.5, size=(n, k))
+        items = rng.choice(n, size=count, replace=False)          # Omega_u, in no particular order
+        c = 1.0 + alpha * rng.integers(1, 20, size=count)         # c_ui = 1 + alpha r_ui > 1 on Omega_u
+        VtV = V.T @ V                                             # computed once per half-step, from all of V
+        if hide:
+            V = np.where(np.isin(np.arange(n), items)[:, None], V, np.nan)
+        cases.append((VtV, V, items, c, reg))
+    return cases
+
+
+def _fast(VtV, V_O, c, b_weights, reg, counted_gram=True, extra=True):
+    k = VtV.shape[0]
+    A = (VtV if counted_gram else 0) + V_O.T @ (((c - 1) if extra else c)[:, None] * V_O) + reg * np.eye(k)
+    return np.linalg.solve(A, V_O.T @ b_weights)
+
+
+def _counted_twice(VtV, V, items, c, reg):
+    return _fast(VtV, V[items], c, c, reg, extra=False)
+
+
+def _without_VtV(VtV, V, items, c, reg):
+    return _fast(VtV, V[items], c, c, reg, counted_gram=False, extra=False)
+
+
+def _rhs_with_c_minus_1(VtV, V, items, c, reg):
+    return _fast(VtV, V[items], c, c - 1, reg)
+
+
+def _fast_no_reg(VtV, V, items, c, reg):
+    return _fast(VtV, V[items], c, c, 0.0)
+
+
+def _dense_after_all(VtV, V, items, c, reg):
+    c_u = np.ones(V.shape[0])
+    c_u[items] = c
+    return weighted_user_update(V, c_u, (c_u > 1).astype(float), reg)
+
+
+def _fast_weights_as_row(VtV, V, items, c, reg):
+    V_O = V[items]
+    return np.linalg.solve(VtV + V_O.T @ ((c - 1) * V_O) + reg * np.eye(V.shape[1]), V_O.T @ c)
+
+
+def _fast_weights_as_row_after(VtV, V, items, c, reg):
+    V_O = V[items]
+    return np.linalg.solve(VtV + V_O.T @ (V_O * (c - 1)) + reg * np.eye(V.shape[1]), V_O.T @ c)
+
+
+_FAST_COLUMN_AXIS = ("The weights have shape (|Ωᵤ|,) and the rows V[items] shape (|Ωᵤ|, k): numpy pairs a 1-D "
+                     "array with the LAST axis (k), hence the broadcasting error. Give the weights a column axis, "
+                     "shape (|Ωᵤ|, 1), so that row v_i is scaled by its own weight c_ui − 1.")
+
+
+@register(
+    lesson=LESSON_05,
+    title="the same user update from a precomputed VᵀV, touching only the rows of the items the user touched",
+    cases=_fast_cases,
+    hints=[
+        "Split the weights: c_ui = 1 + (c_ui − 1). The '1' part of Vᵀ Cᵘ V is Σ over ALL items of v_i v_iᵀ, "
+        "which is VtV, given. The '(c_ui − 1)' part is zero for every item outside Ωᵤ.",
+        "So you only need the |Ωᵤ| rows V[items]: the correction is the sum over them of (c_ui − 1) v_i v_iᵀ, "
+        "a k x k matrix; add it and λI to VtV. Scale the rows by their weights with the weights as a column "
+        "(shape (|Ωᵤ|, 1)).",
+        "The right-hand side Vᵀ Cᵘ p_u is also a sum over Ωᵤ only, because p_ui = 0 elsewhere and p_ui = 1 on "
+        "Ωᵤ: it is the rows V[items] weighted by the full confidences c (not c − 1), summed.",
+        "Solve the k x k system with np.linalg.solve. Never touch V outside V[items], nor recompute Vᵀ V: "
+        "some test cases set the other rows of V to NaN.",
+    ],
+    diagnostics=[
+        Diagnostic(_counted_twice, "You added Σ c_ui v_i v_iᵀ over Ωᵤ to VtV: the items of Ωᵤ are then counted "
+                                   "twice, since VtV already holds each v_i v_iᵀ with weight 1. Add only the "
+                                   "EXTRA confidence, c_ui − 1."),
+        Diagnostic(_without_VtV, "Your matrix has no VtV: Σ over Ωᵤ of c_ui v_i v_iᵀ + λI is lesson 03's update "
+                                 "with weights, and the items the user never touched (p = 0, c = 1) are gone "
+                                 "from the loss. Start from the given VtV and add the correction."),
+        Diagnostic(_rhs_with_c_minus_1, "Your right-hand side uses the weights c − 1: only the matrix is split "
+                                        "as VᵀV + Vᵀ(Cᵘ − I)V. The right-hand side is Vᵀ Cᵘ p_u = Σ over Ωᵤ of "
+                                        "c_ui v_i, with the full confidence."),
+        Diagnostic(_fast_no_reg, "λI is missing: add λ to the diagonal of the k x k matrix."),
+        Diagnostic(_dense_after_all, "Your result is right when V is complete and NaN when the rows outside Ωᵤ "
+                                     "are NaN: you used all of V (recomputing Vᵀ V, or the dense Vᵀ Cᵘ V). The "
+                                     "speed-up reads only V[items] and takes Vᵀ V from VtV."),
+        Diagnostic(_fast_weights_as_row, _FAST_COLUMN_AXIS),
+        Diagnostic(_fast_weights_as_row_after, _FAST_COLUMN_AXIS),
+    ],
+)
+def fast_user_update(VtV, V, items, c, reg):
+    r"""u_u = (V^T C^u V + lambda I)^{-1} V^T C^u p_u computed the fast way (Hu et al., section 4):
+    V^T C^u V = V^T V + V_O^T (C^u_O - I) V_O and V^T C^u p_u = V_O^T c, with V_O = V[items] the rows of
+    the user's items (p_ui = 1 there, 0 and c_ui = 1 elsewhere); O(|Omega_u| k^2 + k^3), not O(n k^2)."""
+    V_O = V[items]                                                           # only the |Omega_u| rows that matter
+    A = VtV + V_O.T @ ((c - 1)[:, None] * V_O) + reg * np.eye(V.shape[1])   # V^T V + V^T (C^u - I) V + lambda I
+    b = V_O.T @ c                                                            # V^T C^u p_u: p_ui = 1 on Omega_u
+    return np.linalg.solve(A, b)
+
+
+# ============================================================================ cg_iterates
+class _Product:
+    """z -> A z for a fixed symmetric positive definite A (what CG is given instead of A)."""
+
+    def __init__(self, A):
+        self.A = A
+
+    def __call__(self, z):
+        return self.A @ z
+
+    def __repr__(self):
+        with np.printoptions(precision=3, suppress=True):
+            return f"z -> A @ z with A =\n{self.A}"
+
+
+def _user_system(rng, k, count, alpha, reg):
+    """A k x k system of one user as in the lesson: (V^T C^u V + lambda I) x = V^T C^u p_u."""
+    V = rng.normal(scale=0.5, size=(40, k))
+    items = rng.choice(40, size=count, replace=False)
+    c = 1.0 + alpha * rng.integers(1, 5, size=count)
+    V_O = V[items]
+    return V.T @ V + V_O.T @ ((c - 1)[:, None] * V_O) + reg * np.eye(k), V_O.T @ c
+
+
+def _cg_cases(rng):
+    cases = []
+    # (k, |Omega_u|, alpha, lambda, start, steps): start "zero", "random" or "warm" (near the solution)
+    for k, count, alpha, reg, start, steps in [(3, 6, 2.0, 0.5, "random", 2), (5, 12, 10.0, 1.0, "random", 3),
+                                               (4, 8, 1.0, 0.3, "zero", 4), (8, 20, 5.0, 2.0, "warm", 3),
+                                               (6, 3, 40.0, 1.0, "random", 1), (10, 30, 1.0, 1.0, "zero", 6)]:
+        A, b = _user_system(rng, k, count, alpha, reg)
+        x0 = {"zero": np.zeros(k), "random": rng.normal(size=k),
+              "warm": np.linalg.solve(A, b) + 0.05 * rng.normal(size=k)}[start]
+        cases.append((_Product(A), b, x0, steps))
+    return cases
+
+
+def _cg(apply_A, b, x0, steps, cold_residual=False, conjugate=True, beta_one=False, dd=False):
+    x = x0.astype(float)
+    r = b.copy() if cold_residual else b - apply_A(x)
+    d = r.copy()
+    iterates = [x.copy()]
+    for _ in range(steps):
+        Ad = apply_A(d)
+        step = (r @ r) / (d @ d if dd else d @ Ad)
+        x = x + step * d
+        r_next = r - step * Ad
+        beta = 1.0 if beta_one else (r_next @ r_next) / (r @ r)
+        d = r_next + beta * d if conjugate else r_next
+        r = r_next
+        iterates.append(x.copy())
+    return np.array(iterates)
+
+
+def _cg_cold_residual(apply_A, b, x0, steps):
+    return _cg(apply_A, b, x0, steps, cold_residual=True)
+
+
+def _cg_steepest_descent(apply_A, b, x0, steps):
+    return _cg(apply_A, b, x0, steps, conjugate=False)
+
+
+def _cg_beta_one(apply_A, b, x0, steps):
+    return _cg(apply_A, b, x0, steps, beta_one=True)
+
+
+def _cg_step_without_A(apply_A, b, x0, steps):
+    return _cg(apply_A, b, x0, steps, dd=True)
+
+
+def _cg_without_start(apply_A, b, x0, steps):
+    return _cg(apply_A, b, x0, steps)[1:]
+
+
+def _cg_last_only(apply_A, b, x0, steps):
+    return _cg(apply_A, b, x0, steps)[-1]
+
+
+@register(
+    lesson=LESSON_05,
+    title="conjugate gradients on A x = b from a start x0, given only the product z -> A z; every iterate",
+    cases=_cg_cases,
+    hints=[
+        "CG keeps three vectors: the current x, the residual r = b − A x (it starts from x0, so compute it "
+        "with one call of apply_A) and a search direction d, which starts equal to r.",
+        "Each step: one product A d. The step length along d is the one that minimizes the quadratic "
+        "½ xᵀA x − bᵀx on that line: (rᵀr) / (dᵀ A d). Move x by it; the residual moves by the same step "
+        "times A d, so no second product is needed.",
+        "The next direction is the NEW residual plus β times the old direction, with β = (new rᵀr) / (old rᵀr): "
+        "keep the old rᵀr until β is computed. That β makes the directions A-conjugate.",
+        "Collect x0 and the x after each step; return them stacked as the rows of an array of shape "
+        "(steps + 1, len(b)) (np.array of the list). Copy x when you store it if you update it in place.",
+    ],
+    diagnostics=[
+        Diagnostic(_cg_cold_residual, "Your first residual is b, which is right only when x0 = 0. CG starts "
+                                      "from the given x0: r0 = b − A x0 (one call of apply_A)."),
+        Diagnostic(_cg_steepest_descent, "Your new direction is the new residual alone: that is steepest "
+                                         "descent, which zigzags. CG adds β times the previous direction, "
+                                         "β = (new rᵀr) / (old rᵀr)."),
+        Diagnostic(_cg_beta_one, "Your β is 1: you divided the new rᵀr by itself, probably after overwriting "
+                                 "the old residual (or its rᵀr). Keep the old rᵀr until β is computed."),
+        Diagnostic(_cg_step_without_A, "Your step length is (rᵀr) / (dᵀd): the exact line search on the quadratic "
+                                       "divides by dᵀ A d, the curvature along d."),
+        Diagnostic(_cg_without_start, "Your array has one row too few: the first row is the start x0 itself, "
+                                      "then one row per step (steps + 1 rows)."),
+        Diagnostic(_cg_last_only, "You returned only the last x: return every iterate, x0 first, stacked as "
+                                  "the rows of an array of shape (steps + 1, len(b))."),
+    ],
+)
+def cg_iterates(apply_A, b, x0, steps):
+    """``steps`` conjugate-gradient steps on A x = b (A symmetric positive definite, given only as
+    z -> A z) from ``x0``; returns x0, x1, ..., x_steps as the rows of an array (Takacs et al. 2011)."""
+    x = np.array(x0, dtype=float)
+    r = b - apply_A(x)                                # residual of the start
+    d = r.copy()                                      # first direction: steepest descent
+    iterates = [x.copy()]
+    for _ in range(steps):
+        Ad = apply_A(d)                               # the only product with A in a step
+        step = (r @ r) / (d @ Ad)                     # exact line search along d
+        x = x + step * d
+        r_next = r - step * Ad
+        d = r_next + (r_next @ r_next) / (r @ r) * d  # next direction, A-conjugate to the previous ones
+        r = r_next
+        iterates.append(x.copy())
+    return np.array(iterates)
+
+
+# ============================================================================ implicit_best_reg (MovieLens)
+GRID_RANK, GRID_ITERS = 24, 6   # mt.ImplicitALS(rank=24, n_iters=6, solver="cg", seed=0), as the lesson's grid
+
+
+@functools.lru_cache(maxsize=1)
+def _movielens_fit_valid():
+    """The lesson's data: MovieLens 100K as implicit feedback (every rating an interaction), one
+    interaction per user held out for the test (never used here), then one more for validation."""
+    from ..data import load_movielens
+
+    ml = load_movielens("100k")
+    train, _test = ml.with_values(np.ones(len(ml))).split(how="leave_one_out", seed=0)
+    return train.split(how="leave_one_out", seed=1)
+
+
+@functools.lru_cache(maxsize=1)
+def _synthetic_fit_valid():
+    data, _, _ = synthetic(60, 80, 3, 0.15, seed=0)
+    return data.with_values(np.ones(len(data))).split(how="leave_one_out", seed=0)
+
+
+def _best_reg_cases(rng):
+    small_fit, small_valid = _synthetic_fit_valid()
+    fit, valid = _movielens_fit_valid()
+    return [(small_fit, small_valid, 1.0, (0.3, 1.0, 3.0, 10.0, 30.0)),
+            (fit, valid, 40.0, (10.0, 30.0, 100.0, 300.0))]
+
+
+def _fingerprint(r):
+    return (r.shape, len(r), hash(r.rows.tobytes()), hash(r.cols.tobytes()), hash(r.values.tobytes()))
+
+
+_GRID_DATA: dict = {}
+
+
+@functools.lru_cache(maxsize=16)
+def _grid_metrics(train_key, valid_key, alpha, regs):
+    train, valid = _GRID_DATA[train_key], _GRID_DATA[valid_key]
+    frames = [evaluate_ranking(ImplicitALS(rank=GRID_RANK, reg=reg, alpha=alpha, n_iters=GRID_ITERS, solver="cg",
+                                           seed=0).fit(train), train, valid, k=10) for reg in regs]
+    return {name: np.array([f[name] for f in frames]) for name in ("recall@10", "ndcg@10")}
+
+
+def _metrics_on_grid(train, valid, alpha, regs):
+    """Validation recall@10 and nDCG@10 of every lambda; cached, the wrong answers below share it."""
+    keys = []
+    for r in (train, valid):
+        key = _fingerprint(r)
+        _GRID_DATA.setdefault(key, r)
+        keys.append(key)
+    return _grid_metrics(keys[0], keys[1], float(alpha), tuple(float(x) for x in regs))
+
+
+def _lowest_ndcg(train, valid, alpha, regs):
+    return regs[int(np.argmin(_metrics_on_grid(train, valid, alpha, regs)["ndcg@10"]))]
+
+
+def _best_index(train, valid, alpha, regs):
+    return int(np.argmax(_metrics_on_grid(train, valid, alpha, regs)["ndcg@10"]))
+
+
+def _best_ndcg_not_reg(train, valid, alpha, regs):
+    return float(np.max(_metrics_on_grid(train, valid, alpha, regs)["ndcg@10"]))
+
+
+def _default_alpha(train, valid, alpha, regs):
+    return regs[int(np.argmax(_metrics_on_grid(train, valid, 40.0, regs)["ndcg@10"]))]
+
+
+@register(
+    lesson=LESSON_05,
+    title="find out on MovieLens 100K: for a given α, the λ of a grid with the best validation nDCG@10",
+    cases=_best_reg_cases,
+    hints=[
+        "One model per λ of the grid: mt.ImplicitALS with rank=24, that λ as reg, the given alpha, n_iters=6, "
+        "solver='cg' and seed=0, fitted on train only.",
+        "Score each model with mt.metrics.evaluate_ranking on train and valid with k=10: it ranks the movies "
+        "each user has not seen in train and returns precision@10, recall@10 and ndcg@10. Keep the ndcg@10 "
+        "values in a list, one per λ.",
+        "np.argmax gives the POSITION of the largest nDCG@10 (the first one if several tie); the answer is the "
+        "λ at that position of regs, not the position and not the nDCG itself.",
+    ],
+    diagnostics=[
+        Diagnostic(_lowest_ndcg, "You picked the λ with the LOWEST validation nDCG@10: higher is better for a "
+                                 "ranking metric (np.argmax, not np.argmin)."),
+        Diagnostic(_best_index, "You returned the position of the best λ in regs: return the λ itself, regs at "
+                                "that position."),
+        Diagnostic(_best_ndcg_not_reg, "You returned the best nDCG@10 itself: return the λ that reaches it."),
+        Diagnostic(_default_alpha, "Your models ignored the alpha argument: mt.ImplicitALS's default is α = 40. "
+                                   "Pass alpha=alpha."),
+    ],
+    time_limit=20.0,
+)
+def implicit_best_reg(train, valid, alpha, regs):
+    """The lambda of ``regs`` whose mt.ImplicitALS(rank=24, reg=lambda, alpha=alpha, n_iters=6, solver="cg",
+    seed=0), fitted on ``train``, has the highest nDCG@10 on ``valid`` (chosen on validation, never on test)."""
+    ndcg = [evaluate_ranking(ImplicitALS(rank=24, reg=reg, alpha=alpha, n_iters=6, solver="cg", seed=0).fit(train),
+                             train, valid, k=10)["ndcg@10"] for reg in regs]
+    return regs[int(np.argmax(ndcg))]                  # the lambda at the position of the best validation nDCG
+
+
+# ============================================================================ questions
+register_question(
+    name="q05_no_interaction", lesson=LESSON_05, kind="choice",
+    prompt="A user never interacted with an item. In Hu et al.'s model, what are $p_{ui}$ and $c_{ui}$ for this "
+           "pair?",
+    choices=["$p_{ui} = 0$ and $c_{ui} = 0$: the pair carries no information and drops out of the loss",
+             "$p_{ui} = 0$ and $c_{ui} = 1$: the pair stays in the loss with the smallest weight",
+             "$p_{ui}$ is unknown (a '?') and $c_{ui} = 1$",
+             "$p_{ui} = 0$ and $c_{ui} = 1 + \\alpha$"],
+    answer=1,
+    feedback={0: "That is the slides' $C$ read as a weight. With weight 0 every such pair leaves the loss, which "
+                 "becomes the explicit loss over $\\Omega$ with every target 1: the all-ones prediction is "
+                 "perfect and nothing gets ranked (section 2).",
+              2: "'?' belongs to explicit feedback. In the implicit model every pair has a preference, 0 or 1: "
+                 "no event means $p_{ui} = 0$, held with low confidence.",
+              3: "$c_{ui} = 1 + \\alpha r_{ui}$ and there is no interaction, so $r_{ui} = 0$: $c_{ui} = 1$. "
+                 "$1 + \\alpha$ is the confidence of an interaction with $r_{ui} = 1$."},
+    explanation="No event gives $r_{ui} = 0$, hence $p_{ui} = 0$ and $c_{ui} = 1 + \\alpha\\cdot 0 = 1$. The pair "
+                "still counts: its term $(u_u^\\top v_i)^2$ pulls the score towards 0, and these $mn - |\\Omega|$ "
+                "terms are what make a high score something a movie has to earn.")
+
+register_question(
+    name="q05_training_rmse", lesson=LESSON_05, kind="choice",
+    prompt="Explicit ALS trained on the 1s of MovieLens reaches a training RMSE of 0.007. What does that say "
+           "about the quality of its top-10 lists?",
+    choices=["They are excellent: the model reproduces the data almost perfectly",
+             "Nothing: every known value is 1, so fitting them says nothing about the pairs without interaction, "
+             "which are the ones we rank",
+             "The model overfits: raise $\\lambda$ until the training RMSE is as large as the test RMSE, and the "
+             "lists will be good"],
+    answer=1,
+    feedback={0: "Section 2 measured it: explicit ALS on the 1s finds the held-out movie less than half as often "
+                 "as popularity. $u_u = v_i = (1/\\sqrt{k}, \\dots)$ even has training RMSE 0 and ties every "
+                 "item.",
+              2: "A larger $\\lambda$ does not bring the missing zeros into the loss: the loss over $\\Omega$ "
+                 "still cannot tell a good ranking from the all-ones one. The fix is the loss over all pairs, "
+                 "not a different penalty."},
+    explanation="All known values are 1, and the all-ones factors $u_u = v_i = (1/\\sqrt{k}, \\dots)$ fit them "
+                "exactly (training RMSE 0) while giving every item the same score. A tiny training error is no "
+                "evidence about the pairs outside $\\Omega$, which is where the recommendations come from.")
+
+register_question(
+    name="q05_all_items_term", lesson=LESSON_05, kind="choice",
+    prompt="In $u_u = (V^\\top C^u V + \\lambda I)^{-1} V^\\top C^u p_u$ the right-hand side involves only the "
+           "items of $\\Omega_u$. Through which term does every OTHER item still influence $u_u$?",
+    choices=["Through $\\lambda I$",
+             "Through $V^\\top V$, inside $V^\\top C^u V = V^\\top V + V^\\top (C^u - I) V$",
+             "Through $V^\\top (C^u - I) V$",
+             "They do not: like lesson 03's update, $u_u$ depends only on the $v_i$ with $i \\in \\Omega_u$"],
+    answer=1,
+    feedback={0: "$\\lambda I$ contains no item at all; it shrinks $u_u$ towards 0 in every direction alike.",
+              2: "$C^u - I$ is zero on the diagonal for every item the user did not touch: this correction only "
+                 "involves $\\Omega_u$ (that is the point of the speed-up).",
+              3: "That is the explicit update, whose loss runs over $\\Omega_u$ only. The implicit loss runs "
+                 "over all $n$ items: the untouched ones appear with $p_{ui} = 0$ and weight 1."},
+    explanation="$V^\\top V = \\sum_{i=1}^n v_i v_i^\\top$ contains every item with weight 1: it is the pull of "
+                "all the zeros. It makes directions in which many items score high expensive, so $u_u$ must point "
+                "towards the user's items and away from the rest of the catalogue.")
+
+register_question(
+    name="q05_speedup_cost", lesson=LESSON_05, kind="number",
+    prompt="A service has $n = 10^6$ items and $k = 100$; a user touched $|\\Omega_u| = 200$ of them. With "
+           "$V^\\top V$ precomputed, about how many multiplications does forming this user's $V^\\top C^u V$ "
+           "take (count the correction over $\\Omega_u$)?",
+    answer=2e6,
+    feedback={1e10: "$n k^2 = 10^{10}$ is the dense way (or the one-off cost of $V^\\top V$, shared by all users). "
+                    "With the speed-up only the $|\\Omega_u|$ rows enter.",
+              2e4: "$|\\Omega_u|\\, k$ is the cost of one product $A z$ inside CG. Forming the $k\\times k$ matrix "
+                   "adds a $k\\times k$ outer product per item.",
+              1e6: "$k^3$ is the cost of the solve that follows; the question asks for forming the matrix.",
+              5000: "That is how many times less than the dense way: the question asks for the number itself.",
+              2e8: "That would be $|\\Omega_u|\\, k^3$; each item adds one outer product $v_i v_i^\\top$, "
+                   "$k^2$ multiplications."},
+    default_feedback="Each touched item adds $(c_{ui} - 1)\\, v_i v_i^\\top$, a $k\\times k$ outer product of $k^2$ "
+                     "multiplications; count them over $\\Omega_u$.",
+    explanation="$|\\Omega_u|\\, k^2 = 200 \\cdot 10^4 = 2\\cdot 10^6$, against $n k^2 = 10^{10}$ for the dense "
+                "form: 5000 times less. The price: $V^\\top V$ ($n k^2$) once per half-step, shared by all users, "
+                "and the $k^3 = 10^6$ solve per user remains.")
+
+register_question(
+    name="q05_cg_warm_start", lesson=LESSON_05, kind="choice",
+    prompt="`mt.ImplicitALS(solver='cg')` takes only 3 CG steps per user and iteration, although CG may need up "
+           "to $k$ steps to solve a $k\\times k$ system. Why is that enough?",
+    choices=["CG always solves a $k\\times k$ system in 3 steps",
+             "Each solve starts from the user's vector of the previous iteration, already close; and an exact "
+             "solve would be wasted, since the next half-step changes $V$ and with it the system",
+             "$V^\\top C^u V + \\lambda I$ has rank 3",
+             "Because CG never forms the matrix, each step is exact"],
+    answer=1,
+    feedback={0: "Section 6 shows it: from $x = 0$, three steps leave more than 10% error; in exact arithmetic CG "
+                 "needs up to $k$ steps.",
+              2: "The matrix is positive definite, so it has full rank $k$; $\\lambda I$ alone guarantees that.",
+              3: "Computing $A z$ from products gives the same numbers as with the formed matrix; it saves time "
+                 "per step, not steps."},
+    explanation="The warm start from last iteration's $u_u$ begins within a few percent of the new solution, "
+                "and three steps shrink that to about 1%. Solving more precisely would be wasted: the next "
+                "half-step moves the target. The loss and the ranking quality match the exact solver's.")
+
+register_question(
+    name="q05_play_counts", lesson=LESSON_05, kind="choice",
+    prompt="You switch from 'watched' ($r_{ui} = 1$) to play counts, $r_{ui}$ from 1 to 500, and keep "
+           "$\\alpha = 1$. What happens, and what helps?",
+    choices=["Nothing changes: $\\alpha$ was tuned on validation data already",
+             "Heavy items get weights up to 501, the zeros fade and we drift towards the explicit loss; retune "
+             "$\\alpha$ (smaller) on validation data, or use $c = 1 + \\alpha\\log(1 + r/\\varepsilon)$",
+             "Use the play count as the preference $p_{ui}$ instead of 0/1"],
+    answer=1,
+    feedback={0: "$\\alpha$ has units of $1/r$: it was tuned for $r = 1$. With counts up to 500, $c = 1 + r$ "
+                 "changes the balance between interactions and zeros completely.",
+              2: "In this model the preference stays 0/1; the strength of the signal goes into the confidence. "
+                 "Fitting $u_u^\\top v_i$ to counts would be a regression on play counts, dominated by the "
+                 "heaviest users and items."},
+    explanation="With $c = 1 + \\alpha r$ a few heavily played items dominate the loss and the zeros matter "
+                "less and less: the drift to the explicit loss of section 2. Scale $\\alpha$ down and tune it "
+                "again, or use the log confidence, which grows slowly: 500 plays then count only a few times "
+                "more than 5.")

@@ -25,6 +25,17 @@ theta_t, and H is block-diagonal because (u, i) itself is not a training rating)
 with V_O = V[Omega_u] the user's rated items (z included). The 2s cancel. Exact removal (ridge
 regression for u_u with V fixed) differs only by the leverage h_z = v_j^T (V_O^T V_O + lambda I)^{-1} v_j:
 INFL_exact = INFL / (1 - h_z) (Sherman-Morrison).
+
+The lesson's exercises, in the order the lesson meets them:
+
+* ``ridge_influence_1d``: eq. (11) on a 1-D ridge regression y_hat = w x (the warm-up, section 2);
+* ``infl_of_user_rating``: eq. (18) over the user block (FIA, before the lesson shows ``fia_by_hand``);
+* ``exact_local_infl``: the exact local leave-one-out by a Sherman-Morrison downdate of
+  (V_O^T V_O + lambda I)^{-1}, for every rating of the user at once (before ``fia(exact_local=True)``);
+* ``because_you_rated``: a find-out on MovieLens with ``mt.explain.fia``: the user's rating that pushes
+  a prediction up the most.
+
+Then the check-your-understanding questions (``q07_*``).
 """
 
 from __future__ import annotations
@@ -32,10 +43,96 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import toy
-from . import Diagnostic, register
+from ..ratings import Ratings
+from .registry import Diagnostic, register, register_question
 
 LESSON_07 = "07_fast_influence_analysis"
 
+
+# ============================================================================ 1. the 1-D warm-up (section 2)
+def _ridge_1d_cases(rng):
+    cases = [(np.array([-1.0, 0.5, 1.5, 2.0, -0.5]), np.array([-0.5, 1.0, 1.0, 2.5, 0.0]), 0.5, 2.0)]
+    for n, lam, x_t in [(20, 1.0, 2.0), (8, 0.3, -1.5), (50, 4.0, 0.7), (12, 0.05, 3.0)]:
+        x = rng.normal(size=n)
+        y = 0.8 * x + 0.5 * rng.normal(size=n)
+        x[-1], y[-1] = 3.5, 0.5                            # one far point off the line (high leverage)
+        cases.append((x, y, lam, x_t))
+    return cases
+
+
+def _ridge_1d_parts(x, y, lam):
+    w = np.sum(x * y) / (np.sum(x**2) + lam)
+    return w, y - w * x, np.sum(x**2) + lam
+
+
+def _r1_sign(x, y, lam, x_t):
+    return -ridge_influence_1d(x, y, lam, x_t)
+
+
+def _r1_exact(x, y, lam, x_t):
+    _, _, A = _ridge_1d_parts(x, y, lam)
+    return ridge_influence_1d(x, y, lam, x_t) / (1 - x**2 / A)
+
+
+def _r1_rating_not_residual(x, y, lam, x_t):
+    _, _, A = _ridge_1d_parts(x, y, lam)
+    return x_t * y * x / A
+
+
+def _r1_no_lambda(x, y, lam, x_t):
+    w, e, _ = _ridge_1d_parts(x, y, lam)
+    return x_t * e * x / np.sum(x**2)
+
+
+def _r1_half(x, y, lam, x_t):
+    return ridge_influence_1d(x, y, lam, x_t) / 2
+
+
+def _r1_no_x_t(x, y, lam, x_t):
+    return ridge_influence_1d(x, y, lam, x_t) / x_t
+
+
+@register(
+    lesson=LESSON_07,
+    title="First-order influence of every training point on a 1-D ridge prediction (eq. 11)",
+    cases=_ridge_1d_cases,
+    hints=[
+        "Everything is a number here: the prediction ŷ = ŵ x_t depends on the one parameter w, so ∇ŷ, H and "
+        "∇l(z) are scalars. Start from the fitted ŵ (its closed form is in the text) and the residuals e_z.",
+        "H is the second derivative of the WHOLE objective L(w), penalty included; ∇l(z) is the first derivative "
+        "of the ONE squared error (y_z − w x_z)², at ŵ; ∇ŷ is dŷ/dw. Each of the first two carries a factor 2.",
+        "Work on whole arrays: the N residuals give the N gradients ∇l(z_j) at once, and one expression gives "
+        "all N influences, no loop. Mind the sign: INFL = ŷ − ŷ₋z is MINUS ∇ŷ H⁻¹ ∇l(z).",
+    ],
+    diagnostics=[
+        Diagnostic(_r1_sign, "Your influences have the wrong sign. INFL(z) = ŷ − ŷ₋z, and removing z moves ŵ by "
+                             "about +H⁻¹∇l(z), so INFL ≈ −∇ŷ H⁻¹ ∇l(z). Check: a point above the line (e_z > 0) at "
+                             "x_z of the same sign as x_t pulled the prediction UP, a positive influence."),
+        Diagnostic(_r1_exact, "You computed the EXACT leave-one-out change (ŵ refitted without z, or the first-order "
+                              "value divided by 1 − h_z). That is the truth the estimate approximates; the exercise "
+                              "asks for the first-order estimate of eq. (11), one derivative at the fitted ŵ with z "
+                              "still in the data."),
+        Diagnostic(_r1_rating_not_residual, "You used y_z where the residual e_z = y_z − ŵ x_z belongs: l(z) is the "
+                                            "squared error, so its derivative is −2 (y_z − ŵ x_z) x_z. A point the "
+                                            "fit already passes through has no pull on ŵ."),
+        Diagnostic(_r1_no_lambda, "λ is missing from your H: the penalty λw² adds 2λ to the second derivative of "
+                                  "L(w)."),
+        Diagnostic(_r1_half, "Your influences are half the expected ones: one factor 2 got lost. Both H = L''(ŵ) "
+                             "and ∇l(z) carry a 2 (they cancel); keep both or neither."),
+        Diagnostic(_r1_no_x_t, "You returned the change of ŵ, not of the prediction: ŷ = ŵ x_t, so ∇ŷ = x_t "
+                               "multiplies the result."),
+    ],
+)
+def ridge_influence_1d(x, y, lam, x_t):
+    r"""First-order INFL(z_j) = y_hat - y_hat_{-z_j} of every point on the prediction w x_t (eq. 11), 1-D ridge."""
+    w = np.sum(x * y) / (np.sum(x**2) + lam)              # the ridge fit w_hat
+    e = y - w * x                                         # residuals e_z
+    H = 2 * (np.sum(x**2) + lam)                          # L''(w): the 1 x 1 Hessian
+    grad_l = -2 * e * x                                   # d l(z) / dw for every point z
+    return -x_t * grad_l / H                              # eq. (11): -grad_y H^-1 grad_l(z), grad_y = x_t
+
+
+# ============================================================================ 2. FIA over the user block (section 4)
 
 # ---------------------------------------------------------------------------- test cases
 def _ridge(V_O, ratings_of_user, reg):
@@ -131,11 +228,11 @@ def _removed_item_as_target(V, rated_items, ratings_of_user, u, reg, target_item
         "With V fixed, the user's loss is Σ_{j∈Ω_u} (r_uj − uᵀv_j)² + λ‖u‖²: its Hessian is H = 2(V_Ωᵀ V_Ω + λI) "
         "(V_Ω = V[rated_items], z included), the gradient of l(z) = (r_z − uᵀv_z)² is −2 e_z v_z with the residual "
         "e_z = r_z − uᵀv_z, and ∇ŷ = v_target.",
-        "−v_targetᵀ (2(V_ΩᵀV_Ω + λI))⁻¹ (−2 e_z v_z) = e_z v_targetᵀ (V_ΩᵀV_Ω + λI)⁻¹ v_z: the 2s cancel. "
-        "z is rated_items[removed]: v_z = V[rated_items[removed]], r_z = ratings_of_user[removed].",
-        "V_O = V[rated_items]; v_z = V[rated_items[removed]]; e_z = ratings_of_user[removed] - u @ v_z; "
-        "H = 2 * (V_O.T @ V_O + reg * np.eye(V.shape[1])); grad_l = -2 * e_z * v_z; "
-        "return -V[target_item] @ np.linalg.solve(H, grad_l)",
+        "Put the three pieces into −∇ŷᵀ H⁻¹ ∇l(z): the two 2s cancel, leaving the residual times a similarity "
+        "of v_target and v_z measured through the inverse of V_ΩᵀV_Ω + λI.",
+        "`removed` is a position in rated_items, not an item number: the removed rating's item is the one at that "
+        "position, and its stars are at the same position of ratings_of_user. Solve the k × k system with "
+        "np.linalg.solve instead of forming an inverse.",
     ],
     diagnostics=[
         Diagnostic(_wrong_sign, "Your influence has the wrong sign. INFL(z) = ŷ − ŷ₋z: removing z moves u by about "
@@ -207,3 +304,350 @@ def infl_of_user_rating(V, rated_items, ratings_of_user, u, reg, target_item, re
     grad_l = -2 * e_z * v_z                                # gradient of l(z) = (r_z - u^T v_z)^2 wrt u
     grad_y = V[target_item]                                # gradient of y_hat = u^T v_target wrt u
     return -grad_y @ np.linalg.solve(H, grad_l)            # INFL(z) = -grad_y^T H^-1 grad_l
+
+
+# ============================================================================ 3. exact local leave-one-out (section 4)
+def _exact_local_cases(rng):
+    # the cases of infl_of_user_rating without `removed`: every rating of the user is removed in turn
+    return [case[:-1] for case in _infl_cases(rng)]
+
+
+def _ell_parts(V, rated_items, ratings_of_user, u, reg, target_item):
+    V_O = V[rated_items]
+    A = V_O.T @ V_O + reg * np.eye(V.shape[1])
+    s = V_O @ np.linalg.solve(A, V[target_item])           # v_z^T A^-1 v_t for every z
+    h = np.einsum("zk,kz->z", V_O, np.linalg.solve(A, V_O.T))
+    return V_O, A, s, h
+
+
+def _ell_first_order(V, rated_items, ratings_of_user, u, reg, target_item):
+    V_O, _, s, _ = _ell_parts(V, rated_items, ratings_of_user, u, reg, target_item)
+    return (ratings_of_user - V_O @ u) * s
+
+
+def _ell_plus_leverage(V, rated_items, ratings_of_user, u, reg, target_item):
+    V_O, _, s, h = _ell_parts(V, rated_items, ratings_of_user, u, reg, target_item)
+    return (ratings_of_user - V_O @ u) * s / (1 + h)
+
+
+def _ell_update_formula(V, rated_items, ratings_of_user, u, reg, target_item):
+    # Sherman-Morrison for ADDING v v^T, (A + v v^T)^-1 = A^-1 - A^-1 v v^T A^-1 / (1 + h), used to remove z
+    V_O, A, _, _ = _ell_parts(V, rated_items, ratings_of_user, u, reg, target_item)
+    A_inv, b = np.linalg.inv(A), V_O.T @ ratings_of_user
+    out = []
+    for v, r in zip(V_O, ratings_of_user):
+        wrong_inv = A_inv - np.outer(A_inv @ v, A_inv @ v) / (1 + v @ A_inv @ v)
+        out.append(V[target_item] @ (u - wrong_inv @ (b - r * v)))
+    return np.array(out)
+
+
+def _ell_sign(V, rated_items, ratings_of_user, u, reg, target_item):
+    return -exact_local_infl(V, rated_items, ratings_of_user, u, reg, target_item)
+
+
+def _ell_rhs_kept(V, rated_items, ratings_of_user, u, reg, target_item):
+    # z taken out of A only: u_{-z} = (A - v_z v_z^T)^-1 V_O^T r, the right-hand side still holds r_z v_z
+    V_O, A, _, _ = _ell_parts(V, rated_items, ratings_of_user, u, reg, target_item)
+    b = V_O.T @ ratings_of_user
+    return np.array([V[target_item] @ (u - np.linalg.solve(A - np.outer(v, v), b)) for v in V_O])
+
+
+def _ell_no_reg(V, rated_items, ratings_of_user, u, reg, target_item):
+    return exact_local_infl(V, rated_items, ratings_of_user, u, 0.0, target_item)
+
+
+def _ell_rating_not_residual(V, rated_items, ratings_of_user, u, reg, target_item):
+    _, _, s, h = _ell_parts(V, rated_items, ratings_of_user, u, reg, target_item)
+    return ratings_of_user * s / (1 - h)
+
+
+@register(
+    lesson=LESSON_07,
+    title="Exact change of a prediction when each of the user's ratings is removed (V fixed), "
+          "by a rank-one downdate",
+    cases=_exact_local_cases,
+    hints=[
+        "Removing z changes two things in the user's ridge problem (u = A⁻¹ V_Ωᵀ r, A = V_ΩᵀV_Ω + λI): A loses "
+        "v_z v_zᵀ and the right-hand side V_Ωᵀ r loses r_z v_z. Write u₋z with both changes, then the change of "
+        "the prediction v_targetᵀ(u − u₋z).",
+        "Sherman–Morrison gives the inverse after a rank-one change from the inverse you already have: "
+        "(A − v vᵀ)⁻¹ = A⁻¹ + A⁻¹v vᵀA⁻¹ / (1 − vᵀA⁻¹v). One k × k inverse (or solve) then serves every z.",
+        "Multiply it out using u = A⁻¹V_Ωᵀr: u − u₋z comes out as the residual e_z = r_z − uᵀv_z times A⁻¹v_z, "
+        "divided by 1 − h_z with the leverage h_z = v_zᵀA⁻¹v_z. Section 2's 1-D result, in k dimensions.",
+        "All ratings at once: the |Ω_u| × k matrix of the rows v_zᵀA⁻¹ gives, multiplied by v_target, every "
+        "similarity, and, multiplied row by row with V_Ω and summed (np.einsum or a sum of a product), every "
+        "leverage.",
+    ],
+    diagnostics=[
+        Diagnostic(_ell_first_order, "These are FIA's first-order estimates (the previous exercise for every z), "
+                                     "not the exact re-solve: removing z also removes v_z v_zᵀ from A, and "
+                                     "Sherman–Morrison turns that into a factor 1/(1 − h_z), h_z = v_zᵀA⁻¹v_z."),
+        Diagnostic(_ell_plus_leverage, "You divided by 1 + h_z: that is Sherman–Morrison for ADDING a rating. "
+                                       "Removing one subtracts v_z v_zᵀ from A, and (A − v vᵀ)⁻¹ = A⁻¹ + "
+                                       "A⁻¹v vᵀA⁻¹/(1 − vᵀA⁻¹v): the exact change is LARGER than first order."),
+        Diagnostic(_ell_update_formula, "You used Sherman–Morrison for ADDING v vᵀ, (A + v vᵀ)⁻¹ = A⁻¹ − "
+                                        "A⁻¹v vᵀA⁻¹/(1 + vᵀA⁻¹v). Removing the rating SUBTRACTS v_z v_zᵀ: "
+                                        "(A − v vᵀ)⁻¹ = A⁻¹ + A⁻¹v vᵀA⁻¹/(1 − vᵀA⁻¹v)."),
+        Diagnostic(_ell_sign, "Your changes have the wrong sign: INFL = ŷ − ŷ₋z = v_targetᵀ(u − u₋z), the "
+                              "prediction WITH the rating minus the one without it."),
+        Diagnostic(_ell_rhs_kept, "You removed z from A but not from the right-hand side: without the rating, u₋z "
+                                  "solves (A − v_z v_zᵀ) u = V_Ωᵀr − r_z v_z. Both sides lose the rating."),
+        Diagnostic(_ell_no_reg, "λI is missing from A: the user's problem is ridge regression, A = V_ΩᵀV_Ω + λI, "
+                                "and u (given) was fitted with it."),
+        Diagnostic(_ell_rating_not_residual, "You used the rating r_z where the residual e_z = r_z − uᵀv_z "
+                                             "belongs: after multiplying out, u − u₋z = e_z A⁻¹v_z/(1 − h_z). A "
+                                             "rating the model reproduces exactly changes nothing when removed."),
+    ],
+)
+def exact_local_infl(V, rated_items, ratings_of_user, u, reg, target_item):
+    r"""y_hat - y_hat_{-z} for every rating z of the user, u re-solved without z and V fixed (Sherman-Morrison)."""
+    V_O = V[rated_items]                                   # V_Omega: one row v_z per rating z
+    A = V_O.T @ V_O + reg * np.eye(V.shape[1])             # A_u = V_O^T V_O + lambda I, k x k
+    S = np.linalg.solve(A, V_O.T).T                        # rows v_z^T A^-1 (A is symmetric)
+    e = ratings_of_user - V_O @ u                          # residuals e_z = r_z - u^T v_z
+    h = np.sum(S * V_O, axis=1)                            # leverages h_z = v_z^T A^-1 v_z
+    # (A - v v^T)^-1 = A^-1 + A^-1 v v^T A^-1 / (1 - h), so u - u_{-z} = e_z A^-1 v_z / (1 - h_z)
+    return e * (S @ V[target_item]) / (1 - h)              # v_t^T (u - u_{-z})
+
+
+# ============================================================================ 4. find out on MovieLens (section 5)
+_LESSON_POINTS = (0, 2, 3, 4)   # test points of the lesson's split where the typical mistakes give other movies
+
+
+# The checker deep-copies every case before each call, and a Ratings is immutable and refuses deepcopy: the
+# cases carry a subclass that copies to itself. For the learner it is an ordinary Ratings.
+class _SharedRatings(Ratings):
+    __slots__ = ()
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+
+def _shared(ratings: Ratings) -> Ratings:
+    if hasattr(type(ratings), "__deepcopy__"):
+        return ratings
+    shared = object.__new__(_SharedRatings)
+    for slot in Ratings.__slots__:
+        object.__setattr__(shared, slot, getattr(ratings, slot))
+    return shared
+
+
+def _because_cases(rng):
+    import mfteach as mt                                   # the package (imported late: it imports this module)
+
+    small, _, _ = mt.synthetic(40, 30, rank=3, density=0.5, noise=0.3, seed=1)
+    small = _shared(small)
+    small_model = mt.ALS(rank=3, reg=1.0, n_iters=200, tol=1e-9, seed=0).fit(small)
+    unrated = np.flatnonzero(np.isnan(small.to_dense()[5]))
+    cases = [(small_model, small, 5, int(unrated[0]))]
+    # the lesson's model: the 250 x 250 core of MovieLens 100K, leave-one-out split, ALS k = 8, lambda = 10
+    data = mt.load_movielens("100k").top(n_users=250, n_items=250)
+    train, test = data.split(how="leave_one_out", seed=0)
+    train = _shared(train)
+    model = mt.ALS(rank=8, reg=10.0, n_iters=1000, tol=1e-9, seed=0).fit(train)
+    points = [*_LESSON_POINTS, int(rng.integers(5, len(test)))]
+    cases += [(model, train, int(test.rows[p]), int(test.cols[p])) for p in points]
+    return cases
+
+
+def _user_side(model, ratings, user, item):
+    from ..explain.fia import fia
+
+    return fia(model, ratings, user, item, side="item-based")
+
+
+def _by_largest_magnitude(model, ratings, user, item):
+    frame = _user_side(model, ratings, user, item)
+    return int(frame["item"].iloc[0])                      # largest |INFL|, of either sign
+
+
+def _both_sides(model, ratings, user, item):
+    from ..explain.fia import fia
+
+    frame = fia(model, ratings, user, item)
+    return int(frame.loc[frame["influence"].idxmax(), "item"])
+
+
+def _most_stars(model, ratings, user, item):
+    lo, hi = np.searchsorted(ratings.rows, [user, user + 1])
+    return int(ratings.cols[lo:hi][np.argmax(ratings.values[lo:hi])])
+
+
+def _pushes_down(model, ratings, user, item):
+    frame = _user_side(model, ratings, user, item)
+    return int(frame.loc[frame["influence"].idxmin(), "item"])
+
+
+def _row_not_item(model, ratings, user, item):
+    return int(np.argmax(_user_side(model, ratings, user, item)["influence"].to_numpy()))
+
+
+@register(
+    lesson=LESSON_07,
+    title="On MovieLens: the movie the user rated that pushes a prediction up the most (with mt.explain.fia)",
+    cases=_because_cases,
+    hints=[
+        "You do not need to write any influence formula: mt.explain.fia(model, ratings, user, item) returns a "
+        "frame with a row per rating of R_t (the user's ratings AND the movie's ratings by other users), with "
+        "the columns user, item, side and influence.",
+        "Only the user's own ratings answer 'because you rated …': keep the item-based side (fia has a `side` "
+        "argument, or filter the side column).",
+        "'Pushes the prediction up the most' is the largest POSITIVE influence, not the largest |influence| "
+        "(fia sorts by the latter) and not the most stars. Return the item id from that row (an int), not the "
+        "row's position.",
+    ],
+    diagnostics=[
+        Diagnostic(_by_largest_magnitude, "You took the first row, the largest |influence|: on some test points "
+                                          "that rating pushes the prediction DOWN (negative INFL). Take the "
+                                          "largest positive influence."),
+        Diagnostic(_both_sides, "Your answer mixes in the user-based side: there the item is the target movie "
+                                "itself (another user's rating of it). Keep only the user's own ratings "
+                                "(side 'item-based')."),
+        Diagnostic(_most_stars, "You returned the movie the user rated highest. Stars are not influence: a 5-star "
+                                "rating the model already fits (residual near 0) or of a movie unlike the target "
+                                "moves the prediction little. Rank by FIA's influence."),
+        Diagnostic(_pushes_down, "You returned the rating with the most NEGATIVE influence: removing it would "
+                                 "RAISE the prediction. INFL > 0 means the rating pushed the prediction up."),
+        Diagnostic(_row_not_item, "You returned a row position of the frame, not the movie: read the item column "
+                                  "of that row."),
+    ],
+)
+def because_you_rated(model, ratings, user, item):
+    """The item j of the user's rating (user, j) with the largest positive FIA influence on the prediction."""
+    import mfteach as mt
+
+    frame = mt.explain.fia(model, ratings, user, item, side="item-based")   # the user's own ratings only
+    best = frame["influence"].idxmax()                      # the largest positive INFL: pushes y_hat up the most
+    return int(frame.loc[best, "item"])
+
+
+# ============================================================================ check your understanding
+register_question(
+    name="q07_mean_or_sum", lesson=LESSON_07, kind="choice",
+    prompt="The paper removes a rating $z$ by upweighting it with $\\epsilon = -\\frac1n$ in a MEAN objective; "
+           "we use $\\epsilon = -1$ in a SUMMED one. Why do both give the same influence?",
+    choices=[
+        "Because $n$ is large: $\\frac1n$ is then close to 0, and a step that small can be neglected.",
+        "The paper's Hessian is a mean, $\\frac1n H$: its inverse brings a factor $n$ that cancels the $\\frac1n$ "
+        "of $\\epsilon$.",
+        "They do not: the paper's influences are $n$ times smaller, which is why its Figure 2 has a different scale.",
+        "Because the regularization $\\lambda$ absorbs the factor: the paper's $\\lambda$ is $n$ times ours.",
+    ],
+    answer=1,
+    feedback={
+        0: "Neglecting $\\frac1n$ would make every influence 0, not the same. The factor does not vanish: it "
+           "cancels against another factor $n$. Where does the paper's Hessian come from?",
+        2: "Both compute $\\hat y - \\hat y_{-z}$ for the same trained model, a number that does not depend on how "
+           "the objective is scaled. Follow the $\\frac1n$ through $(\\frac1n H)^{-1}$.",
+        3: "The scale of $\\lambda$ does differ between a mean and a sum (that is why the paper's 0.001 is not our "
+           "$\\lambda$), but it changes the model, not this bookkeeping. The cancellation is between $\\epsilon$ "
+           "and the mean Hessian.",
+    },
+    explanation="Dividing an objective by $n$ changes neither its minimizer nor the effect of deleting a point. "
+                "In the paper's bookkeeping the deletion weight $\\epsilon = -\\frac1n$ and the mean Hessian "
+                "$H_{\\text{paper}} = \\frac1n H$ appear together: $\\epsilon\\,\\nabla\\hat y^\\top "
+                "H_{\\text{paper}}^{-1}\\nabla l = -\\frac1n\\, n\\,\\nabla\\hat y^\\top H^{-1}\\nabla l$, our "
+                "$\\epsilon = -1$ with the summed Hessian.",
+)
+
+register_question(
+    name="q07_block_diagonal", lesson=LESSON_07, kind="choice",
+    prompt="FIA's Hessian over $\\theta_t = (u_u, v_i)$ is block-diagonal, $2\\,\\mathrm{diag}(A_u, A_i)$. Why?",
+    choices=[
+        "Because ALS updates the users and the items in separate half-steps, one block at a time.",
+        "Because the penalty $\\lambda(\\lVert u_u\\rVert^2 + \\lVert v_i\\rVert^2)$ is a sum of one term per "
+        "vector.",
+        "Because no training rating contains both $u_u$ and $v_i$: only $(u, i)$ would, and it is not in "
+        "$\\Omega$.",
+        "Because at the minimum $u_u$ and $v_i$ are orthogonal, so their cross terms vanish.",
+    ],
+    answer=2,
+    feedback={
+        0: "The Hessian belongs to the objective, not to the algorithm that minimized it: a model trained by "
+           "gradient descent has the same one. Which terms of $S_t$ contain both vectors?",
+        1: "The penalty is separable, but the squared errors matter too: a rating $(u, i)$ would contribute "
+           "$(r_{ui} - u_u^\\top v_i)^2$, whose mixed second derivative is not zero. Why is there no such term?",
+        3: "$u_u^\\top v_i$ is the prediction, usually far from 0; and orthogonality would not remove a mixed "
+           "second derivative anyway. Look for a rating that contains both vectors.",
+    },
+    explanation="A mixed derivative $\\partial^2 S/\\partial u_u\\,\\partial v_i$ can only come from a term with "
+                "both vectors, the squared error of the rating $(u, i)$. For a test point it is not a training "
+                "rating, so the blocks decouple. If you ask FIA about a rating the user DID give, that term is "
+                "there and couples the blocks ($v_i u_u^\\top - e_{ui} I$ off the diagonal): `fia` then solves one "
+                "$2k \\times 2k$ system instead of two $k \\times k$ ones.",
+)
+
+register_question(
+    name="q07_negative_five_stars", lesson=LESSON_07, kind="choice",
+    prompt="The user gave 5 stars to a movie very similar to the target (large $v_j^\\top A_u^{-1} v_i > 0$), "
+           "yet FIA gives that rating a NEGATIVE influence. How can that be?",
+    choices=[
+        "FIA's sign convention is $\\hat y_{-z} - \\hat y$, so a negative value means it pushed the prediction up.",
+        "The model fits that rating above 5: its residual $e_{uj}$ is negative, so the rating holds $u_u$ back "
+        "along $v_j$.",
+        "The regularization $\\lambda$ shrinks $u_u$, so the highest ratings always get a negative influence.",
+        "It is a numerical error of the first-order approximation; retraining would give a positive value.",
+    ],
+    answer=1,
+    feedback={
+        0: "No: $\\mathrm{INFL}(z) = \\hat y - \\hat y_{-z}$ (eq. 10), positive when $z$ pushed the prediction up. "
+           "Look at the other factor of $\\mathrm{INFL}(u, j) = e_{uj}\\, v_j^\\top A_u^{-1} v_i$.",
+        2: "$\\lambda$ enters only through $A_u$, the same for every rating of the user; the sign of each influence "
+           "comes from $e_{uj}$ times the similarity. Many 5-star ratings have positive influence.",
+        3: "The sign comes from the formula, not from an error: the exact local change is the same number divided "
+           "by $1 - h_z > 0$, so it has the same sign. What is the sign of $e_{uj}$ when the fit exceeds 5?",
+    },
+    explanation="$\\mathrm{INFL}(u, j) = e_{uj}\\, v_j^\\top A_u^{-1} v_i$: the stars enter only through the "
+                "residual $e_{uj} = r_{uj} - u_u^\\top v_j$. A model that predicts 5.4 for a 5-star rating is "
+                "held back by it: the rating pulls $u_u$ away from $v_j$, and so away from the similar target. "
+                "Without it the prediction would be higher: negative influence.",
+)
+
+register_question(
+    name="q07_smaller_than_retraining", lesson=LESSON_07, kind="choice",
+    prompt="FIA's estimates come out smaller than the changes observed by retraining (slope about 0.73 here). "
+           "Which two approximations are responsible, and which does `fia(..., exact_local=True)` remove?",
+    choices=[
+        "Only $\\theta_t = (u_u, v_i)$ moves (locality), and a first-order step instead of the exact removal; "
+        "`exact_local` removes the first-order one within the block, not the locality.",
+        "Locality and the first-order step; `exact_local` removes the locality by retraining everything.",
+        "The damping added to the Hessian and ALS stopping before convergence; `exact_local` removes the damping.",
+        "Locality and the first-order step; `exact_local` removes both, so it equals retraining.",
+    ],
+    answer=0,
+    feedback={
+        1: "`exact_local` still lets only $u_u$ and $v_i$ move: it solves the LOCAL problem exactly. Retraining "
+           "everything is `loo_influence`.",
+        2: "FIA uses no damping (that is the basic approach's $10^{-6}$), and our model is trained to convergence. "
+           "The gap comes from what FIA assumes about the removal.",
+        3: "If it removed both it would agree with retraining, but its slope is 0.79, not 1: the knock-on effects "
+           "through the other users' and items' vectors are still missing.",
+    },
+    explanation="FIA linearizes the removal (one Newton step, eq. 11) and lets only $\\theta_t$ move. The first "
+                "is fixed by the rank-one downdate: the exact local change is the first-order one divided by "
+                "$1 - h_z$. The second is not: removing $(u, j)$ also moves $v_j$, which moves the other users of "
+                "$j$, and so on, effects that only retraining (or, to first order, the basic approach) captures.",
+)
+
+register_question(
+    name="q07_leverage_share", lesson=LESSON_07, kind="number",
+    prompt="A rating has leverage $h_z = 0.2$ in its block. The first-order (FIA) influence is what fraction of "
+           "the exact local leave-one-out change? (a number, e.g. 0.5)",
+    answer=0.8,
+    feedback={
+        1.25: "That is the exact change as a multiple of the first-order one, $1/(1 - h_z)$; the question asks "
+              "the other way round.",
+        0.2: "That is $h_z$ itself: the share of the exact change that first order MISSES.",
+        0.8333333333333334: "That is $1/(1 + h_z)$, Sherman–Morrison for adding a rating. Removing one divides "
+                            "by $1 - h_z$.",
+        1.2: "$1 + h_z$ would make first order larger than the exact change; removal makes the exact change "
+             "larger.",
+    },
+    default_feedback="Compare INFL with INFL / (1 − h_z): the ratio of the first to the second.",
+    explanation="The exact local change is $\\mathrm{INFL}(z)/(1 - h_z)$, so the first-order estimate is "
+                "$1 - h_z = 0.8$ of it: it misses 20%. Leverages of one block add up to at most $k$, so with many "
+                "ratings per user each $h_z$ is small and FIA is nearly exact locally.",
+)

@@ -445,6 +445,7 @@ class Result:
     widgets: int = 0
     control: str = ""
     answer_s: float | None = None
+    question: str = ""
     timings: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
@@ -454,7 +455,7 @@ class Result:
         warn = "".join(f"\n       WARNING: {w}" for w in self.warnings)
         if self.ok:
             return (f"PASS {self.name}: {self.cells} cells, {self.widgets} widgets, "
-                    f"{self.control} changed output in {self.answer_s:.2f} s  [{t}]{warn}")
+                    f"{self.control} changed output in {self.answer_s:.2f} s, {self.question}  [{t}]{warn}")
         head = f"FAIL {self.name}: " + "; ".join(self.problems[:1])
         rest = "".join(f"\n       - {p}" for p in self.problems[1:])
         return head + rest + (f"\n       [{t}]" if t else "") + warn
@@ -486,6 +487,72 @@ def model_problems(nb: dict) -> list[str]:
     if not_run:
         problems.append(f"code cells not executed: {not_run[:20]}")
     return problems
+
+
+QUESTION_TIMEOUT = 5.0  # Check pressed -> feedback shown
+
+
+def _wrong_and_right(question) -> tuple:
+    """A registered wrong answer (the first with its own feedback) and the right one, as typed or chosen."""
+    if question.kind == "choice":
+        return next(iter(question.feedback)), question.answer
+    wrong = next(iter(question.feedback), None)
+    if wrong is None:
+        wrong = question.answer + 1 if question.kind == "number" else "0"
+    return (f"{wrong:g}" if isinstance(wrong, float) else wrong,
+            f"{question.answer:.12g}" if question.kind == "number" else question.answer)
+
+
+def answer_a_question(page, res: Result) -> list[str]:
+    """Answer the lesson's first quiz question in the page, first wrong, then right, by keyboard.
+
+    A choice is picked by focusing its radio button and pressing Space; a number or expression is
+    typed into the text box; the Check button is focused and pressed with Enter. After each, the
+    feedback must show within QUESTION_TIMEOUT: a cross and the wrong answer's own message, then
+    a tick and the explanation.
+    """
+    from mfteach.exercises import QUESTIONS
+
+    box = page.locator(".jp-NotebookPanel .mfteach-question").first
+    if page.locator(".jp-NotebookPanel .mfteach-question").count() == 0:
+        return ["no quiz question (.mfteach-question) rendered in this lesson"]
+    box.scroll_into_view_if_needed()
+    classes = box.get_attribute("class") or ""
+    name = next((c[len("mfteach-q-"):] for c in classes.split() if c.startswith("mfteach-q-")), None)
+    question = QUESTIONS.get(name)
+    if question is None:
+        return [f"the first question's widget names no registered question (classes {classes!r})"]
+    wrong, right = _wrong_and_right(question)
+    feedback = box.locator(".mfteach-question-feedback")
+    for value, mark in [(wrong, "❌"), (right, "✅")]:
+        if question.kind == "choice":
+            radio = box.locator("input[type=radio]").nth(int(value))
+            radio.focus()
+            page.keyboard.press("Space")
+        else:
+            text = box.locator(".mfteach-question-input input")
+            text.focus()
+            page.keyboard.press("Control+a")
+            page.keyboard.type(str(value))
+        box.locator(".mfteach-question-check").focus()
+        page.keyboard.press("Enter")
+        t0 = time.monotonic()
+        shown = ""
+        while time.monotonic() - t0 < QUESTION_TIMEOUT:
+            shown = feedback.inner_text()
+            if shown.startswith(mark):
+                break
+            time.sleep(0.05)
+        if not shown.startswith(mark):
+            return [f"question {name}: answering {value!r} showed {shown[:80]!r}, not {mark} feedback, "
+                    f"within {QUESTION_TIMEOUT:.0f} s"]
+        expected = question.feedback[wrong if question.kind == "choice" else next(iter(question.feedback))] \
+            if mark == "❌" and question.feedback else question.explanation
+        words = [w for w in re.sub(r"\$[^$]*\$|`[^`]*`", " ", expected).split() if w.isalpha()][:4]
+        if not all(w in shown for w in words):
+            return [f"question {name}: the feedback for {value!r} reads {shown[:100]!r}, expected {' '.join(words)!r}..."]
+    res.question = f"question {name} answered wrong then right"
+    return []
 
 
 def run_lesson(context, server: Server, lessons_dir: Path, name: str, shots: Path,
@@ -675,6 +742,7 @@ def run_lesson(context, server: Server, lessons_dir: Path, name: str, shots: Pat
                     at = changed["keys"][0][1] if changed["keys"] else changed["changedAt"]
                 res.answer_s = (changed["changedAt"] - at) / 1000.0
 
+        problems += answer_a_question(page, res)
         take_notebook_screenshot(page, shots / f"{stem}.png")
         if problems:
             raise LessonFailure("\n".join(problems))
