@@ -58,3 +58,30 @@ def shell(tmp_path, monkeypatch):
         yield sh
     finally:
         InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def extra_exercise(monkeypatch):
+    """Register a throw-away exercise (removed again after the test)."""
+    import mfteach.exercises as ex
+
+    def add(exercise):
+        monkeypatch.setitem(ex.EXERCISES, exercise.name, exercise)
+        return exercise
+
+    return add
+
+
+@pytest.fixture
+def line_of():
+    """``line_of(fn, text)``: (line number, stripped source) of the line of ``fn`` holding ``text``."""
+    import inspect
+
+    def find(fn, text):
+        lines, start = inspect.getsourcelines(fn)
+        for offset, line in enumerate(lines):
+            if text in line:
+                return start + offset, line.strip()
+        raise AssertionError(f"{text!r} not in {fn.__name__}")
+
+    return find

@@ -196,3 +196,14 @@ def test_the_quiz_shows_every_question_of_the_lesson_and_records_nothing(lesson)
     names = [c for child in box.children[1:] for c in child._dom_classes if c.startswith("mfteach-q-")]
     assert names == [f"mfteach-q-{q.name}" for q in ex.QUESTIONS.values() if q.lesson == lesson]
     assert ex.progress()["attempts"].sum() == 0
+
+
+def test_the_readme_lists_every_lessons_exercises_and_questions():
+    readme = (LESSONS.parent / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| (\d\d) \| (\d+: [^|]+) \| \d+ \|", readme, flags=re.M))
+    counts = dict(re.findall(r"^\| (\d\d) \| \d+: [^|]+ \| (\d+) \|", readme, flags=re.M))
+    for lesson in LESSON_NAMES:
+        number = lesson[:2]
+        names = [n for n, e in ex.EXERCISES.items() if e.lesson == lesson]
+        assert rows[number] == f"{len(names)}: " + ", ".join(f"`{n}`" for n in names)
+        assert int(counts[number]) == sum(q.lesson == lesson for q in ex.QUESTIONS.values())

@@ -1,16 +1,12 @@
 """mfteach.exercises.checker: check's verdicts and diagnoses on the lessons' exercises."""
 
-import inspect
-import json
-import signal
-import time
-import warnings
 
 import numpy as np
 import pytest
 
-import mfteach.exercises as ex
 from pathlib import Path
+
+import mfteach.exercises as ex
 
 HERE = Path(__file__).name
 
@@ -18,27 +14,6 @@ HERE = Path(__file__).name
 @pytest.fixture(autouse=True)
 def isolated(exercise_state):
     return exercise_state
-
-
-
-@pytest.fixture
-def extra_exercise(monkeypatch):
-    """Register a throw-away exercise (removed again after the test)."""
-
-    def add(exercise):
-        monkeypatch.setitem(ex.EXERCISES, exercise.name, exercise)
-        return exercise
-
-    return add
-
-
-def _line_of(fn, text):
-    """(line number, stripped source) of the line of ``fn`` that contains ``text``."""
-    lines, start = inspect.getsourcelines(fn)
-    for offset, line in enumerate(lines):
-        if text in line:
-            return start + offset, line.strip()
-    raise AssertionError(f"{text!r} not in {fn.__name__}")
 
 
 # ---------------------------------------------------------------------------- diagnoses
@@ -58,14 +33,14 @@ def test_transposed_square_result_is_recognised():
     assert "transpose" in mismatch.text
 
 
-def test_broadcasting_error_names_the_line_and_explains(capsys):
+def test_broadcasting_error_names_the_line_and_explains(capsys, line_of):
     def predict_ratings(U, V):
         return U * V
 
     assert ex.check("predict_ratings", predict_ratings) is False
     out = capsys.readouterr().out
     assert "ValueError" in out and "could not be broadcast" in out
-    lineno, source = _line_of(predict_ratings, "return U * V")
+    lineno, source = line_of(predict_ratings, "return U * V")
     assert f"line {lineno} of {HERE}: {source}" in out
     assert "`@`" in out
 
@@ -194,20 +169,20 @@ def test_array_likes_are_accepted():
     assert ex.check("density", lambda R: np.float32(np.count_nonzero(~np.isnan(R)) / R.size)) is True
 
 
-def test_exception_names_type_message_and_line(capsys):
+def test_exception_names_type_message_and_line(capsys, line_of):
     def density(R):
         known = 0
         return len(R) / known
 
     assert ex.check("density", density) is False
     out = capsys.readouterr().out
-    lineno, source = _line_of(density, "/ known")
+    lineno, source = line_of(density, "/ known")
     assert "your function raised ZeroDivisionError: division by zero" in out
     assert f"line {lineno} of {HERE}: {source}" in out
     assert "Test case 1 of 6: R of shape (4, 6)." in out
 
 
-def test_exception_in_a_helper_points_at_the_deepest_learner_line(capsys):
+def test_exception_in_a_helper_points_at_the_deepest_learner_line(capsys, line_of):
     def helper(R):
         return R[R.shape[0]]  # off by one
 
@@ -216,7 +191,7 @@ def test_exception_in_a_helper_points_at_the_deepest_learner_line(capsys):
 
     assert ex.check("density", density) is False
     out = capsys.readouterr().out
-    lineno, source = _line_of(helper, "R[R.shape[0]]")
+    lineno, source = line_of(helper, "R[R.shape[0]]")
     assert f"line {lineno} of {HERE}: {source}" in out
     assert "IndexError" in out and "off by one" in out
 
@@ -260,3 +235,11 @@ def test_a_broken_reference_is_reported_not_raised(extra_exercise, capsys):
     assert "the checker itself failed" in capsys.readouterr().out
 
 
+def test_returning_none_gets_the_return_hint_not_an_unrelated_diagnostic(capsys):
+    def regularized_loss(R, U, V, reg):
+        total = 0.0  # forgot to return it
+
+    assert ex.check("regularized_loss", regularized_loss) is False
+    out = capsys.readouterr().out
+    assert "return" in out
+    assert "NaN" not in out  # None must not be mistaken for the NaN-propagating mistake

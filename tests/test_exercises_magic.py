@@ -1,10 +1,7 @@
 """mfteach.exercises.magic: the %%check cell magic."""
 
-import inspect
-import json
 import signal
 import time
-import warnings
 
 import numpy as np
 import pytest
@@ -15,27 +12,6 @@ import mfteach.exercises as ex
 @pytest.fixture(autouse=True)
 def isolated(exercise_state):
     return exercise_state
-
-
-
-@pytest.fixture
-def extra_exercise(monkeypatch):
-    """Register a throw-away exercise (removed again after the test)."""
-
-    def add(exercise):
-        monkeypatch.setitem(ex.EXERCISES, exercise.name, exercise)
-        return exercise
-
-    return add
-
-
-def _line_of(fn, text):
-    """(line number, stripped source) of the line of ``fn`` that contains ``text``."""
-    lines, start = inspect.getsourcelines(fn)
-    for offset, line in enumerate(lines):
-        if text in line:
-            return start + offset, line.strip()
-    raise AssertionError(f"{text!r} not in {fn.__name__}")
 
 
 # ---------------------------------------------------------------------------- %%check
@@ -130,17 +106,6 @@ def test_lazy_attribute_in_a_fresh_interpreter():
     code = "import mfteach as mt; print(mt.exercises.check.__name__)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "check", done.stderr[-500:]
-
-
-def test_returning_none_gets_the_return_hint_not_an_unrelated_diagnostic(capsys):
-    def regularized_loss(R, U, V, reg):
-        total = 0.0  # forgot to return it
-
-    assert ex.check("regularized_loss", regularized_loss) is False
-    out = capsys.readouterr().out
-    assert "return" in out
-    assert "NaN" not in out  # None must not be mistaken for the NaN-propagating mistake
-
 
 
 def test_magic_syntax_error_lines_agree_with_the_traceback(shell, capsys):

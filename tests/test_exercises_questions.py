@@ -32,7 +32,8 @@ def registered(monkeypatch):
 def test_choice_verdicts_name_the_mistake():
     assert judge(CHOICE, 1).correct and "b is the ridge solution" in judge(CHOICE, 1).message
     assert judge(CHOICE, 0).message == "Not this one. a is the transpose"
-    assert judge(CHOICE, "c").message == "Not this one. c forgets lambda"  # the choice's text works too
+    assert judge(CHOICE, "c").message == "Not this one. c forgets lambda"  # the choice's letter ...
+    assert judge(CHOICE, "b").correct and judge(CHOICE, "B").correct  # ... in either case
     assert not judge(CHOICE, 7).counted and not judge(CHOICE, None).counted
 
 
@@ -86,8 +87,10 @@ def test_the_widget_checks_explains_and_records_only_on_check(registered):
 
     box = ex.ask("q_test_choice", 3)
     assert "mfteach-question" in box._dom_classes and "mfteach-q-q_test_choice" in box._dom_classes
-    assert isinstance(box.control, widgets.RadioButtons) and box.control.value is None
+    assert isinstance(box.control, widgets.ToggleButtons) and box.control.value is None
+    assert [label for label, _ in box.control.options] == ["A", "B", "C"]
     assert box.children[0].value.startswith("<b>Question 3. </b>Which?")
+    assert "<b>B.</b> b" in box.children[1].value  # the choices, typeset, each with its letter
     assert ex.progress().set_index("exercise").loc["q_test_choice", "attempts"] == 0
     box.on_check(None)  # nothing chosen yet
     assert "No answer yet" in box.feedback.value
@@ -124,3 +127,11 @@ def test_quiz_by_lesson_number(registered):
 def test_quiz_of_a_lesson_without_questions(capsys):
     assert ex.quiz("77_none") is None
     assert "no questions for lesson '77_none'" in capsys.readouterr().out
+
+
+def test_prompts_keep_math_and_render_markdown_emphasis():
+    from mfteach.exercises.questions import _html
+
+    assert _html("User A rated *Fargo* 5, **not** `U @ V`") == \
+        "User A rated <i>Fargo</i> 5, <b>not</b> <code>U @ V</code>"
+    assert _html("$a*b*c$ and <x>") == "$a*b*c$ and &lt;x&gt;"  # math untouched, HTML escaped

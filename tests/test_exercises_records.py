@@ -1,12 +1,8 @@
 """mfteach.exercises.records: the progress file and progress()."""
 
-import inspect
 import json
-import signal
-import time
 import warnings
 
-import numpy as np
 import pytest
 
 import mfteach.exercises as ex
@@ -15,27 +11,6 @@ import mfteach.exercises as ex
 @pytest.fixture(autouse=True)
 def isolated(exercise_state):
     return exercise_state
-
-
-
-@pytest.fixture
-def extra_exercise(monkeypatch):
-    """Register a throw-away exercise (removed again after the test)."""
-
-    def add(exercise):
-        monkeypatch.setitem(ex.EXERCISES, exercise.name, exercise)
-        return exercise
-
-    return add
-
-
-def _line_of(fn, text):
-    """(line number, stripped source) of the line of ``fn`` that contains ``text``."""
-    lines, start = inspect.getsourcelines(fn)
-    for offset, line in enumerate(lines):
-        if text in line:
-            return start + offset, line.strip()
-    raise AssertionError(f"{text!r} not in {fn.__name__}")
 
 
 # ---------------------------------------------------------------------------- progress
@@ -106,8 +81,6 @@ def test_default_progress_path(monkeypatch, tmp_path):
     monkeypatch.delenv("MFTEACH_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert ex.progress_path() == tmp_path / ".mfteach" / "progress.json"
-
-
 
 
 def test_reset_progress_starts_over(isolated, capsys):

@@ -1,10 +1,5 @@
 """mfteach.exercises.registry: registering exercises (and questions)."""
 
-import inspect
-import json
-import signal
-import time
-import warnings
 
 import numpy as np
 import pytest
@@ -17,7 +12,6 @@ def isolated(exercise_state):
     return exercise_state
 
 
-
 @pytest.fixture
 def scratch_registry():
     """Whatever a test registers is gone afterwards."""
@@ -26,26 +20,6 @@ def scratch_registry():
     for registry, before in zip((ex.EXERCISES, ex.QUESTIONS), saved):
         registry.clear()
         registry.update(before)
-
-
-@pytest.fixture
-def extra_exercise(monkeypatch):
-    """Register a throw-away exercise (removed again after the test)."""
-
-    def add(exercise):
-        monkeypatch.setitem(ex.EXERCISES, exercise.name, exercise)
-        return exercise
-
-    return add
-
-
-def _line_of(fn, text):
-    """(line number, stripped source) of the line of ``fn`` that contains ``text``."""
-    lines, start = inspect.getsourcelines(fn)
-    for offset, line in enumerate(lines):
-        if text in line:
-            return start + offset, line.strip()
-    raise AssertionError(f"{text!r} not in {fn.__name__}")
 
 
 # ---------------------------------------------------------------------------- register
@@ -93,8 +67,6 @@ def test_learner_cannot_spoil_the_test_inputs():
     ex.check("density", density)
     # ... but every call gets a fresh copy, so the reference still passes afterwards
     assert ex.check("density", ex.EXERCISES["density"].reference) is True
-
-
 
 
 def test_names_are_shared_between_exercises_and_questions(scratch_registry):

@@ -48,16 +48,6 @@ def _catastrophic_regex(R):
     return float(bool(re.match(r"(a+)+$", "a" * 34 + "b")))  # minutes of backtracking in one C call
 
 
-def _line_of(fn, text):
-    import inspect
-
-    lines, start = inspect.getsourcelines(fn)
-    for offset, line in enumerate(lines):
-        if text in line:
-            return start + offset, line.strip()
-    raise AssertionError(text)
-
-
 @pytest.mark.skipif(not sandbox.can_fork(), reason="needs os.fork")
 @pytest.mark.parametrize("learner", [_infinite, _infinite_with_bare_except, _catastrophic_regex],
                          ids=["endless-loop", "bare-except", "catastrophic-regex"])
@@ -72,9 +62,9 @@ def test_the_forked_time_limit_holds_within_a_second(learner, capsys):
 
 
 @pytest.mark.skipif(not sandbox.can_fork(), reason="needs os.fork")
-def test_a_stopped_loop_says_where_it_was_busy(capsys):
+def test_a_stopped_loop_says_where_it_was_busy(capsys, line_of):
     ex.check("density", _infinite, time_limit=0.5)
-    lineno, source = _line_of(_infinite, "while True")
+    lineno, source = line_of(_infinite, "while True")
     out = capsys.readouterr().out
     assert f"It was busy at line {lineno} of {HERE}: {source}" in out or f"line {lineno + 1} of {HERE}" in out
 

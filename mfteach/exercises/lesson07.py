@@ -43,7 +43,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import toy
-from ..ratings import Ratings
 from .registry import Diagnostic, register, register_question
 
 LESSON_07 = "07_fast_influence_analysis"
@@ -414,39 +413,16 @@ def exact_local_infl(V, rated_items, ratings_of_user, u, reg, target_item):
 _LESSON_POINTS = (0, 2, 3, 4)   # test points of the lesson's split where the typical mistakes give other movies
 
 
-# The checker deep-copies every case before each call, and a Ratings is immutable and refuses deepcopy: the
-# cases carry a subclass that copies to itself. For the learner it is an ordinary Ratings.
-class _SharedRatings(Ratings):
-    __slots__ = ()
-
-    def __deepcopy__(self, memo):
-        return self
-
-    def __copy__(self):
-        return self
-
-
-def _shared(ratings: Ratings) -> Ratings:
-    if hasattr(type(ratings), "__deepcopy__"):
-        return ratings
-    shared = object.__new__(_SharedRatings)
-    for slot in Ratings.__slots__:
-        object.__setattr__(shared, slot, getattr(ratings, slot))
-    return shared
-
-
 def _because_cases(rng):
     import mfteach as mt                                   # the package (imported late: it imports this module)
 
     small, _, _ = mt.synthetic(40, 30, rank=3, density=0.5, noise=0.3, seed=1)
-    small = _shared(small)
     small_model = mt.ALS(rank=3, reg=1.0, n_iters=200, tol=1e-9, seed=0).fit(small)
     unrated = np.flatnonzero(np.isnan(small.to_dense()[5]))
     cases = [(small_model, small, 5, int(unrated[0]))]
     # the lesson's model: the 250 x 250 core of MovieLens 100K, leave-one-out split, ALS k = 8, lambda = 10
     data = mt.load_movielens("100k").top(n_users=250, n_items=250)
     train, test = data.split(how="leave_one_out", seed=0)
-    train = _shared(train)
     model = mt.ALS(rank=8, reg=10.0, n_iters=1000, tol=1e-9, seed=0).fit(train)
     points = [*_LESSON_POINTS, int(rng.integers(5, len(test)))]
     cases += [(model, train, int(test.rows[p]), int(test.cols[p])) for p in points]

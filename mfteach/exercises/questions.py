@@ -3,8 +3,9 @@
 ``judge(question, value)`` is the pure part: it returns a :class:`Verdict` with the specific
 feedback for that answer (every wrong choice has its own; typical wrong numbers and expressions
 are recognised by value). ``answer(name, value)`` prints it and records the attempt;
-``ask(name)`` and ``quiz(lesson)`` show questions as widgets (radio buttons or a text box, a
-Check button, an explanation on request), keyboard-operable and needing no server.
+``ask(name)`` and ``quiz(lesson)`` show questions as widgets (the choices typeset with their
+math and one letter button each, or a text box; a Check button; an explanation on request),
+keyboard-operable and needing no server.
 
 Expressions are read with a small whitelist of Python syntax (numbers, the question's
 variables, + - * / ** and ^, parentheses, sqrt log exp abs) and compared with the right answer
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import html
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,9 @@ from . import records
 from .registry import EXPRESSION_FUNCTIONS, QUESTIONS, Question
 
 __all__ = ["Verdict", "judge", "answer", "ask", "quiz", "parse_expression", "questions_of"]
+
+
+LETTERS = "ABCDEFGHIJ"  # a choice question's options are shown as A, B, C, ...
 
 
 @dataclass(frozen=True)
@@ -124,11 +129,13 @@ def judge(question: Question, value) -> Verdict:
         return Verdict(False, f"No answer yet: {hint}, then check.", counted=False)
     if question.kind == "choice":
         index = value
-        if isinstance(value, str):
-            matches = [j for j, c in enumerate(question.choices) if c == value]
+        if isinstance(value, str):  # a choice's letter ("B") or its whole text
+            letter = value.strip().upper()
+            matches = [j for j, c in enumerate(question.choices) if c == value or letter == LETTERS[j]]
             index = matches[0] if matches else value
         if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or not 0 <= index < len(question.choices):
-            return Verdict(False, f"Answer with the number of a choice, 0 to {len(question.choices) - 1}.",
+            return Verdict(False, f"Answer with a choice's letter, A to {LETTERS[len(question.choices) - 1]} "
+                                  f"(or its index, 0 to {len(question.choices) - 1}).",
                            counted=False)
         if index == question.answer:
             return Verdict(True, "Right. " + question.explanation)
@@ -185,10 +192,26 @@ def questions_of(lesson: str) -> list[Question]:
 
 
 # ---------------------------------------------------------------------------- widgets
+_EMPHASIS = [(re.compile(r"\*\*(.+?)\*\*"), r"<b>\1</b>"), (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"<i>\1</i>")]
+
+
 def _html(text: str) -> str:
-    """Escape for HTML, keeping $...$ for MathJax and `code` as <code>."""
-    parts = html.escape(text).split("`")
-    return "".join(f"<code>{p}</code>" if j % 2 else p for j, p in enumerate(parts))
+    """Escape for HTML; keep $...$ for MathJax; `code` as <code>, **bold** and *italic* outside math."""
+    pieces = re.split(r"(\$[^$]+\$)", text)
+    out = []
+    for j, piece in enumerate(pieces):
+        if j % 2:  # math, typeset by MathJax
+            out.append(html.escape(piece, quote=False))
+            continue
+        parts = html.escape(piece, quote=False).split("`")
+        for k, part in enumerate(parts):
+            if k % 2:
+                out.append(f"<code>{part}</code>")
+            else:
+                for pattern, replacement in _EMPHASIS:
+                    part = pattern.sub(replacement, part)
+                out.append(part)
+    return "".join(out)
 
 
 def ask(name: str, number: int | None = None):
@@ -201,9 +224,14 @@ def ask(name: str, number: int | None = None):
         return None
     label = f"Question {number}. " if number else ""
     prompt = widgets.HTMLMath(f"<b>{label}</b>{_html(question.prompt)}", layout=widgets.Layout(width="100%"))
-    if question.kind == "choice":
-        control = widgets.RadioButtons(options=[(c, j) for j, c in enumerate(question.choices)], value=None,
-                                       layout=widgets.Layout(width="100%"))
+    listing = None
+    if question.kind == "choice":  # the choices typeset with their math; a letter button picks one
+        listing = widgets.HTMLMath("".join(f"<div style='margin:2px 0'><b>{LETTERS[j]}.</b> {_html(c)}</div>"
+                                           for j, c in enumerate(question.choices)),
+                                   layout=widgets.Layout(width="100%"))
+        control = widgets.ToggleButtons(options=[(LETTERS[j], j) for j in range(len(question.choices))],
+                                        value=None, tooltips=[f"choice {LETTERS[j]}" for j in range(len(question.choices))],
+                                        style=widgets.ToggleButtonsStyle(button_width="3em"))
     else:
         what = "a number (e.g. 0.25 or 1/4)" if question.kind == "number" else \
             f"an expression in {', '.join(question.variables)}"
@@ -226,7 +254,8 @@ def ask(name: str, number: int | None = None):
 
     check_button.on_click(on_check)
     explain_button.on_click(on_explain)
-    box = widgets.VBox([prompt, control, widgets.HBox([check_button, explain_button]), result],
+    box = widgets.VBox([prompt, *([listing] if listing else []), control,
+                        widgets.HBox([check_button, explain_button]), result],
                        layout=widgets.Layout(border="1px solid #ccc", padding="4px 8px", margin="6px 0"))
     box.add_class("mfteach-question")
     box.add_class(f"mfteach-q-{name}")
@@ -243,8 +272,8 @@ def quiz(lesson: str):
         print(f"❓ no questions for lesson {lesson!r}.")
         return None
     intro = widgets.HTML(f"<b>{len(found)} questions.</b> Choose or type an answer and press <i>Check</i> "
-                         "(Tab moves between the controls, arrow keys between choices, Enter or Space presses "
-                         "a button). <i>Show explanation</i> gives the reasoning.")
+                         "(Tab moves between the letters, the text boxes and the buttons; Enter or Space presses "
+                         "the one in focus). <i>Show explanation</i> gives the reasoning.")
     box = widgets.VBox([intro, *(ask(q.name, j + 1) for j, q in enumerate(found))])
     box.add_class("mfteach-quiz")
     return box

@@ -246,7 +246,8 @@ JS_STATE = """() => {
   const tab = document.querySelector('.lm-TabBar-tab.jp-mod-current');
   return {
     cells: cells.length,
-    rendered: cells.filter(c => c.querySelector('.jp-InputArea')).length,
+    // a collapsed cell ("Open after you have tried") shows a placeholder instead of its input
+    rendered: cells.filter(c => c.querySelector('.jp-InputArea, .jp-InputPlaceholder, .jp-Placeholder')).length,
     prompts,
     codeIndex: code.map(c => cells.indexOf(c) + 1),  // 1-based position in the notebook
     kernel: ind ? ind.getAttribute('data-status') : null,
@@ -506,7 +507,7 @@ def _wrong_and_right(question) -> tuple:
 def answer_a_question(page, res: Result) -> list[str]:
     """Answer the lesson's first quiz question in the page, first wrong, then right, by keyboard.
 
-    A choice is picked by focusing its radio button and pressing Space; a number or expression is
+    A choice is picked by focusing its letter button and pressing Space; a number or expression is
     typed into the text box; the Check button is focused and pressed with Enter. After each, the
     feedback must show within QUESTION_TIMEOUT: a cross and the wrong answer's own message, then
     a tick and the explanation.
@@ -526,8 +527,8 @@ def answer_a_question(page, res: Result) -> list[str]:
     feedback = box.locator(".mfteach-question-feedback")
     for value, mark in [(wrong, "❌"), (right, "✅")]:
         if question.kind == "choice":
-            radio = box.locator("input[type=radio]").nth(int(value))
-            radio.focus()
+            letter = box.locator(".mfteach-question-input button").nth(int(value))
+            letter.focus()
             page.keyboard.press("Space")
         else:
             text = box.locator(".mfteach-question-input input")
