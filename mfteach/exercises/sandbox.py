@@ -139,7 +139,10 @@ def _read_message(fd: int, deadline: float | None, buffer: bytearray):
             if len(buffer) >= _HEADER.size + size:
                 data = bytes(buffer[_HEADER.size:_HEADER.size + size])
                 del buffer[:_HEADER.size + size]
-                return pickle.loads(data)
+                try:
+                    return pickle.loads(data)
+                except Exception as exc:  # e.g. an instance of a class that exists only in the child
+                    return ("unsendable", f"a value that cannot be rebuilt here ({type(exc).__name__}: {exc})", "")
         wait = None if deadline is None else deadline - time.monotonic()
         if wait is not None and wait <= 0:
             return None
