@@ -26,13 +26,6 @@ def test_transposed_predictions(capsys):
     assert "Need a nudge? mt.exercises.hint('predict_ratings')" in out
 
 
-def test_transposed_square_result_is_recognised():
-    A = np.arange(9.0).reshape(3, 3)
-    mismatch = ex.compare.compare(A.T, A, 1e-6, 1e-8)
-    assert mismatch.kind == "transpose"
-    assert "transpose" in mismatch.text
-
-
 def test_broadcasting_error_names_the_line_and_explains(capsys, line_of):
     def predict_ratings(U, V):
         return U * V
