@@ -10,8 +10,8 @@ The loss (book eq. 9.5, with the lecture slides' ridge penalty; a mean over Omeg
 
 It is the slides' summed objective divided by |Omega|: the minimizer is the same for the same
 lambda (``reg`` means the same thing here and in ``ALS``), and a step of ``lr`` on this mean
-loss is a step of lr / |Omega| on the summed one. (The book writes lambda outside the
-bracket; its lambda is ours divided by |Omega|.) Gradients (eq. 9.6-9.7, plus the penalty),
+loss is a step of lr / |Omega| on the summed one. (The book's eq. 9.5 has no penalty at
+all: the ridge term is the slides'.) Gradients (eq. 9.6-9.7, plus the penalty),
 with e_ui = r_ui - u_u . v_i and E the sparse m x n matrix of residuals on Omega:
 
 .. math::

@@ -6,6 +6,15 @@ back what was drawn. Notation (DESIGN.md section 1): R is m x n with users in ro
 in columns; Omega is the set of known entries.
 
 Nothing here imports ipywidgets; algorithms never import this module.
+
+One colour-blind-safe palette serves every figure of the package: the Okabe-Ito colours
+(Okabe and Ito, "Color Universal Design", 2008), which stay apart under deuteranopia,
+protanopia and tritanopia. Importing this module makes them matplotlib's colour cycle, so
+"C0" ... "C7" in a lesson are these colours: C0 blue, C1 orange, C2 bluish green,
+C3 vermillion, C4 reddish purple, C5 sky blue, C6 yellow, C7 black. Signs are the diverging
+pair ``SIGN_COLORS`` (blue for positive, orange for negative); maps of values use ``SEQUENTIAL``
+(viridis) or, around zero, ``DIVERGING`` (PuOr). Where colour carries meaning, a marker or a
+line style carries it too; text is at least ``MIN_FONT_SIZE`` points.
 """
 
 from __future__ import annotations
@@ -15,9 +24,57 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from cycler import cycler
 from matplotlib.ticker import NullFormatter
 
+#: the Okabe-Ito colours by name
+PALETTE = {
+    "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
+    "purple": "#CC79A7", "sky": "#56B4E9", "yellow": "#F0E442", "black": "#000000",
+}
+#: matplotlib's colour cycle in mfteach ("C0" ... "C7")
+COLORS = [PALETTE[name] for name in ("blue", "orange", "green", "vermillion", "purple", "sky", "yellow", "black")]
+#: light tints of blue and orange, for backgrounds (table cells) that must stay readable under text
+TINTS = {"blue": "#cce3f0", "orange": "#f9e2b0"}
+#: (positive, negative): the diverging pair for signs (influences, impacts, gradients)
+SIGN_COLORS = (PALETTE["blue"], PALETTE["orange"])
+SEQUENTIAL = "viridis"
+DIVERGING = "PuOr"
+#: one marker per colour of the cycle, for plots where colour carries meaning
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+MIN_FONT_SIZE = 9
+
+
+def use_palette() -> None:
+    """Make the palette matplotlib's colour cycle, with no text smaller than ``MIN_FONT_SIZE``
+    (done when this module is imported; call again after ``plt.style.use``)."""
+    plt.rcParams["axes.prop_cycle"] = cycler(color=COLORS)
+    plt.rcParams["image.cmap"] = SEQUENTIAL
+    for key in ("legend.fontsize", "xtick.labelsize", "ytick.labelsize", "legend.title_fontsize"):
+        if isinstance(plt.rcParams[key], (int, float)) and plt.rcParams[key] < MIN_FONT_SIZE:
+            plt.rcParams[key] = MIN_FONT_SIZE
+    plt.rcParams["font.size"] = max(plt.rcParams["font.size"], 10)
+
+
+def sign_colors(values) -> list[str]:
+    """One colour per value: ``SIGN_COLORS[0]`` for >= 0, ``SIGN_COLORS[1]`` for < 0."""
+    return [SIGN_COLORS[0] if v >= 0 else SIGN_COLORS[1] for v in np.asarray(values, dtype=float).ravel()]
+
+
+use_palette()
+
 __all__ = [
+    "PALETTE",
+    "COLORS",
+    "SIGN_COLORS",
+    "TINTS",
+    "SEQUENTIAL",
+    "DIVERGING",
+    "MARKERS",
+    "MIN_FONT_SIZE",
+    "use_palette",
+    "sign_colors",
+    "label_points",
     "top_share",
     "plot_sparsity",
     "plot_long_tail",
@@ -229,8 +286,8 @@ def show_matrix(M, ax=None, fmt: str = "{:g}", highlight=None, title: str | None
                 col_rotation: float = 0):
     """Draw a small matrix with its numbers written in the cells and "?" where it is NaN.
 
-    ``highlight`` is an optional boolean mask of the same shape: those cells get a red frame
-    and bold red text (e.g. the predictions of the unknown entries). Rows and columns are
+    ``highlight`` is an optional boolean mask of the same shape: those cells get a vermillion
+    frame and bold text (vermillion, or white on a dark cell) (e.g. the predictions of the unknown entries). Rows and columns are
     labelled 0, 1, ... (Python indices) unless labels are given (``col_rotation`` tilts long
     column labels). ``ax.texts`` holds one text per cell, row by row.
     """
@@ -253,15 +310,15 @@ def show_matrix(M, ax=None, fmt: str = "{:g}", highlight=None, title: str | None
             value = M[u, i]
             is_hl = highlight is not None and highlight[u, i]
             if np.isnan(value):
-                text, color = missing, "#888888"
+                text, color = missing, "#666666"
             else:
                 text = fmt.format(value)
                 # dark cells get white text
                 share = (value - lo) / (hi - lo) if hi > lo else 0.0
                 color = "white" if share > 0.6 else "black"
-            if is_hl:
-                color = "#c00000"
-                ax.add_patch(plt.Rectangle((i - 0.5, u - 0.5), 1, 1, fill=False, ec="#c00000", lw=2))
+            if is_hl:  # a vermillion frame and bold text; on a dark cell the text stays white to be read
+                color = "white" if color == "white" else PALETTE["vermillion"]
+                ax.add_patch(plt.Rectangle((i - 0.5, u - 0.5), 1, 1, fill=False, ec=PALETTE["vermillion"], lw=2.5))
             ax.text(i, u, text, ha="center", va="center", color=color, fontsize=fontsize,
                     fontweight="bold" if is_hl else "normal")
     ax.set_xticks(range(n))
@@ -286,3 +343,30 @@ def figure_png(fig, dpi: int = 90) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def label_points(ax, x, y, texts, fontsize: float = MIN_FONT_SIZE):
+    """Label points without overlaps: each label goes to the first of a few offsets where its
+    box overlaps no earlier label (with a thin leader line). Draws the canvas once to measure.
+
+    Returns the list of annotations.
+    """
+    ax.figure.canvas.draw()  # fix the layout before the labels are measured
+    renderer = ax.figure.canvas.get_renderer()
+    offsets = [(5, 5), (5, -11), (-5, 5), (-5, -11), (0, 13), (0, -17), (9, -3), (-9, -3)]
+    placed, notes = [], []
+    for xi, yi, text in zip(x, y, texts):
+        for dx, dy in offsets:
+            note = ax.annotate(text, (xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                               ha="left" if dx > 0 else ("right" if dx < 0 else "center"),
+                               arrowprops=dict(arrowstyle="-", lw=0.4, color="0.5"))
+            box = note.get_window_extent(renderer).expanded(1.05, 1.15)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            note.remove()
+        else:  # every offset collides: keep the first
+            note = ax.annotate(text, (xi, yi), xytext=offsets[0], textcoords="offset points", fontsize=fontsize)
+            box = note.get_window_extent(renderer)
+        placed.append(box)
+        notes.append(note)
+    return notes

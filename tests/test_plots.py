@@ -181,3 +181,48 @@ def test_figure_png_returns_png_bytes():
     fig, ax = plt.subplots()
     plots.show_matrix(np.eye(2), ax=ax)
     assert plots.figure_png(fig).startswith(b"\x89PNG")
+
+
+# ---------------------------------------------------------------------------- the one palette
+def test_the_palette_is_matplotlibs_colour_cycle():
+    import matplotlib.pyplot as plt
+
+    from mfteach import plots
+
+    assert plt.rcParams["axes.prop_cycle"].by_key()["color"] == plots.COLORS
+    assert plots.COLORS[:4] == [plots.PALETTE[c] for c in ("blue", "orange", "green", "vermillion")]
+    assert plots.SIGN_COLORS == (plots.PALETTE["blue"], plots.PALETTE["orange"])
+    assert plots.sign_colors([0.5, -1, 0]) == [plots.PALETTE["blue"], plots.PALETTE["orange"], plots.PALETTE["blue"]]
+
+
+def _colour_literals(path):
+    import re
+
+    text = path.read_text(encoding="utf-8")
+    named = re.findall(r"""(?:colou?r|c|ec|fc|edgecolors?|facecolor|cmap)\s*=\s*["'](red|green|tab:\w+)["']""", text)
+    return re.findall(r"#[0-9a-fA-F]{6}\b", text), named + re.findall(r"get_cmap\(\s*[\"'](tab10|tab20)", text)
+
+
+def test_the_widgets_and_plots_use_only_the_palette_and_greys():
+    from pathlib import Path
+
+    from mfteach import plots
+
+    package = Path(plots.__file__).parent
+    allowed = {c.lower() for c in [*plots.PALETTE.values(), *plots.TINTS.values()]}
+    for path in [package / "plots.py", *sorted((package / "widgets").glob("*.py"))]:
+        hexes, names = _colour_literals(path)
+        greys = {h.lower() for h in hexes if h[1:3] == h[3:5] == h[5:7]}
+        assert {h.lower() for h in hexes} - allowed - greys == set(), path.name
+        assert names == [], (path.name, names)
+
+
+def test_a_highlighted_dark_cell_keeps_readable_text():
+    import numpy as np
+
+    from mfteach import plots
+
+    ax = plots.show_matrix(np.array([[1.0, 9.0]]), highlight=np.array([[True, True]]), vmin=0, vmax=9)
+    light, dark = ax.texts[:2]
+    assert light.get_color() == plots.PALETTE["vermillion"] and dark.get_color() == "white"
+    assert all(t.get_fontweight() == "bold" for t in (light, dark))

@@ -40,11 +40,13 @@ def test_influence_bar_is_proportional_to_the_value_over_the_scale(value, scale,
     assert _widths(influence_bar(value, scale, half_width=50)) == [expected]
 
 
-def test_influence_bar_draws_positive_values_green_on_the_right_and_negative_red_on_the_left():
+def test_influence_bar_draws_positive_values_blue_on_the_right_and_negative_orange_on_the_left():
+    from mfteach.plots import SIGN_COLORS
+
     left_half, right_half = influence_bar(0.4, 1.0).split("</div><div", 1)
-    assert "#2ca02c" in right_half and "background" not in left_half
+    assert SIGN_COLORS[0] in right_half and "background" not in left_half
     left_half, right_half = influence_bar(-0.4, 1.0).split("</div></div>", 1)
-    assert "#d62728" in left_half and "background" not in right_half
+    assert SIGN_COLORS[1] in left_half and "background" not in right_half
 
 
 def test_user_item_repr_names_the_class_the_user_and_the_item_title():

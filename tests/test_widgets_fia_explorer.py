@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import mfteach as mt
+from mfteach.plots import SIGN_COLORS
 from mfteach.explain.fia import fia, loo_influence
 from mfteach.widgets.fia_explorer import (
     ExplanationView, FiaExplorer, Verification, explanation_view, fia_explorer, render_explanation, verify_top,
@@ -132,7 +133,7 @@ def test_render_shows_the_sentence_titles_and_signed_influence(data):
         assert f">{row.title}</td>" in html and f"{row.influence:+.4f}" in html
     for row in view.user_based.itertuples():
         assert f">{row.user}</td>" in html and f"{row.influence:+.4f}" in html
-    assert "#2ca02c" in html or "#d62728" in html
+    assert f"background:{SIGN_COLORS[0]}" in html or f"background:{SIGN_COLORS[1]}" in html
 
 
 # ---------------------------------------------------------------------------- verification by retraining

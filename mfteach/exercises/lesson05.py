@@ -582,8 +582,9 @@ register_question(
     answer=2e6,
     feedback={1e10: "$n k^2 = 10^{10}$ is the dense way (or the one-off cost of $V^\\top V$, shared by all users). "
                     "With the speed-up only the $|\\Omega_u|$ rows enter.",
-              2e4: "$|\\Omega_u|\\, k$ is the cost of one product $A z$ inside CG. Forming the $k\\times k$ matrix "
-                   "adds a $k\\times k$ outer product per item.",
+              2e4: "$|\\Omega_u|\\, k$ is the cost of one product $V_{\\Omega_u} z$ (a CG step's $A z$ needs it and "
+                   "then $V_{\\Omega_u}^\\top$ of the result: about $k^2 + 2|\\Omega_u|\\, k$). Forming the $k\\times k$ "
+                   "matrix adds a $k\\times k$ outer product per item.",
               1e6: "$k^3$ is the cost of the solve that follows; the question asks for forming the matrix.",
               5000: "That is how many times less than the dense way: the question asks for the number itself.",
               2e8: "That would be $|\\Omega_u|\\, k^3$; each item adds one outer product $v_i v_i^\\top$, "

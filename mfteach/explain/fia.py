@@ -56,8 +56,10 @@ for ALS-WR, else 0) and nothing on w_i. The 2s cancel in eq. (18):
     \mathrm{INFL}(u, j) = e_{uj}\, x_j^\top s_u - \lambda' w_u^\top s_u, \qquad s_u = A_u^{-1} x_i,
 
 and the mirror image INFL(a, i) = e_ai y_a^T s_i - lambda' w_i^T s_i, s_i = A_i^{-1} y_u, for
-the item's ratings: two k x k solves (k + 1 with biases) and one dot product per rating,
-O(k^3 + n' k). Unbiased and not ALS-WR, x_i^T A_u^{-1} x_j is FATREC 2017's influence J[i, j]:
+the item's ratings: forming the two block Grams A_u and A_i costs O(n' k^2) for the n' ratings
+of u and i, the two k x k solves (k + 1 with biases) O(k^3), and one dot product per rating
+O(n' k): O(n' k^2 + k^3) in all. (The paper's O(n' K) counts one CG iteration of
+Hessian-vector products, not a solve.) Unbiased and not ALS-WR, x_i^T A_u^{-1} x_j is FATREC 2017's influence J[i, j]:
 FIA scores a past rating by its residual e_uj (how far the model is from it) times J.
 
 When (u, i) is itself a training rating it couples the blocks: H_t / 2 has the off-diagonal

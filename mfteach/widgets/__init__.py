@@ -28,6 +28,8 @@ mfteach.widgets.user_explorer as ...``.
 
 from IPython.core.interactiveshell import InteractiveShell
 
+from ..plots import SIGN_COLORS  # importing plots also sets the colour cycle of every explorer figure
+
 
 def show_outputs(out, *objects) -> None:
     """Replace the content of the ``ipywidgets.Output`` ``out`` with ``objects`` in ONE update.
@@ -57,10 +59,11 @@ def escape_html(text) -> str:
 
 
 def influence_bar(value: float, scale: float, half_width: int = 50, height: int = 9) -> str:
-    """A diverging HTML bar for a table cell: ``|value| / scale`` of ``half_width`` pixels, green to
-    the right of the centre when ``value >= 0``, red to the left when it is negative."""
+    """A diverging HTML bar for a table cell: ``|value| / scale`` of ``half_width`` pixels, blue to
+    the right of the centre when ``value >= 0``, orange to the left when it is negative
+    (``plots.SIGN_COLORS``: the side carries the sign too, not the colour alone)."""
     width = 0 if scale <= 0 else int(round(half_width * abs(value) / scale))
-    color = "#2ca02c" if value >= 0 else "#d62728"
+    color = SIGN_COLORS[0] if value >= 0 else SIGN_COLORS[1]
     bar = f"<div style='display:inline-block; width:{width}px; height:{height}px; background:{color}'></div>"
     left, right = (bar, "") if value < 0 else ("", bar)
     return (f"<div style='display:inline-block; width:{half_width}px; text-align:right'>{left}</div>"

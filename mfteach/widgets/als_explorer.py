@@ -308,7 +308,7 @@ class GridDrawing:
                             vmax=min(test.max(), test.min() + 0.5))
         for a in range(grid.shape[0]):
             for b in range(grid.shape[1]):
-                ax_h.text(b, a, f"{test[a, b]:.2f}", ha="center", va="center", fontsize=7,
+                ax_h.text(b, a, f"{test[a, b]:.2f}", ha="center", va="center", fontsize=9,
                           color="white" if test[a, b] > test.min() + 0.3 else "black")
         bk, bl, _ = grid.best()
         ax_h.add_patch(_frame(_index_of(grid.regs, bl, "reg"), _index_of(grid.ranks, bk, "rank"), "C2", ls="--"))
@@ -356,7 +356,8 @@ def _frame(x: int, y: int, color: str, ls: str = "-"):
     return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, ec=color, lw=2.5, ls=ls)
 
 
-_VERDICT_COLORS = {"best": "#1a7f37", "local best": "#1a7f37", "overfitting": "#b35900", "underfitting": "#5a3ea0"}
+_VERDICT_COLORS = {"best": plots.PALETTE["green"], "local best": plots.PALETTE["green"],
+                   "overfitting": plots.PALETTE["vermillion"], "underfitting": plots.PALETTE["purple"]}  # the caption's words say the verdict too
 
 
 def _caption(view: GridView) -> HTML:

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
+from .. import plots
 from ..base import check_index, check_positive_int
 from ..explain.fia import fia, loo_influence
 from . import escape_html as _escape, influence_bar, redraw_on_change, show_outputs, user_item_pickers, user_item_repr
@@ -181,7 +182,7 @@ def render_explanation(view: ExplanationView) -> str:
                    f"user-based: {len(view.user_based)} most influential of the {view.n_item_ratings} "
                    f"ratings of this movie")
     genres = f" <span style='color:#555'>({_escape(view.genres)})</span>" if view.genres else ""
-    return (f"<div style='border-left:4px solid #1f77b4; padding-left:8px'>"
+    return (f"<div style='border-left:4px solid {plots.PALETTE['blue']}; padding-left:8px'>"
             f"<p style='margin:2px 0 6px 0'>{_escape(view.sentence)}</p>"
             f"<p style='margin:0 0 6px 0; font-size:90%'>target: user {view.user}, <b>{_escape(view.title)}</b>"
             f"{genres}; influence = predicted rating minus the prediction without that rating (FIA, first order)</p>"

@@ -289,7 +289,7 @@ def render_playground(result: PlaygroundResult):
 
 
 def _error_html(result: PlaygroundResult) -> str:
-    return (f"<div style='color:#a00000'><b>The chosen run diverged</b> (lr = {result.lr:.3g}, "
+    return (f"<div style='color:{plots.PALETTE['vermillion']}'><b>The chosen run diverged</b> (lr = {result.lr:.3g}, "
             f"{result.lr_scale:g} x the default): <code>DivergenceError: {result.error}</code><br>"
             f"Move the lr slider to the left.</div>")
 

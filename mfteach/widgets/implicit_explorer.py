@@ -355,7 +355,7 @@ def _caption(view: ImplicitView) -> HTML:
         found = f"user {view.user} has no held-out item"
     else:
         found = "; ".join(
-            f"<span style='color:{'#1a7f37' if row.found else '#b35900'}'>{'✓' if row.found else '✗'} "
+            f"<span style='color:{plots.PALETTE['blue'] if row.found else plots.PALETTE['vermillion']}'>{'✓' if row.found else '✗'} "
             f"{_escape(row.title)}: position {row.position}</span>" for row in view.held_out.itertuples())
         found = f"<b>held out</b> for user {view.user} ({view.n_seen} training items): {found}"
     per_user = np.bincount(grid.test.rows, minlength=grid.train.shape[0])
@@ -363,7 +363,7 @@ def _caption(view: ImplicitView) -> HTML:
     note = f"all users = the mean over the {n_users} users with a held-out item"
     if n_users and per_user.max() == 1:
         note += f"; with one held-out item each, precision@{grid.k} = recall@{grid.k} / {grid.k}"
-    return HTML(f"<div style='border-left:4px solid #1f77b4; padding-left:8px'>{found}{metrics}"
+    return HTML(f"<div style='border-left:4px solid {plots.PALETTE['blue']}; padding-left:8px'>{found}{metrics}"
                 f"<span style='font-size:85%; color:#555'>{note}</span></div>")
 
 

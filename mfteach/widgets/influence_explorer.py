@@ -320,7 +320,7 @@ def _caption(state: InfluenceState, view: PredictedChange, retrained: RetrainedC
                  f"<br><span style='color:#555'>Retrained changes are differences from ALS retrained the same way "
                  f"with nothing changed (that alone moved the user's predictions by at most "
                  f"{retrained.drift:.1e}).</span>")
-    return HTML(f"<div style='border-left:4px solid #ff7f0e; padding-left:8px'>{text}</div>")
+    return HTML(f"<div style='border-left:4px solid {plots.PALETTE['orange']}; padding-left:8px'>{text}</div>")
 
 
 def _table(state: InfluenceState, view: PredictedChange, retrained: RetrainedChange | None,

@@ -244,7 +244,7 @@ def render_tables(view: Comparison) -> str:
     right = _model_table(view, "ncf", f"NCF-FIA (eq. 24): prediction {view.ncf_prediction:.2f}", scale)
     note = ("<p style='margin:4px 0 0 0; font-size:85%; color:#555'>influence = predicted rating minus the prediction "
             "without that rating (first order); top rows of each side by |influence|</p>")
-    return (f"<div style='border-left:4px solid #1f77b4; padding-left:8px'>{head}"
+    return (f"<div style='border-left:4px solid {plots.PALETTE['blue']}; padding-left:8px'>{head}"
             f"<div style='display:flex; flex-wrap:wrap'>{left}{right}</div>{note}</div>")
 
 

@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 # cell colours of the completed matrix (also used in the lesson's legend)
-COLORS = {"revealed": "#cfe2f3", "completed": "#d9ead3", "unknown": "#f3f3f3", "wrong": "#c00000"}
+# (light tints of the palette's blue and orange, grey, and its vermillion; a wrong cell is also framed)
+COLORS = {"revealed": plots.TINTS["blue"], "completed": plots.TINTS["orange"], "unknown": "#f3f3f3",
+          "wrong": plots.PALETTE["vermillion"]}
 
 
 # ============================================================================ compute
@@ -208,10 +210,10 @@ def plot_bipartite(M, result: Rank1Result | None = None, ax=None, labels: bool =
     span = max(m, n) - 1
     y_row = (m - 1) / 2 - np.arange(m)          # one unit apart, both sides centred
     y_col = (n - 1) / 2 - np.arange(n)
-    palette = plt.get_cmap("tab10")
+    palette = [c for c in plots.COLORS if c != plots.PALETTE["vermillion"]]  # vermillion marks conflicts
 
     def color(component):
-        return "#aaaaaa" if component < 0 else palette(component % 10)
+        return "#aaaaaa" if component < 0 else palette[component % len(palette)]
 
     offset = 1 if one_based else 0
     rows, cols = np.nonzero(~np.isnan(M))
@@ -220,12 +222,12 @@ def plot_bipartite(M, result: Rank1Result | None = None, ax=None, labels: bool =
         ax.plot([0, 1], [y_row[i], y_col[j]], color=color(comp), lw=1.6, zorder=1,
                 ls="-" if M[i, j] != 0 else ":")
     for i, j in highlight:
-        ax.plot([0, 1], [y_row[i], y_col[j]], color="#c00000", lw=3.2, ls="--", zorder=2)
+        ax.plot([0, 1], [y_row[i], y_col[j]], color=plots.PALETTE["vermillion"], lw=3.2, ls="--", zorder=2)
     if labels:
         for i, j in zip(rows, cols):
             t = 0.16 + 0.3 * j / max(n - 1, 1)  # staggered by column: labels of one row never collide
             ax.text(t, y_row[i] + t * (y_col[j] - y_row[i]), f"{M[i, j]:g}", ha="center", va="center",
-                    fontsize=8, zorder=4, color="#c00000" if (i, j) in highlight else "black",
+                    fontsize=9, zorder=4, color=plots.PALETTE["vermillion"] if (i, j) in highlight else "black",
                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9))
     ax.scatter(np.zeros(m), y_row, s=260, c=[color(c) for c in result.row_component], zorder=3,
                edgecolors="black", linewidths=0.8)
