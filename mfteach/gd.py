@@ -79,7 +79,12 @@ def default_lr(sampling: str, n_ratings: int, user_counts, item_counts, sample_s
 
 
 class DivergenceError(FloatingPointError):
-    """Training blew up (the loss became non-finite or exploded): the learning rate is too large."""
+    """Training blew up (the loss became non-finite or exploded): the learning rate is too large.
+
+    ``history`` holds the epochs up to the blow-up (the records ``history_`` would have had), so
+    a plot can show the curve running away; None when it was not recorded."""
+
+    history: pd.DataFrame | None = None
 
 
 def stop_if_diverged(records: list, lr: float, model: str, setting: str = "") -> None:
@@ -88,9 +93,11 @@ def stop_if_diverged(records: list, lr: float, model: str, setting: str = "") ->
     appended after "with lr=..." (e.g. the sampling mode)."""
     first, last = records[0]["loss"], records[-1]["loss"]
     if not np.isfinite(last) or last > 1e3 * max(first, 1.0):
-        raise DivergenceError(
+        error = DivergenceError(
             f"{model} diverged at epoch {records[-1]['epoch']}: the loss went from {first:.4g} to {last:.4g} "
             f"with lr={lr:g}{setting}. Use a smaller learning rate, e.g. lr={lr / 10:g}.")
+        error.history = pd.DataFrame(records)
+        raise error
 
 
 @dataclass

@@ -247,3 +247,19 @@ def test_widget_users_offered_and_rejections(data):
     other, _, _ = mt.synthetic(5, 5, rank=1, density=0.8)
     with pytest.raises(ValueError, match="shape"):
         fia_explorer(model, other)
+
+
+@pytest.mark.parametrize("estimate, retrained, words", [
+    (-0.0351, -0.02, ["would rise by 0.0351", "retrained, it rises by 0.0200"]),
+    (0.1525, 0.295, ["would fall by 0.1525", "retrained, it falls by 0.2950"]),
+    (0.01, -0.03, ["would fall by 0.0100", "retrained, it rises by 0.0300"]),
+])
+def test_the_verification_names_the_rating_and_says_rise_or_fall(estimate, retrained, words):
+    check = Verification(user=3, item=7, removed=(91, 7), side="user-based", title="Willy Wonka", rating=1.0,
+                         estimate=estimate, retrained=retrained)
+    text = check.text()
+    assert text.startswith("Removed user 91's rating of Willy Wonka")
+    for w in words:
+        assert w in text
+    assert f"INFL = {estimate:+.4f} estimated, {retrained:+.4f} observed" in text
+    assert "fall by INFL" not in text  # no double negative

@@ -194,15 +194,37 @@ def test_widget_redraws_on_every_control(prepared):
     assert repr(box) == "GDPlayground(data='movielens', sampling='full', sample=12%, lr=2 x default, rank=3)"
 
 
-def test_widget_shows_the_divergence_message(synthetic_only):
+def test_widget_shows_the_run_blowing_up_and_the_divergence_message(synthetic_only):
     box = gd_playground(prepared=synthetic_only, sampling="full", n_epochs=20)
     box.lr.value = 32
-    assert box.result.error is not None
+    result = box.result
+    assert result.error is not None and result.history is None
+    losses = result.diverged_history["loss"].to_numpy()
+    assert len(losses) >= 2 and losses[0] < losses[-1] and result.diverged_history["epoch"].iloc[0] == 0
     html = " ".join(o["data"].get("text/html", "") for o in box.out.outputs)
     assert "DivergenceError" in html and "diverged" in html and "lr slider" in html
-    assert not any("image/png" in o["data"] for o in box.out.outputs)
-    box.lr.value = 1
-    assert any("image/png" in o["data"] for o in box.out.outputs)
+    assert any("image/png" in o["data"] for o in box.out.outputs)  # the curve, running away
+
+
+def test_the_drawing_of_a_diverged_run_marks_where_it_ran_away(synthetic_only):
+    result = playground_run(synthetic_only, "synthetic", "full", lr_scale=32, n_epochs=20)
+    fig = render_playground(result)
+    chosen = [line for line in fig.axes[0].lines if line.get_linestyle() == "-"]
+    finite = result.diverged_history[np.isfinite(result.diverged_history["loss"])]
+    np.testing.assert_array_equal(chosen[0].get_ydata(), finite["loss"])
+    assert any(line.get_marker() == "X" for line in fig.axes[0].lines)
+    assert "diverged" in [t.get_text() for t in fig.legends[0].get_texts()][-1]
+
+
+def test_a_divergence_error_carries_the_epochs_before_the_blow_up():
+    import mfteach as mt
+
+    ratings, _, _ = mt.synthetic(30, 20, rank=2, density=0.5, seed=0)
+    with pytest.raises(mt.gd.DivergenceError) as caught:
+        mt.GradientDescent(rank=2, lr=500.0, n_epochs=30, seed=0).fit(ratings)
+    history = caught.value.history
+    assert list(history["epoch"]) == list(range(len(history))) and len(history) >= 2
+    assert not np.isfinite(history["loss"].iloc[-1]) or history["loss"].iloc[-1] > 1e3 * history["loss"].iloc[0]
 
 
 def test_the_first_slider_is_the_sample_size_and_the_data_menu_offers_movielens(prepared):

@@ -210,8 +210,10 @@ def test_retrained_change_rejects_bad_input(ratings, model, kwargs, error, match
         retrained_change(model, ratings, **arguments)
 
 
-def test_rating_grid_runs_over_the_ratings_in_half_steps(ratings):
-    np.testing.assert_array_equal(rating_grid(ratings), np.arange(1, 5.01, 0.5))
+def test_rating_grid_moves_in_whole_stars_on_whole_star_data_else_in_half_steps(ratings):
+    assert np.array_equal(ratings.values, np.round(ratings.values))
+    np.testing.assert_array_equal(rating_grid(ratings), np.arange(1, 5.01, 1.0))
+    np.testing.assert_array_equal(rating_grid(ratings, step=0.5), np.arange(1, 5.01, 0.5))
     odd = ratings.with_values(np.linspace(-1.2, 2.1, len(ratings)))
     np.testing.assert_array_equal(rating_grid(odd), np.arange(-1.5, 2.51, 0.5))
 
@@ -257,7 +259,7 @@ def test_widget_defaults_repr_and_the_slider_updates_the_output(ratings, model):
     k = int(np.argmax(np.abs(state.J[best])))
     assert box.changed.value == state.items[k]                        # its most influential past rating
     assert box.rating.value == state.values[k]                        # the slider starts at the actual rating
-    assert [v for _, v in box.rating.options] == sorted(set(np.arange(1, 5.01, 0.5)) | {state.values[k]})
+    assert [v for _, v in box.rating.options] == sorted(set(np.arange(1, 5.01, 1.0)) | {state.values[k]})
     assert repr(box) == (f"InfluenceExplorer(user={user}, item={best}, changed_item={state.items[k]}, "
                          f"rating {state.values[k]:g} -> {state.values[k]:g}, not retrained)")
     first_caption, first_png = _html(box), box.out.outputs[2]["data"]["image/png"]

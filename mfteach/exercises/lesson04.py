@@ -482,9 +482,10 @@ register_question(
     },
     default_feedback="Count each part: U (m × k), V (n × k), the user biases, the item biases and μ.",
     explanation="$U$ and $V$ hold $(m+n)k$ numbers, the biases $m+n$, and $\\mu$ is one: "
-                "$(m+n)k+m+n+1$. The biases-only model has just $m+n+1$ and still beats the unbiased factorization in this "
-                "lesson: an unbiased model must spend latent dimensions, and penalty, on 'this user is "
-                "generous', while a bias captures it with one number, shrunk by $\\lambda$.",
+                "$(m+n)k+m+n+1$. The biases-only model has just $m+n+1$ and still beats the unbiased factorization with "
+                "a plain penalty in this lesson (only ALS-WR's per-rating penalty gets unbiased MF ahead): an "
+                "unbiased model must spend latent dimensions, and penalty, on 'this user is generous', while a "
+                "bias captures it with one number, shrunk by $\\lambda$.",
 )
 
 register_question(

@@ -461,11 +461,12 @@ register_question(
                                          "paper's equal scales."},
     default_feedback="Compare what each vector is fitted to: $u_u$ to the $n$ ratings of user $u$, $v_i$ to the $m$ "
                      "ratings of item $i$. The more data holds a vector, the less one changed rating moves it.",
-    explanation="$(V^\\top V + \\lambda I)\\Delta u_u \\approx \\varepsilon v_i$ and "
-                "$(U^\\top U + \\lambda I)\\Delta v_i \\approx \\varepsilon u_u$, with "
-                "$V^\\top V \\approx n\\sigma^2 I$ "
-                "and $U^\\top U \\approx m\\sigma^2 I$ and $\\|u_u\\| \\approx \\|v_i\\|$: the ratio is about $m/n$, "
-                "and $(m-1)/(n-1)$ when the changed entry's own term is left out (Appendix A, eq. (18)).",
+    explanation="Linearize the user's and the item's stationarity conditions separately (Appendix A's (11) and "
+                "(12), section 8): $(\\sum_{k\\ne i} v_k v_k^\\top)\\Delta u_u \\approx \\delta\\, v_i$ and "
+                "$(\\sum_{w\\ne u} u_w u_w^\\top)\\Delta v_i \\approx \\delta\\, u_u$, with the same change "
+                "$\\delta$ of the residual $r_{ui} - \\hat r_{ui}$. The sums are about $(n-1)\\sigma^2 I$ and "
+                "$(m-1)\\sigma^2 I$, and $\\|u_u\\| \\approx \\|v_i\\|$ in equal scales: the ratio is about "
+                "$(m-1)/(n-1)$, the number of the paper's eq. (18).",
 )
 
 register_question(

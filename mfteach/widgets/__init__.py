@@ -81,7 +81,7 @@ def user_item_repr(box) -> str:
     return f"{name}(user={user.value}, item={str(label)!r}, n_top={box.n_top})"
 
 
-def user_item_pickers(offered, user, item, shape, item_options, width: str = "480px", label_width: str = "60px"):
+def user_item_pickers(offered, user, item, shape, item_options, width: str = "640px", label_width: str = "60px"):
     """The (user slider, movie dropdown) pair of an explorer of one prediction, checked.
 
     ``offered``: the users on the slider; ``user`` (default: the first offered) and ``item``

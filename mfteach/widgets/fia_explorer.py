@@ -123,9 +123,17 @@ class Verification:
     retrained: float          # y_hat - y_hat without z, after warm-started retraining
 
     def text(self) -> str:
+        """Names the rating removed, then how the prediction moves without it: FIA's first-order
+        estimate and the retrained change, in words (rise/fall) and as INFL = y_hat - y_hat without."""
         who = "your" if self.side == "item-based" else f"user {self.removed[0]}'s"
-        return (f"Without {who} rating of {self.title} ({_stars(self.rating)}), the prediction would fall by "
-                f"INFL = {self.estimate:+.4f} (FIA, first order); retrained without it: {self.retrained:+.4f}.")
+        return (f"Removed {who} rating of {self.title} ({_stars(self.rating)}). Without it the prediction would "
+                f"{_move(-self.estimate)} by FIA's first-order estimate; retrained, it {_move(-self.retrained, 's')} "
+                f"(INFL = {self.estimate:+.4f} estimated, {self.retrained:+.4f} observed).")
+
+
+def _move(change: float, verb_ending: str = "") -> str:
+    """'rise by 0.0351' / 'falls by 0.0351' for a change of the prediction."""
+    return f"{'rise' if change > 0 else 'fall'}{verb_ending} by {abs(change):.4f}"
 
 
 def verify_top(model, ratings, user: int, item: int, side: str | None = None, frame: pd.DataFrame | None = None,
@@ -172,7 +180,8 @@ def _table(rows: pd.DataFrame, columns: list[tuple[str, str]], scale: float, cap
 
 
 def render_explanation(view: ExplanationView) -> str:
-    """The sentence and the two tables as HTML, influence drawn as green (up) / red (down) bars."""
+    """The sentence and the two tables as HTML, influence drawn as bars: blue to the right (up),
+    orange to the left (down)."""
     shown = pd.concat([view.item_based["influence"], view.user_based["influence"]])
     scale = float(np.abs(shown).max()) if len(shown) else 0.0
     left = _table(view.item_based, [("title", "movie you rated"), ("genres", "genres"), ("rating", "your rating"),
@@ -201,8 +210,8 @@ def fia_explorer(model, ratings, user: int | None = None, item: int | None = Non
     """Build the explanation explorer (call it as a cell's last expression).
 
     Controls: a selection slider for the user (first), a dropdown of the user's ``n_items``
-    highest-predicted unrated movies (``model.recommend``), and a button "Verify the top rating
-    by retraining". The ``Output`` shows ``explanation_view``'s sentence and tables; the button
+    highest-predicted unrated movies (``model.recommend``), and a button "Retrain without the
+    top rating of either table". The ``Output`` shows ``explanation_view``'s sentence and tables; the button
     runs ``verify_top`` and shows the FIA estimate next to the retrained change.
 
     Parameters
@@ -247,9 +256,13 @@ def fia_explorer(model, ratings, user: int | None = None, item: int | None = Non
         return options
 
     user_slider, item_picker = user_item_pickers(offered, user, item, (m, n), item_options)
-    verify = widgets.Button(description="Verify the top rating by retraining", icon="refresh",
-                            layout=widgets.Layout(width="300px"))
+    verify = widgets.Button(description="Retrain without the top rating of either table", icon="refresh",
+                            tooltip="removes the rating with the largest |influence| in the two tables, retrains ALS "
+                                    "(warm-started) and compares the change with FIA's estimate",
+                            layout=widgets.Layout(width="auto"))
     result = widgets.HTML()
+    verify.add_class("mfteach-fia-verify")
+    result.add_class("mfteach-fia-result")
     out = widgets.Output()
     box = FiaExplorer([user_slider, item_picker, out, widgets.HBox([verify, result])])
     box.user, box.item, box.verify, box.out, box.result = user_slider, item_picker, verify, out, result

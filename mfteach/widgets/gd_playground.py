@@ -90,6 +90,8 @@ class PlaygroundResult:
     baseline: pd.DataFrame | None  # full GD at its default lr, same rank and starting point
     baseline_lr: float
     error: str | None = None     # the DivergenceError message when the chosen run blew up
+    #: when the chosen run blew up: its epochs up to the blow-up (drawn, running away), else None
+    diverged_history: pd.DataFrame | None = None
     baseline_error: str | None = None
     truth_rmse: float | None = None          # RMSE to the noise-free truth on the unknown entries
     baseline_truth_rmse: float | None = None
@@ -183,19 +185,20 @@ def _steps_per_epoch(ratings, sampling: str, size: int | None) -> int:
 
 
 def _train(data: PlaygroundData, sampling, size, lr, rank, n_epochs, reg, seed):
-    """Fit and return (history, truth RMSE or None, error message or None)."""
+    """Fit and return (history, truth RMSE or None, error message or None, the epochs before a
+    blow-up or None)."""
     model = GradientDescent(rank=rank, lr=lr, reg=reg, n_epochs=n_epochs, sampling=sampling, sample_size=size,
                             seed=seed)
     try:
         model.fit(data.ratings)
     except DivergenceError as error:
-        return None, None, str(error)
+        return None, None, str(error), error.history
     truth_rmse = None
     if data.truth is not None:
         gap = (model.U_ @ model.V_.T - data.truth)[data.unknown]
         truth_rmse = float(np.sqrt(np.mean(gap ** 2)))
     history = model.history_[["epoch", "loss", "train_rmse", "entries_touched", "seconds"]]
-    return history, truth_rmse, None
+    return history, truth_rmse, None, None
 
 
 def playground_run(prepared: PreparedPlayground, data: str = "synthetic", sampling: str = "entries",
@@ -222,7 +225,8 @@ def playground_run(prepared: PreparedPlayground, data: str = "synthetic", sampli
     PlaygroundResult
         The two histories (loss per epoch and cumulative entries touched), the lr used, and
         the RMSE to the truth on the unknown entries for synthetic data. When the chosen run
-        diverges, ``history`` is None and ``error`` holds the ``DivergenceError`` message.
+        diverges, ``history`` is None, ``error`` holds the ``DivergenceError`` message and
+        ``diverged_history`` the epochs up to the blow-up.
         Pure apart from the cache: no widgets, no drawing.
     """
     if data not in prepared.datasets:
@@ -239,16 +243,16 @@ def playground_run(prepared: PreparedPlayground, data: str = "synthetic", sampli
     key = (data, int(rank), int(n_epochs), float(reg), int(seed))
     if key not in prepared.baselines:  # full GD at its default lr: the same for every other setting
         prepared.baselines[key] = _train(chosen, "full", None, base_lr, rank, n_epochs, reg, seed)
-    baseline, baseline_truth, baseline_error = prepared.baselines[key]
+    baseline, baseline_truth, baseline_error, _ = prepared.baselines[key]
     if sampling == "full" and lr == base_lr:
-        history, truth, error = baseline, baseline_truth, baseline_error
+        history, truth, error, ran_away = prepared.baselines[key]
     else:
-        history, truth, error = _train(chosen, sampling, size, lr, rank, n_epochs, reg, seed)
+        history, truth, error, ran_away = _train(chosen, sampling, size, lr, rank, n_epochs, reg, seed)
     return PlaygroundResult(
         data=data, sampling=sampling, sample_percent=float(sample_percent), sample_size=size,
         lr_scale=float(lr_scale), lr=lr, rank=int(rank), steps_per_epoch=_steps_per_epoch(ratings, sampling, size),
         history=history, baseline=baseline, baseline_lr=base_lr, error=error, baseline_error=baseline_error,
-        truth_rmse=truth, baseline_truth_rmse=baseline_truth,
+        truth_rmse=truth, baseline_truth_rmse=baseline_truth, diverged_history=ran_away,
     )
 
 
@@ -259,32 +263,39 @@ def render_playground(result: PlaygroundResult):
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-    fig = Figure(figsize=(10, 3.5))
-    axes = [fig.add_axes((0.07, 0.15, 0.39, 0.7)), fig.add_axes((0.57, 0.15, 0.39, 0.7))]
+    fig = Figure(figsize=(10, 3.9))
+    axes = [fig.add_axes((0.09, 0.27, 0.38, 0.6)), fig.add_axes((0.59, 0.27, 0.38, 0.6))]
     runs = [(result.baseline, "full GD (default lr)", "C0", "--")]
     if result.sampling != "full" or result.lr != result.baseline_lr:
-        runs.append((result.history, result.label(), "C3", "-"))
+        chosen = result.history if result.history is not None else result.diverged_history
+        runs.append((chosen, result.label() + (" — diverged" if result.error else ""), "C3", "-"))
     for history, label, color, style in runs:
         if history is None:
             continue
-        axes[0].plot(history["epoch"], history["loss"], color=color, ls=style, lw=1.8, label=label)
-        axes[1].plot(history["entries_touched"], history["loss"], color=color, ls=style, lw=1.8, label=label)
+        shown = history[np.isfinite(history["loss"])]  # a blown-up run: up to its last finite loss
+        axes[0].plot(shown["epoch"], shown["loss"], color=color, ls=style, lw=1.8, label=label)
+        axes[1].plot(shown["entries_touched"], shown["loss"], color=color, ls=style, lw=1.8)
+        if history is result.diverged_history and len(shown):  # mark where it ran away
+            for ax, x in zip(axes, ("epoch", "entries_touched")):
+                ax.plot(shown[x].iloc[-1], shown["loss"].iloc[-1], marker="X", ms=11, color=color, ls="none")
     for ax in axes:
         ax.set_yscale("log")
         # ticks at 1, 2, 5 x 10^j written as plain numbers, no minor ticks: readable, and
         # drawing stays fast (minor log ticks with math text cost most of a redraw)
-        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        low, high = ax.get_ylim()  # a run that blew up spans many decades: one tick per decade then
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0,) if high / low > 1e3 else (1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: f"{y:g}"))
         ax.yaxis.set_minor_locator(NullLocator())
         ax.set_ylabel("loss L(U, V) (mean over Ω)")
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_xlabel("epoch (about |Ω| entries touched per epoch)")
-    axes[0].set_title("loss vs epoch", fontsize=10)
+    axes[0].set_title("loss vs epoch", fontsize=11)
     axes[1].set_xlabel("entries of Ω touched (cumulative)")
-    axes[1].set_title("loss vs entries touched", fontsize=10)
+    axes[1].set_title("loss vs entries touched", fontsize=11)
     axes[1].ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
-    axes[0].legend(frameon=False, fontsize=8, loc="upper right")
-    fig.suptitle(f"{result.data} data, rank k = {result.rank}", fontsize=10, y=0.98)
+    # below the panels, where it covers no curve
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False, fontsize=10)
+    fig.suptitle(f"{result.data} data, rank k = {result.rank}", fontsize=11, y=0.99)
     return fig
 
 
@@ -357,12 +368,12 @@ def gd_playground(movielens=None, data: str = "synthetic", sampling: str = "entr
         caption = HTML(f"<b>{SAMPLING_LABELS[result.sampling]}</b>: {what} ({result.sample_percent:g}%); "
                        f"{result.steps_per_epoch} step(s) per epoch; lr = {result.lr:.3g} "
                        f"({result.lr_scale:.3g} × default)")
-        if result.error is not None:
-            show_outputs(out, caption, HTML(_error_html(result)))
-            return
-        fig = render_playground(result)
+        fig = render_playground(result)  # a run that blew up is drawn too, up to where it ran away
         png = plots.figure_png(fig)
         fig.clear()  # a bare Figure is never registered with pyplot: nothing to plt.close
+        if result.error is not None:
+            show_outputs(out, caption, Image(data=png, format="png"), HTML(_error_html(result)))
+            return
         show_outputs(out, caption, Image(data=png, format="png"), result.summary())
 
     for control in (data_menu, mode_menu, sample, lr, rank_slider):

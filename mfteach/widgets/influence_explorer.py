@@ -55,7 +55,7 @@ __all__ = [
     "render_influence_view", "InfluenceExplorer", "influence_explorer",
 ]
 
-RATING_STEP = 0.5      # the slider's step (1, 1.5, ..., 5 on MovieLens)
+RATING_STEP = 0.5      # the slider's step on ratings that are not whole stars
 RETRAIN_ITERS = 20     # warm-started ALS iterations of "Retrain and compare"
 N_TARGETS = 10         # target items offered: the user's top recommendations
 N_BARS = 12            # past ratings shown in the influence bar chart
@@ -240,9 +240,13 @@ def retrained_change(model: ALS, ratings: Ratings, user: int, changed_item: int,
 
 
 # ---------------------------------------------------------------------------- display
-def rating_grid(ratings: Ratings, step: float = RATING_STEP) -> np.ndarray:
+def rating_grid(ratings: Ratings, step: float | None = None) -> np.ndarray:
     """The slider's values: from the lowest to the highest rating in steps of ``step``, rounded
-    outwards to the step (1, 1.5, ..., 5 on MovieLens)."""
+    outwards to the step. Default step: 1 when every rating is a whole number (MovieLens: 1, 2,
+    ..., 5 stars), else ``RATING_STEP``."""
+    if step is None:
+        values = ratings.values
+        step = 1.0 if np.array_equal(values, np.round(values)) else RATING_STEP
     lo, hi = math.floor(ratings.values.min() / step), math.ceil(ratings.values.max() / step)
     return np.arange(lo, hi + 1) * step
 

@@ -556,6 +556,32 @@ def answer_a_question(page, res: Result) -> list[str]:
     return []
 
 
+FIA_VERIFY_TIMEOUT = 30.0  # retraining without one rating: well under a second on the lesson's data
+
+
+def press_fia_verify(page, res: Result) -> list[str]:
+    """In a lesson with the FIA explorer: press its retrain button by keyboard and check that the
+    result names the rating it removed ("Removed your rating of <title>" or "Removed user N's ...")."""
+    button = page.locator(".jp-NotebookPanel .mfteach-fia-verify")
+    if button.count() == 0:
+        return []
+    button.first.scroll_into_view_if_needed()
+    button.first.focus()
+    page.keyboard.press("Enter")
+    result = page.locator(".jp-NotebookPanel .mfteach-fia-result").first
+    t0 = time.monotonic()
+    text = ""
+    while time.monotonic() - t0 < FIA_VERIFY_TIMEOUT:
+        text = result.inner_text()
+        if text.startswith("Removed"):
+            break
+        time.sleep(0.1)
+    if not re.match(r"Removed (your|user \d+'s) rating of .+ \(\d(\.5)? stars?\)\.", text):
+        return [f"the FIA explorer's retrain button showed {text[:120]!r}, not the rating it removed"]
+    res.question += f"; FIA retrain answered in {time.monotonic() - t0:.1f} s"
+    return []
+
+
 def run_lesson(context, server: Server, lessons_dir: Path, name: str, shots: Path,
                run_timeout: float) -> Result:
     stem = name[:-len(".ipynb")]
@@ -744,6 +770,7 @@ def run_lesson(context, server: Server, lessons_dir: Path, name: str, shots: Pat
                 res.answer_s = (changed["changedAt"] - at) / 1000.0
 
         problems += answer_a_question(page, res)
+        problems += press_fia_verify(page, res)
         take_notebook_screenshot(page, shots / f"{stem}.png")
         if problems:
             raise LessonFailure("\n".join(problems))
