@@ -226,3 +226,15 @@ def test_widget_defaults_to_the_middle_and_rejects_off_grid_values(grid):
         als_explorer(grid, rank=3)
     with pytest.raises(TypeError, match="ALSGrid"):
         als_explorer(grid.table())
+
+
+def test_the_grid_can_show_a_progress_bar_and_gives_the_same_numbers(capsys):
+    import mfteach as mt
+
+    ratings, _, _ = mt.synthetic(40, 30, rank=2, density=0.4, seed=3)
+    train, test = ratings.split(0.25, seed=0)
+    quiet = als_grid(train, test, ranks=(1, 2), regs=(0.1, 1.0), n_iters=3)
+    shown = als_grid(train, test, ranks=(1, 2), regs=(0.1, 1.0), n_iters=3, progress=True)
+    np.testing.assert_array_equal(quiet.test_rmse, shown.test_rmse)
+    err = capsys.readouterr().err
+    assert "ALS grid" in err and "4/4" in err

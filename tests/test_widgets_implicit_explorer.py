@@ -295,3 +295,15 @@ def test_a_user_with_fewer_unseen_items_than_k_gets_a_shorter_list():
     tiny = implicit_grid(train, test, alphas=(1.0,), regs=(0.1,), rank=1, n_iters=2, k=3)
     view = implicit_view(tiny, 1.0, 0.1, 0)
     assert list(view.top["item"]) == [3] and view.n_seen == 3
+
+
+def test_the_grid_can_show_a_progress_bar(capsys):
+    import mfteach as mt
+    from mfteach.widgets.implicit_explorer import implicit_grid
+
+    ratings, _, _ = mt.synthetic(40, 30, rank=2, density=0.3, seed=3)
+    clicks = ratings.with_values(np.ones(len(ratings)))
+    train, test = clicks.split(how="leave_one_out", seed=0)
+    implicit_grid(train, test, alphas=(1.0, 10.0), regs=(1.0,), rank=2, n_iters=2, k=5, progress=True)
+    err = capsys.readouterr().err
+    assert "implicit ALS grid" in err and "2/2" in err

@@ -81,6 +81,23 @@ def user_item_repr(box) -> str:
     return f"{name}(user={user.value}, item={str(label)!r}, n_top={box.n_top})"
 
 
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(show: bool, total: int, desc: str):
+    """A tqdm bar over ``total`` fits when ``show`` (a widget in a notebook), else one that does nothing."""
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="fit")
+
+
 def user_item_pickers(offered, user, item, shape, item_options, width: str = "640px", label_width: str = "60px"):
     """The (user slider, movie dropdown) pair of an explorer of one prediction, checked.
 

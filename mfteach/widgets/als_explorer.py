@@ -40,7 +40,7 @@ from IPython.display import HTML, Image
 from .. import plots
 from ..als import _Data, update_items, update_users
 from ..base import check_non_negative, check_positive_int, check_ratings
-from . import grid_index as _index_of, show_outputs
+from . import grid_index as _index_of, progress_bar as _progress_bar, show_outputs
 
 __all__ = [
     "RANKS", "REGS", "N_ITERS", "ALSGrid", "GridView", "als_grid", "als_grid_view", "GridDrawing",
@@ -118,7 +118,7 @@ def _rmse(ratings, U, V) -> float:
 
 
 def als_grid(train, test, ranks=RANKS, regs=REGS, n_iters: int = N_ITERS, seed: int = 0,
-             init_scale: float = 0.1, label: str = "") -> ALSGrid:
+             init_scale: float = 0.1, label: str = "", progress: bool = False) -> ALSGrid:
     """Fit ALS for every rank in ``ranks`` and every lambda in ``regs``; score train and test.
 
     Each cell starts from the same random U as ``mt.ALS(rank=k, reg=lambda, n_iters=n_iters,
@@ -137,6 +137,8 @@ def als_grid(train, test, ranks=RANKS, regs=REGS, n_iters: int = N_ITERS, seed: 
     seed, init_scale : as in ``mt.ALS``.
     label : str
         A description of the data, shown by the explorer.
+    progress : bool
+        Show a tqdm bar over the cells of the grid (a lesson cell that runs longer than 5 s).
     """
     check_ratings("train", train)
     check_ratings("test", test, train.shape)
@@ -146,9 +148,11 @@ def als_grid(train, test, ranks=RANKS, regs=REGS, n_iters: int = N_ITERS, seed: 
     data = _Data(train)  # Omega grouped by user and by item, once for all cells
     shape = (len(ranks), len(regs))
     train_rmse, test_rmse, seconds = np.empty(shape), np.empty(shape), np.empty(shape)
+    bar = _progress_bar(progress, shape[0] * shape[1], "ALS grid")
     for a, k in enumerate(ranks):
         U0 = np.random.default_rng(seed).normal(0.0, init_scale, (train.shape[0], k))  # as mt.ALS
         for b, reg in enumerate(regs):
+            bar.update(1)
             start = time.perf_counter()
             U = U0
             for _ in range(n_iters):
@@ -156,6 +160,7 @@ def als_grid(train, test, ranks=RANKS, regs=REGS, n_iters: int = N_ITERS, seed: 
                 U = update_users(train, V, reg, _data=data)   # every u_u given V
             seconds[a, b] = time.perf_counter() - start
             train_rmse[a, b], test_rmse[a, b] = _rmse(train, U, V), _rmse(test, U, V)
+    bar.close()
     return ALSGrid(ranks, regs, train_rmse, test_rmse, seconds, n_iters, label)
 
 
@@ -301,7 +306,7 @@ class GridDrawing:
             ax.set_xlabel(xlabel)
             ax.set_ylabel("RMSE (stars)")
             ax.grid(True, alpha=0.3)
-        ax_k.legend(frameon=False, fontsize=8, loc="upper left")
+        ax_k.legend(frameon=False, fontsize=9, loc="upper left")
 
         test = grid.test_rmse
         image = ax_h.imshow(test, cmap="viridis_r", aspect="auto", vmin=test.min(),
@@ -311,7 +316,7 @@ class GridDrawing:
                 ax_h.text(b, a, f"{test[a, b]:.2f}", ha="center", va="center", fontsize=9,
                           color="white" if test[a, b] > test.min() + 0.3 else "black")
         bk, bl, _ = grid.best()
-        ax_h.add_patch(_frame(_index_of(grid.regs, bl, "reg"), _index_of(grid.ranks, bk, "rank"), "C2", ls="--"))
+        ax_h.add_patch(_frame(_index_of(grid.regs, bl, "reg"), _index_of(grid.ranks, bk, "rank"), "C3", ls="--"))
         self.chosen_cell = ax_h.add_patch(_frame(0, 0, "k"))
         ax_h.set_xticks(range(grid.shape[1]))
         ax_h.set_xticklabels([f"{v:g}" for v in grid.regs])
@@ -319,7 +324,7 @@ class GridDrawing:
         ax_h.set_yticklabels([str(k) for k in grid.ranks])
         ax_h.set_xlabel("$\\lambda$")
         ax_h.set_ylabel("$k$")
-        ax_h.set_title("test RMSE of every cell (black: chosen, green: best)", fontsize=10)
+        ax_h.set_title("test RMSE of every cell (solid black: chosen, dashed: best)", fontsize=10)
         fig.colorbar(image, cax=cax).set_label("test RMSE")
         title = f"ALS, {grid.n_iters} iterations per cell"
         fig.suptitle(f"{title}: {grid.label}" if grid.label else title, fontsize=10, y=0.99)

@@ -42,7 +42,7 @@ from ..base import check_index, check_non_negative, check_positive_int, check_ra
 from ..baseline import Popularity
 from ..implicit import ImplicitALS
 from ..metrics import ndcg_at_k, precision_at_k, ranking_report, recall_at_k
-from . import escape_html as _escape, grid_index as _index_of, show_outputs
+from . import escape_html as _escape, grid_index as _index_of, progress_bar as _progress_bar, show_outputs
 
 __all__ = [
     "ALPHAS", "REGS", "RANK", "N_ITERS", "ImplicitGrid", "ImplicitView", "implicit_grid", "implicit_view",
@@ -136,7 +136,7 @@ def _means(report: pd.DataFrame) -> tuple[float, float, float]:
 
 def implicit_grid(train, test, alphas=ALPHAS, regs=REGS, rank: int = RANK, n_iters: int = N_ITERS,
                   solver: str = "cg", cg_steps: int = CG_STEPS, seed: int = 0, k: int = 10,
-                  label: str = "") -> ImplicitGrid:
+                  label: str = "", progress: bool = False) -> ImplicitGrid:
     """Fit implicit ALS for every alpha in ``alphas`` and lambda in ``regs``; score the top k.
 
     Each cell is exactly ``mt.ImplicitALS(rank=rank, reg=lambda, alpha=alpha, n_iters=n_iters,
@@ -157,6 +157,8 @@ def implicit_grid(train, test, alphas=ALPHAS, regs=REGS, rank: int = RANK, n_ite
         The cutoff of the top-k lists and metrics.
     label : str
         A description of the data, shown by the explorer.
+    progress : bool
+        Show a tqdm bar over the cells of the grid (a lesson cell that runs longer than 5 s).
     """
     check_ratings("train", train)
     check_ratings("test", test, train.shape)
@@ -171,8 +173,10 @@ def implicit_grid(train, test, alphas=ALPHAS, regs=REGS, rank: int = RANK, n_ite
     U, V = np.empty(shape + (m, rank)), np.empty(shape + (n, rank))
     metrics = {name: np.empty(shape) for name in _METRICS}
     seconds = np.empty(shape)
+    bar = _progress_bar(progress, shape[0] * shape[1], "implicit ALS grid")
     for a, alpha in enumerate(alphas):
         for b, reg in enumerate(regs):
+            bar.update(1)
             start = time.perf_counter()
             model = ImplicitALS(rank=rank, reg=float(reg), alpha=float(alpha), n_iters=n_iters, solver=solver,
                                 cg_steps=cg_steps, seed=seed).fit(train)
@@ -303,7 +307,7 @@ class ImplicitDrawing:
             for a in range(A):
                 for b in range(L):
                     dark = values[a, b] < lo + 0.6 * (hi - lo)
-                    ax.text(b, a, f"{values[a, b]:.3f}", ha="center", va="center", fontsize=8,
+                    ax.text(b, a, f"{values[a, b]:.3f}", ha="center", va="center", fontsize=9,
                             color="white" if dark else "black")
             best = np.unravel_index(int(np.argmax(values)), values.shape)
             ax.add_patch(_frame(best[1], best[0], "C1", ls="--"))
@@ -317,11 +321,11 @@ class ImplicitDrawing:
             ax.set_title(f"{title}, all users (popularity: {baseline:.3f})", fontsize=10)
             bar = fig.colorbar(image, cax=cax)
             bar.ax.axhline(baseline, color="w", lw=2)
-            bar.ax.tick_params(labelsize=8)
+            bar.ax.tick_params(labelsize=9)
             self.axes.append(ax)
         what = f"implicit ALS, rank {grid.rank}, {grid.n_iters} iterations ({grid.solver}) per cell"
-        fig.suptitle(f"{what}: {grid.label}   (red: chosen, orange dashed: best)" if grid.label
-                     else f"{what}   (red: chosen, orange dashed: best)", fontsize=10)
+        fig.suptitle(f"{what}: {grid.label}   (solid frame: chosen, dashed: best)" if grid.label
+                     else f"{what}   (solid frame: chosen, dashed: best)", fontsize=10)
 
     def update(self, view: ImplicitView):
         """Show ``view`` (a cell of this drawing's grid); returns the figure."""

@@ -280,7 +280,7 @@ def render_influence_view(state: InfluenceState, item: int, changed_item: int,
     ax.barh(y, beta[shown], color=["C1" if j == k else "C0" for j in shown])
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(y)
-    ax.set_yticklabels([f"{_short(t)} ({state.values[j]:g})" for t, j in zip(labels, shown)], fontsize=8)
+    ax.set_yticklabels([f"{_short(t)} ({state.values[j]:g})" for t, j in zip(labels, shown)], fontsize=9)
     ax.invert_yaxis()
     ax.set_xlabel("influence $\\beta_k = J_{ik}$ (stars per star)")
     target = _short(state.ratings.item_labels([item])[0], 40)
@@ -302,7 +302,7 @@ def render_influence_view(state: InfluenceState, item: int, changed_item: int,
             fit = f", Pearson r = {np.corrcoef(predicted, actual)[0, 1]:.3f}"
         ax.set_title(f"change of user {state.user}'s {len(predicted)} predictions{fit}\n"
                      f"(ALS retrained {retrained.n_iters} iterations, warm-started)", fontsize=9)
-        ax.legend(frameon=False, fontsize=8, loc="upper left")
+        ax.legend(frameon=False, fontsize=9, loc="upper left")
     return fig
 
 

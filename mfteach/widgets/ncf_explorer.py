@@ -157,23 +157,24 @@ class ComparisonDrawing:
     def __init__(self, mf_label: str = "MF (ALS)", ncf_label: str = "NCF"):
         from matplotlib.figure import Figure
 
-        self.fig = Figure(figsize=(5.6, 4.9))  # fixed axes, no layout engine: half the drawing time
-        ax = self.ax = self.fig.add_axes((0.15, 0.17, 0.81, 0.74))
+        self.fig = Figure(figsize=(5.8, 5.3))  # fixed axes, no layout engine: half the drawing time
+        ax = self.ax = self.fig.add_axes((0.15, 0.22, 0.81, 0.68))
         ax.axhline(0, color="0.8", lw=0.8, zorder=0)
         ax.axvline(0, color="0.8", lw=0.8, zorder=0)
         (self.diagonal,) = ax.plot([], [], ls="--", color="0.4", lw=1, label="y = x")
         self.points = {  # markers of a Line2D draw faster than a scatter's PathCollection
-            "item-based": ax.plot([], [], "o", ms=4, color="C0", alpha=0.7,
+            "item-based": ax.plot([], [], plots.MARKERS[0], ms=4, color="C0", alpha=0.7,
                                   label="the user's ratings (item-based)")[0],
-            "user-based": ax.plot([], [], "o", ms=4, color="C1", alpha=0.7,
+            "user-based": ax.plot([], [], plots.MARKERS[1], ms=4, color="C1", alpha=0.7,
                                   label="others' ratings of the movie (user-based)")[0],
         }
-        self.labels = [ax.annotate("", (0, 0), xytext=(6, 6), textcoords="offset points", fontsize=8)
-                       for _ in MODELS]
+        self.labels = [ax.annotate("", (0, 0), xytext=(6, 6), textcoords="offset points", fontsize=9,
+                                   bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+                       for _ in MODELS]  # a white box: readable over the points
         ax.set_xlabel(f"influence on the prediction, {mf_label}")
         ax.set_ylabel(f"influence on the prediction, {ncf_label}")
         # the legend below the axes: never on the points
-        self.fig.legend(loc="lower center", ncols=3, fontsize=7.5, frameon=False, columnspacing=1.2)
+        self.fig.legend(loc="lower center", ncols=2, fontsize=9, frameon=False, columnspacing=1.2)
         self.view = None
 
     def update(self, view: Comparison):
@@ -202,7 +203,7 @@ class ComparisonDrawing:
             label.set_position((-6 if right else 6, 6 if k == 0 else -14))
         r = "undefined" if np.isnan(view.correlation) else f"{view.correlation:.2f}"
         self.ax.set_title(f"user {view.user}, {_short(view.title, 36)}\n"  # no $math$: mathtext is slow
-                          f"the {len(joined)} ratings of R_t: Pearson R = {r}", fontsize=9.5)
+                          f"the {len(joined)} ratings of R_t: Pearson R = {r}", fontsize=10)
         self.view = view
         return self.fig
 
@@ -230,8 +231,8 @@ def _model_table(view: Comparison, model: str, caption: str, scale: float) -> st
 
 
 def render_tables(view: Comparison) -> str:
-    """The headline and the two tables (MF left, NCF right) as HTML; influence as green (up) /
-    red (down) bars on one common scale."""
+    """The headline and the two tables (MF left, NCF right) as HTML; influence as blue (up) /
+    orange (down) bars on one common scale."""
     shown = pd.concat([view.top(model, side)["influence"] for model in MODELS for side in SIDES])
     scale = float(np.abs(shown).max()) if len(shown) else 0.0
     genres = f" <span style='color:#555'>({_escape(view.genres)})</span>" if view.genres else ""

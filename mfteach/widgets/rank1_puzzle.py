@@ -135,7 +135,7 @@ class PuzzleState:
                 lines.append("With the minimum number of entries: your revealed entries form a spanning tree.")
             if self.wrong.any():
                 lines.append(f"The perturbed entry lies on no cycle (a bridge): nothing can detect it, and "
-                             f"{int(self.wrong.sum())} determined entries are silently wrong (red).")
+                             f"{int(self.wrong.sum())} determined entries are silently wrong (framed).")
         return lines
 
 
@@ -245,7 +245,7 @@ def plot_bipartite(M, result: Rank1Result | None = None, ax=None, labels: bool =
         isolated = int((result.row_component < 0).sum() + (result.col_component < 0).sum())
         title = f"{k} component{'' if k == 1 else 's'}" + (f", {isolated} isolated (grey)" if isolated else "")
         if result.conflict is not None:
-            title += ", a contradicting cycle (red)"
+            title += ", a contradicting cycle (dashed)"
     ax.set_title(title, fontsize=10)
     return ax
 
@@ -270,8 +270,8 @@ def _table(matrix, title: str, cell_html) -> str:
 
 
 def render_puzzle_html(state: PuzzleState, show_hidden: bool = False) -> str:
-    """The completed matrix as an HTML table (revealed: blue, bold; completed: green; "?":
-    undetermined; red frame: the conflict's entries; red text: wrong), the status lines, and
+    """The completed matrix as an HTML table (revealed: blue tint, bold; completed: orange tint;
+    "?": undetermined; vermillion frame: the conflict's entries; vermillion text: wrong), the status lines, and
     optionally the hidden matrix beside it."""
     conflict_entries = set(state.result.conflict.entries) if state.result.conflict is not None else set()
 

@@ -215,7 +215,7 @@ def render_user_view(view: UserView):
     strip.set_xlabel("items, most rated on the left", labelpad=1)
     colorbar = fig.colorbar(ScalarMappable(Normalize(lo, hi), "viridis"), cax=fig.add_axes((0.935, 0.76, 0.012, 0.12)))
     colorbar.set_ticks([lo, hi])
-    colorbar.ax.tick_params(labelsize=8)
+    colorbar.ax.tick_params(labelsize=9)
     hist = fig.add_axes((0.06, 0.12, 0.38, 0.42))
     _draw_shares(hist, view)
     scatter = fig.add_axes((0.58, 0.12, 0.38, 0.42))
