@@ -346,13 +346,17 @@ def figure_png(fig, dpi: int = 90) -> bytes:
 
 
 def label_points(ax, x, y, texts, fontsize: float = MIN_FONT_SIZE):
-    """Label points without overlaps: each label goes to the first of a few offsets where its
-    box overlaps no earlier label (with a thin leader line). Draws the canvas once to measure.
+    """Label points without overlaps: each label goes to the first of a few offsets where its text
+    overlaps no earlier label and stays inside the axes (a thin leader line joins it to its
+    point). The labels are kept out of the layout engine, so measuring them does not move it.
 
     Returns the list of annotations.
     """
+    from matplotlib.text import Text
+
     ax.figure.canvas.draw()  # fix the layout before the labels are measured
     renderer = ax.figure.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
     offsets = [(5, 5), (5, -11), (-5, 5), (-5, -11), (0, 13), (0, -17), (9, -3), (-9, -3)]
     placed, notes = [], []
     for xi, yi, text in zip(x, y, texts):
@@ -360,13 +364,18 @@ def label_points(ax, x, y, texts, fontsize: float = MIN_FONT_SIZE):
             note = ax.annotate(text, (xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
                                ha="left" if dx > 0 else ("right" if dx < 0 else "center"),
                                arrowprops=dict(arrowstyle="-", lw=0.4, color="0.5"))
-            box = note.get_window_extent(renderer).expanded(1.05, 1.15)
-            if not any(box.overlaps(other) for other in placed):
+            note.set_in_layout(False)
+            note.update_positions(renderer)  # place the text at its offset before measuring it
+            box = Text.get_window_extent(note, renderer).expanded(1.05, 1.15)  # the text only, not its line
+            fits = inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1
+            if fits and not any(box.overlaps(other) for other in placed):
                 break
             note.remove()
         else:  # every offset collides: keep the first
             note = ax.annotate(text, (xi, yi), xytext=offsets[0], textcoords="offset points", fontsize=fontsize)
-            box = note.get_window_extent(renderer)
+            note.set_in_layout(False)
+            note.update_positions(renderer)
+            box = Text.get_window_extent(note, renderer)
         placed.append(box)
         notes.append(note)
     return notes

@@ -226,3 +226,26 @@ def test_a_highlighted_dark_cell_keeps_readable_text():
     light, dark = ax.texts[:2]
     assert light.get_color() == plots.PALETTE["vermillion"] and dark.get_color() == "white"
     assert all(t.get_fontweight() == "bold" for t in (light, dark))
+
+
+def test_label_points_keeps_labels_apart_and_inside_the_axes():
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from mfteach import plots
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    x, y = [0.0, 0.02, 0.5, 0.98], [0.0, 0.01, 0.5, 0.99]
+    ax.scatter(x, y)
+    ax.set_xlim(-0.1, 1.1)
+    ax.set_ylim(-0.1, 1.1)
+    notes = plots.label_points(ax, x, y, ["first", "second", "middle", "corner"])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [Text.get_window_extent(n, renderer) for n in notes]
+    frame = ax.get_window_extent(renderer)
+    for j, box in enumerate(boxes):
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        assert not any(box.overlaps(other) for other in boxes[:j])
+    assert all(n.get_fontsize() >= plots.MIN_FONT_SIZE for n in notes)
+    plt.close(fig)

@@ -74,6 +74,9 @@ class ALSGrid:
     seconds: np.ndarray      # (K, L)
     n_iters: int
     label: str = ""
+    #: what the held-out ratings are called in every label: "test", or "validation" when the grid
+    #: is used to choose k and lambda (the test set is then kept for the final report)
+    held_out: str = "test"
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -118,7 +121,7 @@ def _rmse(ratings, U, V) -> float:
 
 
 def als_grid(train, test, ranks=RANKS, regs=REGS, n_iters: int = N_ITERS, seed: int = 0,
-             init_scale: float = 0.1, label: str = "", progress: bool = False) -> ALSGrid:
+             init_scale: float = 0.1, label: str = "", progress: bool = False, held_out: str = "test") -> ALSGrid:
     """Fit ALS for every rank in ``ranks`` and every lambda in ``regs``; score train and test.
 
     Each cell starts from the same random U as ``mt.ALS(rank=k, reg=lambda, n_iters=n_iters,
@@ -139,9 +142,14 @@ def als_grid(train, test, ranks=RANKS, regs=REGS, n_iters: int = N_ITERS, seed: 
         A description of the data, shown by the explorer.
     progress : bool
         Show a tqdm bar over the cells of the grid (a lesson cell that runs longer than 5 s).
+    held_out : str
+        What the explorer calls the scored ratings: "test" or "validation" (when the grid
+        chooses k and lambda). The arrays keep their names (``test_rmse``).
     """
     check_ratings("train", train)
     check_ratings("test", test, train.shape)
+    if held_out not in ("test", "validation"):
+        raise ValueError(f"held_out must be 'test' or 'validation', got {held_out!r}")
     ranks, regs = _check_grid_axes(ranks, regs)
     n_iters = check_positive_int("n_iters", n_iters)
     check_non_negative("init_scale", init_scale)
@@ -161,7 +169,7 @@ def als_grid(train, test, ranks=RANKS, regs=REGS, n_iters: int = N_ITERS, seed: 
             seconds[a, b] = time.perf_counter() - start
             train_rmse[a, b], test_rmse[a, b] = _rmse(train, U, V), _rmse(test, U, V)
     bar.close()
-    return ALSGrid(ranks, regs, train_rmse, test_rmse, seconds, n_iters, label)
+    return ALSGrid(ranks, regs, train_rmse, test_rmse, seconds, n_iters, label, held_out)
 
 
 # ---------------------------------------------------------------------------- the compute function
@@ -190,13 +198,13 @@ class GridView:
 
     def summary(self) -> str:
         """Two sentences: the chosen point, and what the curves through it say."""
-        k, lam = self.rank, self.reg
-        head = (f"k = {k}, λ = {lam:g}: train RMSE {self.train_rmse:.3f}, test RMSE {self.test_rmse:.3f} "
+        k, lam, held = self.rank, self.reg, self.grid.held_out
+        head = (f"k = {k}, λ = {lam:g}: train RMSE {self.train_rmse:.3f}, {held} RMSE {self.test_rmse:.3f} "
                 f"(gap {self.gap:+.3f}).")
         bk, bl, bt = self.best
-        best = f"Grid best: k = {bk}, λ = {bl:g} (test {bt:.3f})."
+        best = f"Grid best: k = {bk}, λ = {bl:g} ({held} {bt:.3f})."
         if self.verdict == "best":
-            return f"{head} About the best of the grid (k = {bk}, λ = {bl:g}: test {bt:.3f})."
+            return f"{head} About the best of the grid (k = {bk}, λ = {bl:g}: {held} {bt:.3f})."
         if self.verdict == "local best":
             return (f"{head} A local best: no other k at this λ and no other λ at this k does better, but "
                     f"changing both does. {best}")
@@ -206,13 +214,13 @@ class GridView:
                 reasons.append(f"the best k at this λ is {self.best_rank_for_reg}")
             if lam < self.best_reg_for_rank:
                 reasons.append(f"the best λ at this k is {self.best_reg_for_rank:g}")
-            what = "Overfitting: a smaller k or a larger λ does better on the test ratings"
+            what = f"Overfitting: a smaller k or a larger λ does better on the {held} ratings"
         else:
             if k < self.best_rank_for_reg:
                 reasons.append(f"the best k at this λ is {self.best_rank_for_reg}")
             if lam > self.best_reg_for_rank:
                 reasons.append(f"the best λ at this k is {self.best_reg_for_rank:g}")
-            what = "Underfitting: a larger k or a smaller λ does better on the test ratings"
+            what = f"Underfitting: a larger k or a smaller λ does better on the {held} ratings"
         because = f" ({'; '.join(reasons)})" if reasons else ""
         return f"{head} {what}{because}. {best}"
 
@@ -291,10 +299,10 @@ class GridDrawing:
             nan = np.full(len(x), np.nan)
             artists = {
                 "train": ax.plot(x, nan, **_TRAIN)[0],
-                "test": ax.plot(x, nan, **_TEST)[0],
+                "test": ax.plot(x, nan, **{**_TEST, "label": f"{grid.held_out} RMSE"})[0],
                 "cursor": ax.axvline(x[0], color="k", lw=1, alpha=0.5),
                 "chosen": ax.plot([], [], "o", mfc="none", mec="k", ms=10, mew=1.5, label="chosen")[0],
-                "best": ax.plot([], [], "*", color="C2", ms=13, label="lowest test here")[0],
+                "best": ax.plot([], [], "*", color="C2", ms=13, label=f"lowest {grid.held_out} here")[0],
             }
             self.panels.append((ax, artists))
             ax.set_xscale("log")
@@ -324,8 +332,8 @@ class GridDrawing:
         ax_h.set_yticklabels([str(k) for k in grid.ranks])
         ax_h.set_xlabel("$\\lambda$")
         ax_h.set_ylabel("$k$")
-        ax_h.set_title("test RMSE of every cell (solid black: chosen, dashed: best)", fontsize=10)
-        fig.colorbar(image, cax=cax).set_label("test RMSE")
+        ax_h.set_title(f"{grid.held_out} RMSE of every cell (solid black: chosen, dashed: best)", fontsize=10)
+        fig.colorbar(image, cax=cax).set_label(f"{grid.held_out} RMSE")
         title = f"ALS, {grid.n_iters} iterations per cell"
         fig.suptitle(f"{title}: {grid.label}" if grid.label else title, fontsize=10, y=0.99)
 
