@@ -91,8 +91,10 @@ def test_sentence_with_a_single_rating_and_one_star():
                          item_titles=np.array(["A", "B", "C"], dtype=object))
     model = mt.ALS(rank=1, reg=0.5, n_iters=200, tol=1e-12, seed=0).fit(ratings)
     view = explanation_view(model, ratings, 0, 2)
-    assert view.sentence == (f"We predict your rating for C to be {view.prediction:.2f}, mostly because you rated "
-                             f"A 1 star ({view.item_based['influence'].iloc[0]:+.3f}).")
+    assert view.prediction < 1  # below the 1-5 scale of the data: shown clipped, with the score beside it
+    assert view.sentence == (f"We predict your rating for C to be 1 (the model's score, {view.prediction:.2f}, is "
+                             f"off the 1-5 scale), mostly because you rated A 1 star "
+                             f"({view.item_based['influence'].iloc[0]:+.3f}).")
     assert view.genres == "" and len(view.user_based) == 0 and view.n_item_ratings == 0
 
 
@@ -263,3 +265,11 @@ def test_the_verification_names_the_rating_and_says_rise_or_fall(estimate, retra
         assert w in text
     assert f"INFL = {estimate:+.4f} estimated, {retrained:+.4f} observed" in text
     assert "fall by INFL" not in text  # no double negative
+
+
+def test_a_score_off_the_rating_scale_is_shown_clipped_with_the_score_beside_it():
+    from mfteach.widgets.fia_explorer import _sentence
+
+    rows = pd.DataFrame({"title": ["Alien"], "rating": [5.0], "influence": [0.2]})
+    assert "to be 5 (the model's score, 5.18, is off the 1-5 scale)" in _sentence("Heat", 5.18, rows, scale=(1, 5))
+    assert "to be 4.20, mostly because you rated Alien 5 stars (+0.200)" in _sentence("Heat", 4.2, rows, scale=(1, 5))

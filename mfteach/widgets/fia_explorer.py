@@ -80,13 +80,18 @@ def _listing(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _sentence(title: str, prediction: float, item_based: pd.DataFrame, n_named: int = 3) -> str:
+def _sentence(title: str, prediction: float, item_based: pd.DataFrame, n_named: int = 3,
+              scale: tuple[float, float] = (-np.inf, np.inf)) -> str:
+    """The explanation's sentence. A score outside the rating scale is shown clipped to it, with the
+    model's score beside it (the influences explain the score, which is not clipped)."""
+    lo, hi = scale
+    shown = f"{prediction:.2f}" if lo <= prediction <= hi else \
+        f"{min(max(prediction, lo), hi):g} (the model's score, {prediction:.2f}, is off the {lo:g}-{hi:g} scale)"
     named = [f"{row.title} {_stars(row.rating)} ({row.influence:+.3f})"
              for row in item_based.head(n_named).itertuples()]
     if not named:
-        return f"We predict your rating for {title} to be {prediction:.2f}."
-    return (f"We predict your rating for {title} to be {prediction:.2f}, mostly because you rated "
-            f"{_listing(named)}.")
+        return f"We predict your rating for {title} to be {shown}."
+    return f"We predict your rating for {title} to be {shown}, mostly because you rated {_listing(named)}."
 
 
 def explanation_view(model, ratings, user: int, item: int, n_top: int = 5,
@@ -106,7 +111,8 @@ def explanation_view(model, ratings, user: int, item: int, n_top: int = 5,
     genres = ", ".join(ratings.item_genres[item]) if ratings.item_genres is not None else ""
     prediction = float(frame.attrs["prediction"])
     return ExplanationView(int(user), int(item), title, genres, prediction, frame, sides["item-based"],
-                           sides["user-based"], _sentence(title, prediction, sides["item-based"]))
+                           sides["user-based"], _sentence(title, prediction, sides["item-based"],
+                                                          scale=(float(ratings.values.min()), float(ratings.values.max()))))
 
 
 @dataclass(frozen=True)
