@@ -95,3 +95,22 @@ def test_redraw_on_change_redraws_once_per_change_and_refills_the_movies():
     assert seen == [(3, 30)] and [v for _, v in picker.options] == [30, 31]
     picker.value = 31                    # new movie: one redraw
     assert seen == [(3, 30), (3, 31)]
+
+
+def test_type_ahead_picks_the_dropdown_option_whose_label_is_typed_and_follows_new_options():
+    import ipywidgets as widgets
+
+    from mfteach.widgets import type_ahead
+
+    menu = widgets.Dropdown(options=[("Alien (1979)", 3), ("Heat (1995)", 7)], value=3)
+    find = type_ahead(menu)
+    assert list(find.options) == ["Alien (1979)", "Heat (1995)"] and find.ensure_option
+    assert not find.continuous_update  # Enter (or leaving the box) commits
+    find.value = "Heat (1995)"
+    assert menu.value == 7
+    find.value = "Hea"  # not a whole label: nothing changes
+    assert menu.value == 7
+    menu.options = [("Fargo (1996)", 1), ("Alien (1979)", 3)]
+    assert list(find.options) == ["Fargo (1996)", "Alien (1979)"]
+    find.value = "Fargo (1996)"
+    assert menu.value == 1

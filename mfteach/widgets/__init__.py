@@ -81,6 +81,30 @@ def user_item_repr(box) -> str:
     return f"{name}(user={user.value}, item={str(label)!r}, n_top={box.n_top})"
 
 
+def type_ahead(dropdown, placeholder: str = "type to find, then Enter", width: str = "300px"):
+    """A keyboard way into a long ``Dropdown``: a ``Combobox`` with the dropdown's labels that offers
+    matches as you type; Enter (or leaving the box) on a full label picks that option in the
+    dropdown. (A closed Dropdown in JupyterLab 4 ignores the arrow keys, ipywidgets#3912.) The box
+    follows the dropdown when its options change."""
+    import ipywidgets as widgets
+
+    box = widgets.Combobox(options=[label for label, _ in dropdown.options], placeholder=placeholder,
+                           ensure_option=True, continuous_update=False, layout=widgets.Layout(width=width))
+    box.add_class("mfteach-type-ahead")
+
+    def pick(change):
+        chosen = dict(dropdown.options).get(change["new"])
+        if chosen is not None and chosen != dropdown.value:
+            dropdown.value = chosen
+
+    def follow(change):
+        box.options = [label for label, _ in dropdown.options]
+
+    box.observe(pick, names="value")
+    dropdown.observe(follow, names="options")
+    return box
+
+
 class _NoBar:
     def update(self, n: int = 1) -> None:
         pass

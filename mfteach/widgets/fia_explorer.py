@@ -38,7 +38,9 @@ from IPython.display import HTML
 from .. import plots
 from ..base import check_index, check_positive_int
 from ..explain.fia import fia, loo_influence
-from . import escape_html as _escape, influence_bar, redraw_on_change, show_outputs, user_item_pickers, user_item_repr
+from . import (
+    escape_html as _escape, influence_bar, redraw_on_change, show_outputs, type_ahead, user_item_pickers, user_item_repr,
+)
 
 __all__ = ["ExplanationView", "explanation_view", "Verification", "verify_top", "render_explanation",
            "FiaExplorer", "fia_explorer"]
@@ -270,7 +272,9 @@ def fia_explorer(model, ratings, user: int | None = None, item: int | None = Non
     verify.add_class("mfteach-fia-verify")
     result.add_class("mfteach-fia-result")
     out = widgets.Output()
-    box = FiaExplorer([user_slider, item_picker, out, widgets.HBox([verify, result])])
+    find = type_ahead(item_picker, placeholder="type a title, then Enter")
+    box = FiaExplorer([user_slider, widgets.HBox([item_picker, find]), out, widgets.HBox([verify, result])])
+    box.find = find
     box.user, box.item, box.verify, box.out, box.result = user_slider, item_picker, verify, out, result
     box.ratings, box.n_top, box.view, box.verification = ratings, n_top, None, None
 

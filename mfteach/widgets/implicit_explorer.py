@@ -42,7 +42,7 @@ from ..base import check_index, check_non_negative, check_positive_int, check_ra
 from ..baseline import Popularity
 from ..implicit import ImplicitALS
 from ..metrics import ndcg_at_k, precision_at_k, ranking_report, recall_at_k
-from . import escape_html as _escape, grid_index as _index_of, progress_bar as _progress_bar, show_outputs
+from . import escape_html as _escape, grid_index as _index_of, progress_bar as _progress_bar, show_outputs, type_ahead
 
 __all__ = [
     "ALPHAS", "REGS", "RANK", "N_ITERS", "ImplicitGrid", "ImplicitView", "implicit_grid", "implicit_view",
@@ -434,8 +434,9 @@ def implicit_als_explorer(grid: ImplicitGrid, alpha: float | None = None, reg: f
     user_picker = widgets.Dropdown(options=[(f"user {u} ({counts[u]} items)", int(u)) for u in offered], value=user,
                                    description="user", layout=widgets.Layout(width="320px"), style=style)
     out = widgets.Output()
-    box = ImplicitExplorer([widgets.HBox([alpha_slider, reg_slider]), user_picker, out])
-    box.alpha, box.reg, box.user, box.out, box.grid = alpha_slider, reg_slider, user_picker, out, grid
+    find = type_ahead(user_picker, placeholder="type a user number, then Enter")
+    box = ImplicitExplorer([widgets.HBox([alpha_slider, reg_slider]), widgets.HBox([user_picker, find]), out])
+    box.alpha, box.reg, box.user, box.out, box.grid, box.find = alpha_slider, reg_slider, user_picker, out, grid, find
 
     drawing = ImplicitDrawing(grid)  # built once; a change only moves its frames
 

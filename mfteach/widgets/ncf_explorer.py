@@ -42,7 +42,9 @@ from ..base import check_index, check_positive_int, check_ratings
 from ..explain.fia import fia
 from ..explain.fia_ncf import fia_ncf
 from ..ncf import NCF
-from . import escape_html as _escape, influence_bar, redraw_on_change, show_outputs, user_item_pickers, user_item_repr
+from . import (
+    escape_html as _escape, influence_bar, redraw_on_change, show_outputs, type_ahead, user_item_pickers, user_item_repr,
+)
 
 __all__ = ["SIDES", "Comparison", "compare_explanations", "ComparisonDrawing", "render_comparison", "render_tables",
            "NcfExplorer", "ncf_explorer"]
@@ -317,7 +319,9 @@ def ncf_explorer(mf_model, ncf_model, ratings, user: int | None = None, item: in
     user_slider, item_picker = user_item_pickers(offered, user, item, (m, n), item_options, width="520px",
                                                  label_width="50px")
     out = widgets.Output()
-    box = NcfExplorer([user_slider, item_picker, out])
+    find = type_ahead(item_picker, placeholder="type a title, then Enter")
+    box = NcfExplorer([user_slider, widgets.HBox([item_picker, find]), out])
+    box.find = find
     box.user, box.item, box.out = user_slider, item_picker, out
     box.ratings, box.n_top, box.view = ratings, n_top, None
     drawing = ComparisonDrawing()  # built once; a change only moves its points

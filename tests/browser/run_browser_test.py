@@ -582,6 +582,42 @@ def press_fia_verify(page, res: Result) -> list[str]:
     return []
 
 
+def type_into_a_long_list(page, res: Result) -> list[str]:
+    """In a lesson whose explorer has a long list (a type-ahead box beside its dropdown): type another
+    option's full label into the box, press Enter, and check that the dropdown follows and the
+    explorer's output changes within CONTROL_TIMEOUT."""
+    boxes = page.locator(".jp-NotebookPanel .mfteach-type-ahead")
+    if boxes.count() == 0:
+        return []
+    box = boxes.first
+    box.scroll_into_view_if_needed()
+    options = box.evaluate("el => Array.from(el.querySelectorAll('datalist option')).map(o => o.value)")
+    current = box.evaluate("el => { const s = el.parentElement.querySelector('select');"
+                           " return s ? s.options[s.selectedIndex].text : null; }")
+    choice = next((o for o in options[1:] if o != current), None)
+    if choice is None:
+        return [f"the type-ahead box offers no other option than {current!r} ({len(options)} options)"]
+    field = box.locator("input")
+    field.evaluate(JS_WATCH)
+    field.focus()
+    t0 = time.monotonic()
+    page.keyboard.type(choice)
+    page.keyboard.press("Enter")
+    while time.monotonic() - t0 < CONTROL_TIMEOUT + 2:
+        w = page.evaluate("() => window.__mfteachWatch")
+        if w and w["changedAt"] is not None:
+            break
+        time.sleep(0.05)
+    else:
+        return [f"typing {choice!r} + Enter into the type-ahead box did not change the explorer's output"]
+    shown = box.evaluate("el => { const s = el.parentElement.querySelector('select');"
+                         " return s ? s.options[s.selectedIndex].text : null; }")
+    if shown != choice:
+        return [f"after typing {choice!r} + Enter the dropdown shows {shown!r}"]
+    res.question += f"; typed {choice!r} into the long list"
+    return []
+
+
 def run_lesson(context, server: Server, lessons_dir: Path, name: str, shots: Path,
                run_timeout: float) -> Result:
     stem = name[:-len(".ipynb")]
@@ -771,6 +807,7 @@ def run_lesson(context, server: Server, lessons_dir: Path, name: str, shots: Pat
 
         problems += answer_a_question(page, res)
         problems += press_fia_verify(page, res)
+        problems += type_into_a_long_list(page, res)
         take_notebook_screenshot(page, shots / f"{stem}.png")
         if problems:
             raise LessonFailure("\n".join(problems))
