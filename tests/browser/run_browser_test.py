@@ -8,7 +8,12 @@ server, runs all cells from the Run menu, waits for the kernel to finish and the
 * widgets rendered (at least one widget when the code uses ipywidgets, mfteach.widgets,
   display( or interact) and "Error displaying widget" appears nowhere;
 * the first slider (else the first dropdown) moved with the keyboard changes an output
-  within 5 s (the time from key press to the change is reported).
+  within 5 s (the time from key press to the change is reported);
+* the lesson's first quiz question, answered by keyboard first wrong and then right, shows the
+  wrong answer's own feedback and then the explanation;
+* where the lesson has them: the FIA explorer's retrain button, pressed by keyboard, names the
+  rating it removed; typing an option's label into a long list's type-ahead box and pressing
+  Enter moves the list and changes the explorer's output.
 
 A screenshot per lesson goes to tests/browser/screenshots/<lesson>.png, plus
 <lesson>-failure.png when the lesson fails. Exit code 0 only when every lesson passes.
