@@ -599,6 +599,7 @@ def type_into_a_long_list(page, res: Result) -> list[str]:
     options = box.evaluate("el => Array.from(el.querySelectorAll('datalist option')).map(o => o.value)")
     current = box.evaluate("el => { const s = el.parentElement.querySelector('select');"
                            " return s ? s.options[s.selectedIndex].text : null; }")
+    current = (current or "").replace("\xa0", " ")
     choice = next((o for o in options[1:] if o != current), None)
     if choice is None:
         return [f"the type-ahead box offers no other option than {current!r} ({len(options)} options)"]
@@ -617,7 +618,7 @@ def type_into_a_long_list(page, res: Result) -> list[str]:
         return [f"typing {choice!r} + Enter into the type-ahead box did not change the explorer's output"]
     shown = box.evaluate("el => { const s = el.parentElement.querySelector('select');"
                          " return s ? s.options[s.selectedIndex].text : null; }")
-    if shown != choice:
+    if (shown or "").replace("\xa0", " ") != choice:  # ipywidgets writes option labels with no-break spaces
         return [f"after typing {choice!r} + Enter the dropdown shows {shown!r}"]
     res.question += f"; typed {choice!r} into the long list"
     return []
