@@ -47,7 +47,7 @@ from ..base import check_index, check_non_negative, check_positive_int, check_ra
 from ..explain.influence import _check as _check_user
 from ..explain.influence import influence_matrix
 from ..ratings import Ratings
-from . import escape_html as _escape, show_outputs
+from . import escape_html as _escape, show_outputs, type_ahead
 
 __all__ = [
     "RATING_STEP", "RETRAIN_ITERS", "N_TARGETS", "N_BARS", "InfluenceState", "PredictedChange", "RetrainedChange",
@@ -414,7 +414,9 @@ def influence_explorer(model: ALS, ratings: Ratings, user: int | None = None, it
                               style=style)
     button = widgets.Button(description="Retrain and compare", icon="refresh", layout=widgets.Layout(width="200px"))
     out = widgets.Output()
-    box = InfluenceExplorer([widgets.HBox([slider, changed]), widgets.HBox([target, button]), out])
+    find = type_ahead(changed, placeholder="type a past rating's title, then Enter")
+    box = InfluenceExplorer([widgets.HBox([slider, changed]), find, widgets.HBox([target, button]), out])
+    box.find = find
     box.rating, box.changed, box.target, box.retrain, box.out, box.state = slider, changed, target, button, out, state
     box.retrained = None
     retrains: dict = {}   # (changed item, new rating) -> RetrainedChange

@@ -8,7 +8,7 @@ Two layers (DESIGN.md section 6):
   ``UserView`` with the numbers, the histogram counts and a table of the user's rated items
   with titles and genres. Tests and benchmarks call it without a browser.
 * ``user_explorer(ratings)`` is the thin ipywidgets layer: a slider for the user, a
-  dropdown for the table's order, and an ``Output`` redrawn from the ``UserView``.
+  row of buttons for the table's order, and an ``Output`` redrawn from the ``UserView``.
 
 Notation: the user u is a row index of R (0..m-1); ``ratings.users[u]`` is the original
 (MovieLens) id. Omega_u is the set of items u rated; |Omega^i| the number of ratings of item i.
@@ -283,7 +283,7 @@ def user_explorer(ratings, user: int = 0, sort: str = "rating", n_top: int = 10)
     """Build the explorer widget for ``ratings`` (call it as a cell's last expression).
 
     Returns a ``UserExplorer`` (an ``ipywidgets.VBox``) with attributes ``slider`` (user
-    index), ``sort`` (Dropdown over ``SORT_ORDERS``), ``out`` (the Output) and ``view``
+    index), ``sort`` (ToggleButtons over ``SORT_ORDERS``), ``out`` (the Output) and ``view``
     (the current ``UserView``).
     """
     prepared = prepare_user_explorer(ratings)  # once: CSR, popularity, global histogram
@@ -296,10 +296,12 @@ def user_explorer(ratings, user: int = 0, sort: str = "rating", n_top: int = 10)
     slider = widgets.IntSlider(value=int(user), min=0, max=m - 1, step=1, description="user u",
                                continuous_update=False, layout=widgets.Layout(width="420px"))
     id_label = widgets.HTML()
-    order = widgets.Dropdown(options=[(label, key) for key, label in SORT_ORDERS.items()], value=sort,
-                             description="table", layout=widgets.Layout(width="300px"))
+    # four buttons, not a Dropdown: a closed Dropdown ignores the arrow keys in JupyterLab 4;
+    # Tab reaches each button and Space or Enter picks it
+    order = widgets.ToggleButtons(options=[(label, key) for key, label in SORT_ORDERS.items()], value=sort,
+                                  description="table", style=widgets.ToggleButtonsStyle(button_width="auto"))
     out = widgets.Output()
-    box = UserExplorer([widgets.HBox([slider, id_label, order]), out])
+    box = UserExplorer([widgets.HBox([slider, id_label]), order, out])
     box.slider, box.sort, box.out, box.n_top = slider, order, out, n_top
 
     def redraw(_change=None):
