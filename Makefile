@@ -1,7 +1,9 @@
 # mfteach: two commands do all set-up on a fresh machine.
 #   make lab   -> creates .venv, installs mfteach with [lab,test], opens JupyterLab on lessons/
 #   make test  -> creates/updates .venv, runs the unit tests and nbval over every lesson
-# Also: make bench (benchmarks/RESULTS.md), make browser-test (JupyterLab in headless Chromium).
+# Also: make bench (benchmarks/RESULTS.md), make browser-test (JupyterLab in headless Chromium),
+#       make test-lowest / make test-colab (version legs: the lowest versions pyproject.toml allows,
+#       and Google Colab's; each in a fresh .venv-lowest / .venv-colab, unit tests + every lesson run).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -23,12 +25,12 @@ NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with lessons/nbval-sa
 # products of the lessons fast while JupyterLab, Chromium or other tests share the machine.
 ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: lab test unit nbval bench browser-test venv clean
+.PHONY: lab test unit nbval bench browser-test test-lowest test-colab venv clean
 
 venv: $(STAMP)
 
 # uv is used when it is on PATH (10x faster); a bare python3 with venv + pip works too.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	@if command -v uv >/dev/null 2>&1; then \
 	  [ -x $(BIN)/python ] || uv venv --seed --python $(PYTHON) $(VENV); \
 	  uv pip install --python $(BIN)/python --compile-bytecode -e '.[lab,test]'; \
@@ -64,5 +66,13 @@ browser-test: $(STAMP)
 	bash tests/browser/ensure_chromium.sh
 	$(ONE_THREAD) $(BIN)/python tests/browser/run_browser_test.py
 
+# Version legs (uv needed): a fresh venv each time, then the unit tests (not the slow ones) and every
+# lesson executed headless without output comparison. See .ci/version-leg.
+test-lowest:
+	bash .ci/version-leg lowest
+
+test-colab:
+	bash .ci/version-leg colab
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-lowest .venv-colab .pytest_cache .hypothesis

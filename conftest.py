@@ -15,4 +15,4 @@ elif os.environ.get("MFTEACH_DATA"):
     # nbval's kernels run in lessons/: a relative path given on the command line must not move
     os.environ["MFTEACH_DATA"] = os.path.abspath(os.path.expanduser(os.environ["MFTEACH_DATA"]))
 
-collect_ignore_glob = ["benchmarks/*", "tests/browser/*", ".venv/*"]
+collect_ignore_glob = ["benchmarks/*", "tests/browser/*", ".venv/*", ".venv-*/*"]

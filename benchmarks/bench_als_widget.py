@@ -1,4 +1,4 @@
-"""Lesson 03's k/lambda explorer: the grid computed once in the lesson, the pure compute function
+"""Lesson 07's k/lambda explorer: the grid computed once in the lesson, the pure compute function
 a slider move runs (a lookup), and the whole update (lookup + three-panel PNG + Output), at the
 lesson's settings: MovieLens 100K's 500 most active users x 800 most rated movies, split
 80/20 with seed 0, k in RANKS x lambda in REGS, N_ITERS ALS iterations per cell."""
@@ -29,14 +29,14 @@ def run() -> list[Row]:
     train, test = lesson_data()
     detail = (f"{train.shape[0]} x {train.shape[1]}, {len(train):,} training ratings; {len(RANKS)} ranks x "
               f"{len(REGS)} lambdas x {N_ITERS} iterations")
-    rows = [timed_row(TOPIC, "lesson 03 als_grid (once, in the lesson)", lambda: als_grid(train, test), repeats=3,
+    rows = [timed_row(TOPIC, "lesson 07 als_grid (once, in the lesson)", lambda: als_grid(train, test), repeats=3,
                       warmup=0, unit="s", target_max=GRID_BUDGET_S, detail=detail)]
     grid = als_grid(train, test)
-    rows.append(timed_row(TOPIC, "lesson 03 als_grid_view at the lesson's defaults (compute per slider move)",
+    rows.append(timed_row(TOPIC, "lesson 07 als_grid_view at the lesson's defaults (compute per slider move)",
                           lambda: als_grid_view(grid, LESSON_RANK, LESSON_REG), repeats=101,
                           target_max=COMPUTE_BUDGET_MS, detail=f"k = {LESSON_RANK}, lambda = {LESSON_REG:g}"))
     points = itertools.cycle(itertools.product(RANKS, REGS))
-    rows.append(timed_row(TOPIC, "lesson 03 als_grid_view, every grid point in turn",
+    rows.append(timed_row(TOPIC, "lesson 07 als_grid_view, every grid point in turn",
                           lambda: als_grid_view(grid, *next(points)), repeats=101, target_max=COMPUTE_BUDGET_MS))
     explorer = als_explorer(grid, rank=LESSON_RANK, reg=LESSON_REG)
     ranks = itertools.cycle(RANKS)
@@ -44,7 +44,7 @@ def run() -> list[Row]:
     def move_rank_slider():
         explorer.rank.value = next(ranks)
 
-    rows.append(timed_row(TOPIC, "lesson 03 k/lambda explorer: whole slider update", move_rank_slider, repeats=21,
+    rows.append(timed_row(TOPIC, "lesson 07 k/lambda explorer: whole slider update", move_rank_slider, repeats=21,
                           target_max=UPDATE_BUDGET_MS, detail="lookup + 3-panel figure to PNG + Output update"))
     return rows
 

@@ -30,7 +30,7 @@ def run() -> list[Row]:
     for mask in masks:
         mask[0, 0] = True
     cycle = itertools.cycle(masks)
-    rows = [timed_row(TOPIC, "lesson 01 puzzle_state (compute per click)",
+    rows = [timed_row(TOPIC, "lessons 02-03 puzzle_state (compute per click)",
                       lambda: puzzle_state(hidden, next(cycle)), repeats=51, target_max=COMPUTE_BUDGET_MS,
                       detail="5 x 6 hidden matrix, random 40% reveals")]
 
@@ -41,7 +41,7 @@ def run() -> list[Row]:
         button = next(buttons)
         button.value = not button.value
 
-    rows.append(timed_row(TOPIC, "lesson 01 puzzle: whole update per click", click, repeats=21,
+    rows.append(timed_row(TOPIC, "lessons 02-03 puzzle: whole update per click", click, repeats=21,
                           target_max=UPDATE_BUDGET_MS, detail="compute + HTML table + graph PNG + Output update"))
 
     big = _random_rank1(2000, 1500, density=0.02)

@@ -1,4 +1,4 @@
-"""Neural collaborative filtering and FIA for NCF (lesson 08, ``mfteach.ncf``,
+"""Neural collaborative filtering and FIA for NCF (lessons 16-17, ``mfteach.ncf``,
 ``mfteach.explain.fia_ncf``; KDD 2019 section 3.3).
 
 * accuracy: NCF (d = 16, hidden (32, 16), Adam, batches of 256, 20 epochs) against biased ALS

@@ -1,7 +1,7 @@
 """Figure 2 of the FIA paper (KDD 2019) for unbiased ALS alone: ``bench_fia.validation`` with only
 the unbiased model competing (lambda tuned on validation RMSE among unbiased models). The
 validation-tuned model of ``bench_fia.py`` is biased; this topic shows how the agreement looks
-for the model without biases that lessons 06 and 07 start from."""
+for the model without biases that lessons 12-15 start from."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Gradient-descent benchmarks (lesson 02, ``mfteach.gd``).
+"""Gradient-descent benchmarks (lessons 04-05, ``mfteach.gd``).
 
 * seconds per epoch of every sampling mode, k = 20, on the training side of MovieLens 100K
   (``split(0.2, seed=0)``) and on synthetic data shaped like MovieLens 1M; a few epochs each,
@@ -115,12 +115,12 @@ def _playground_rows() -> list[Row]:
     ml = mt.load_movielens("100k")
     prepared = prepare_playground(ml)
     playground_run(prepared)  # fills the full-GD baseline cache, as the widget's first draw does
-    rows = [timed_row(TOPIC, "lesson 02 playground_run at the defaults (compute per control change)",
+    rows = [timed_row(TOPIC, "lesson 05 playground_run at the defaults (compute per control change)",
                       lambda: playground_run(prepared), repeats=21, target_max=COMPUTE_BUDGET_MS,
                       detail="synthetic 200 x 150, entries 10%, default lr, k = 5, 40 epochs; baseline cached")]
     settings = itertools.cycle([("synthetic", "columns"), ("movielens", "minibatch"), ("movielens", "rows"),
                                 ("synthetic", "entries")])
-    rows.append(timed_row(TOPIC, "lesson 02 playground_run, other modes and MovieLens subset",
+    rows.append(timed_row(TOPIC, "lesson 05 playground_run, other modes and MovieLens subset",
                           lambda: playground_run(prepared, *next(settings)), repeats=20,
                           detail="10% samples, default lr, k = 5, 40 epochs; baselines cached"))
     box = gd_playground(prepared=prepared)
@@ -129,7 +129,7 @@ def _playground_rows() -> list[Row]:
     def move_sample_slider():
         box.sample.value = next(sizes)
 
-    rows.append(timed_row(TOPIC, "lesson 02 playground: whole slider update", move_sample_slider, repeats=12,
+    rows.append(timed_row(TOPIC, "lesson 05 playground: whole slider update", move_sample_slider, repeats=12,
                           target_max=UPDATE_BUDGET_MS, detail="compute + 2-panel figure to PNG + table + Output update"))
     return rows
 

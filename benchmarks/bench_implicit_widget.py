@@ -1,4 +1,4 @@
-"""Lesson 05's alpha/lambda explorer: the grid computed once in the lesson, the pure compute function
+"""Lesson 11's alpha/lambda explorer: the grid computed once in the lesson, the pure compute function
 a control change runs (a lookup plus one user's ranking), and the whole update (compute + two-map
 PNG + Output), at the lesson's settings: MovieLens 100K, every rating an interaction, one held-out
 interaction per user (leave_one_out, seed 0), alpha in ALPHAS x lambda in REGS, rank RANK, N_ITERS
@@ -33,15 +33,15 @@ def run() -> list[Row]:
     train, test = lesson_data()
     detail = (f"{train.shape[0]} x {train.shape[1]}, {len(train):,} interactions; {len(ALPHAS)} alphas x "
               f"{len(REGS)} lambdas, rank {RANK}, {N_ITERS} iterations of {CG_STEPS} CG steps")
-    rows = [timed_row(TOPIC, "lesson 05 implicit_grid (once, in the lesson)", lambda: implicit_grid(train, test),
+    rows = [timed_row(TOPIC, "lesson 11 implicit_grid (once, in the lesson)", lambda: implicit_grid(train, test),
                       repeats=1, warmup=0, unit="s", target_max=GRID_BUDGET_S, detail=detail)]
     grid = implicit_grid(train, test)
-    rows.append(timed_row(TOPIC, "lesson 05 implicit_view at the lesson's defaults (compute per control change)",
+    rows.append(timed_row(TOPIC, "lesson 11 implicit_view at the lesson's defaults (compute per control change)",
                           lambda: implicit_view(grid, LESSON_ALPHA, LESSON_REG, LESSON_USER), repeats=101,
                           target_max=COMPUTE_BUDGET_MS,
                           detail=f"alpha = {LESSON_ALPHA:g}, lambda = {LESSON_REG:g}, user {LESSON_USER}"))
     points = itertools.cycle(itertools.product(ALPHAS, REGS, range(0, train.shape[0], 37)))
-    rows.append(timed_row(TOPIC, "lesson 05 implicit_view, every grid point and many users in turn",
+    rows.append(timed_row(TOPIC, "lesson 11 implicit_view, every grid point and many users in turn",
                           lambda: implicit_view(grid, *next(points)), repeats=101, target_max=COMPUTE_BUDGET_MS))
     explorer = implicit_als_explorer(grid, alpha=LESSON_ALPHA, reg=LESSON_REG, user=LESSON_USER)
     alphas = itertools.cycle(ALPHAS)
@@ -49,7 +49,7 @@ def run() -> list[Row]:
     def move_alpha_slider():
         explorer.alpha.value = next(alphas)
 
-    rows.append(timed_row(TOPIC, "lesson 05 alpha/lambda explorer: whole slider update", move_alpha_slider,
+    rows.append(timed_row(TOPIC, "lesson 11 alpha/lambda explorer: whole slider update", move_alpha_slider,
                           repeats=21, target_max=UPDATE_BUDGET_MS,
                           detail="lookup + one user's top 10 + 2-map figure to PNG + Output update"))
     users = itertools.cycle(range(1, train.shape[0], 53))
@@ -57,7 +57,7 @@ def run() -> list[Row]:
     def pick_user():
         explorer.user.value = next(users)
 
-    rows.append(timed_row(TOPIC, "lesson 05 alpha/lambda explorer: whole user change", pick_user, repeats=21,
+    rows.append(timed_row(TOPIC, "lesson 11 alpha/lambda explorer: whole user change", pick_user, repeats=21,
                           target_max=UPDATE_BUDGET_MS))
     return rows
 

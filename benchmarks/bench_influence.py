@@ -1,5 +1,5 @@
-"""Influence and impact (FATREC 2017, lesson 06): ``mt.explain.influence`` per call (one row of J,
-target <= 1 ms), ``influence_matrix`` per user (all n rows), and lesson 06's perturbation explorer
+"""Influence and impact (FATREC 2017, lessons 12-13): ``mt.explain.influence`` per call (one row of J,
+target <= 1 ms), ``influence_matrix`` per user (all n rows), and lesson 13's perturbation explorer
 (the slider: J only plus a cached figure; the button: warm-started ALS retrains).
 
 Data: MovieLens 100K with ALS at k = 64, and a synthetic problem of the MovieLens 1M shape

@@ -19,11 +19,11 @@ UPDATE_BUDGET_MS = 300.0   # the whole redraw, PNG included
 
 def run() -> list[Row]:
     ml = mt.load_movielens("100k")
-    rows = [timed_row(TOPIC, "lesson 00 prepare_user_explorer(ML-100K) (once per widget)",
+    rows = [timed_row(TOPIC, "lesson 01 prepare_user_explorer(ML-100K) (once per widget)",
                       lambda: prepare_user_explorer(ml), repeats=7)]
     prepared = prepare_user_explorer(ml)
     users = itertools.cycle(range(ml.shape[0]))
-    rows.append(timed_row(TOPIC, "lesson 00 user_view (compute per slider move)",
+    rows.append(timed_row(TOPIC, "lesson 01 user_view (compute per slider move)",
                           lambda: user_view(prepared, next(users)), repeats=51, target_max=COMPUTE_BUDGET_MS,
                           detail="ML-100K, a different user each call"))
     explorer = user_explorer(ml)
@@ -32,7 +32,7 @@ def run() -> list[Row]:
     def move_user_slider():
         explorer.slider.value = next(steps)
 
-    rows.append(timed_row(TOPIC, "lesson 00 user explorer: whole slider update", move_user_slider, repeats=21,
+    rows.append(timed_row(TOPIC, "lesson 01 user explorer: whole slider update", move_user_slider, repeats=21,
                           target_max=UPDATE_BUDGET_MS, detail="compute + 3-panel figure to PNG + Output update"))
 
     genres, names = ml.genre_matrix()

@@ -31,7 +31,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
-from .base import FactorModel, check_non_negative, check_positive_int, check_ratings, warm_start
+from .base import (HUGE, FactorModel, check_non_negative, check_positive, check_positive_int, check_ratings,
+                   mean_rating, non_finite_cause, remember_training, warm_start)
 from .batches import PaddedGroups
 from .ratings import Ratings
 
@@ -82,7 +83,9 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
     Raises
     ------
     ValueError
-        A group's system is singular (possible only when its reg is 0): names the group.
+        A group's system is singular (reg = 0, or reg numerically negligible next to the group's
+        Gram matrix: a Cholesky pivot below 64 k eps times its largest diagonal entry, the same
+        test for every method), or it overflowed (``NonFiniteError``): names the group.
     """
     indptr = np.asarray(indptr)
     n_groups, k = len(indptr) - 1, features.shape[1]
@@ -99,7 +102,8 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
                          f"{k} unknowns with reg=0. Use reg > 0 (ridge), or a smaller rank.")
     # right-hand sides X_g^T y_g of every group: one sparse product
     Y = sp.csr_matrix((targets, index, indptr), shape=(n_groups, features.shape[0]))
-    rhs = np.asarray(Y @ features)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rhs = np.asarray(Y @ features)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if (reg == 0).any():
@@ -107,25 +111,90 @@ def solve_ridge_blocks(indptr, index, targets, features, reg, method: str = "aut
     elif method == "auto":
         method = auto_method(counts, k)
     if method in ("outer", "bucket"):
-        if method == "outer":
-            gram = _outer_grams(indptr, index, features)
-        else:
-            layout = layout or PaddedGroups(indptr, index, features.shape[0], BUCKET_SIZE)
-            gram = layout.grams(features)
-        gram[:, np.arange(k), np.arange(k)] += reg[:, None]
-        return np.linalg.solve(gram, rhs[..., None])[..., 0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            if method == "outer":
+                gram = _outer_grams(indptr, index, features)
+            else:
+                layout = layout or PaddedGroups(indptr, index, features.shape[0], BUCKET_SIZE)
+                gram = layout.grams(features)
+        diagonal = np.einsum("gii->gi", gram)  # a view
+        diagonal += reg[:, None]
+        # |off-diagonal entries| <= the largest diagonal one (Cauchy-Schwarz): finite diagonals and
+        # right-hand sides mean finite blocks
+        if not (np.isfinite(diagonal).all() and np.isfinite(rhs).all()):
+            _check_finite_blocks(gram.reshape(n_groups, -1), rhs, features, group)
+        # blocks whose reg is numerically negligible may be singular: the loop's pivot check decides
+        for g in np.flatnonzero(reg <= _TINY * k * diagonal.max(axis=1)):
+            _check_pivots(gram[g], g, counts[g], reg[g], k, group)
+        try:
+            return np.linalg.solve(gram, rhs[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # not expected after the checks; name the first failing block anyway
+            for g in range(n_groups):
+                _check_pivots(gram[g], g, counts[g], reg[g], k, group)
+            raise ValueError(f"a least-squares block of a {group} is singular (reg={float(reg.min()):g}); "
+                             f"use a larger reg") from None
     solution = np.zeros((n_groups, k))
     eye = np.eye(k)
-    tiny = 64 * k * np.finfo(float).eps  # relative size of a Cholesky pivot that means "rank-deficient"
+    tiny = _TINY * k  # relative size of a Cholesky pivot that means "rank-deficient"
+    # the blocks whose reg may be numerically negligible next to their largest diagonal entry get
+    # the pivot test below: that entry is at most count_g max_j ||x_j||^2 + reg_g (O(n k) to bound)
+    with np.errstate(over="ignore", invalid="ignore"):
+        largest = counts * np.einsum("ij,ij->i", features, features).max(initial=0.0) + reg
+    suspect = ~(reg > tiny * largest)  # also True where the bound is not finite
     for g in np.flatnonzero(counts):
         X = features[index[indptr[g]:indptr[g + 1]]]
         # A = X^T X + reg_g I (upper triangle), then a Cholesky solve of A w = X^T y
         A = blas.dsyrk(1.0, X, beta=1.0, c=reg[g] * eye, trans=1)
         factor, solution[g], info = lapack.dposv(A, rhs[g])
-        if info > 0 or (reg[g] == 0 and np.diag(factor).min() ** 2 <= tiny * np.diag(A).max()):
-            raise ValueError(f"the least-squares block of {group} {g} is singular (rank-deficient: its {counts[g]} "
-                             f"observations span fewer than {k} directions) with reg={reg[g]}; use reg > 0")
+        if info > 0 or (suspect[g] and not (np.diag(factor).min() ** 2 > tiny * np.diag(A).max())):
+            if not (np.isfinite(A).all() and np.isfinite(rhs[g]).all()):
+                _check_finite_blocks(A.reshape(1, -1), rhs[g:g + 1], features, group, offset=int(g))
+            _raise_singular(g, counts[g], reg[g], k, group, float(np.diag(A).max()))
+    if not np.isfinite(solution).all():  # an overflow that the Cholesky factor did not flag
+        g = int(np.flatnonzero(~np.isfinite(solution).all(axis=1))[0])
+        raise NonFiniteError(f"the least-squares block of {group} {g} overflowed: its solution is not finite "
+                             f"(the features reach {float(np.max(np.abs(features))):.3g})")
     return solution
+
+
+_TINY = 64 * np.finfo(float).eps  # x k: a Cholesky pivot^2 below this times the largest diagonal = singular
+
+
+def _raise_singular(g: int, count: int, reg: float, k: int, group: str, diagonal: float):
+    what = (f"its {count} observations span fewer than {k} directions" if count < k
+            else f"its {count} observations' features are (nearly) collinear")
+    if reg == 0:
+        advice = "use reg > 0"
+    else:
+        advice = (f"reg={reg:g} is negligible next to its Gram matrix (largest diagonal entry {diagonal:.3g}); use a "
+                  f"larger reg (e.g. 0.1) or a smaller rank")
+        if diagonal > HUGE:
+            advice += ", and rescale the ratings if they are huge"
+    raise ValueError(f"the least-squares block of {group} {g} is singular (rank-deficient: {what}) with reg={reg:g}; "
+                     f"{advice}")
+
+
+def _check_pivots(A: np.ndarray, g: int, count: int, reg: float, k: int, group: str) -> None:
+    """The loop method's test on one block A = X^T X + reg I: a Cholesky pivot that is not positive
+    or tiny next to the largest diagonal entry means the block is (numerically) singular."""
+    factor, info = lapack.dpotrf(A, lower=0)
+    if info > 0 or np.diag(factor).min() ** 2 <= _TINY * k * np.diag(A).max():
+        _raise_singular(g, count, reg, k, group, float(np.diag(A).max()))
+
+
+def _check_finite_blocks(grams: np.ndarray, rhs: np.ndarray, features: np.ndarray, group: str, offset: int = 0):
+    """A ValueError (``NonFiniteError``) naming the first block whose Gram matrix or right-hand side overflowed."""
+    bad = ~(np.isfinite(grams).all(axis=1) & np.isfinite(rhs).all(axis=1))
+    if bad.any():
+        g = offset + int(np.flatnonzero(bad)[0])
+        with np.errstate(invalid="ignore"):
+            largest = float(np.nanmax(np.abs(features))) if features.size else 0.0
+        raise NonFiniteError(f"the least-squares block of {group} {g} overflowed: its Gram matrix or right-hand side "
+                             f"is not finite (the features reach {largest:.3g})")
+
+
+class NonFiniteError(ValueError):
+    """A half-step met numbers too large for float64; ``ALS.fit`` adds the likely cause."""
 
 
 class _Data:
@@ -193,7 +262,7 @@ class ALS(FactorModel):
         Maximum number of (item, user) half-step pairs.
     tol : float
         Stop early when an iteration lowers the objective by at most ``tol`` times its value
-        (0 = always run ``n_iters``). Used to retrain "to convergence" (lessons 06-07).
+        (0 = always run ``n_iters``). Used to retrain "to convergence" (lessons 13 and 15).
     biased : bool
         Learn \hat r_{ui} = mu + b_u + c_i + u_u^T v_i. mu is the mean training rating; b_u and
         c_i are learned jointly with the factors by augmenting them: the user half-step solves
@@ -248,7 +317,7 @@ class ALS(FactorModel):
         reg = check_non_negative("reg", self.reg)
         n_iters = check_positive_int("n_iters", self.n_iters)
         tol = check_non_negative("tol", self.tol)
-        check_non_negative("init_scale", self.init_scale)
+        init_scale = check_positive("init_scale", self.init_scale)  # 0 would leave U = V = 0: nothing to learn
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if init is None:
@@ -256,15 +325,15 @@ class ALS(FactorModel):
             self.U_ = rng.normal(0.0, self.init_scale, (data.m, rank))
             self.V_ = np.zeros((data.n, rank))
             if self.biased:
-                self.mu_ = float(data.values.mean())
+                self.mu_ = mean_rating(data.values, "ALS")
                 self.user_bias_, self.item_bias_ = np.zeros(data.m), np.zeros(data.n)
         else:
             start = warm_start(init, data.m, data.n, rank, self.biased)
             self.U_, self.V_ = start["U"], start["V"]
             if self.biased:
-                self.mu_ = float(data.values.mean()) if start["mu"] is None else start["mu"]
+                self.mu_ = mean_rating(data.values, "ALS") if start["mu"] is None else start["mu"]
                 self.user_bias_, self.item_bias_ = start["user_bias"], start["item_bias"]
-        self.ratings_ = ratings
+        remember_training(self, ratings)
 
         records, seconds = [self._record(data, reg, 0, 0.0, evaluation)], 0.0
         iterations = range(1, n_iters + 1)
@@ -274,14 +343,26 @@ class ALS(FactorModel):
             iterations = tqdm(iterations, desc="ALS", unit="iter")
         for iteration in iterations:
             start_time = time.perf_counter()
-            self._item_step(data, reg)
-            self._user_step(data, reg)
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below, with its cause
+                    self._item_step(data, reg)
+                    self._user_step(data, reg)
+            except NonFiniteError as error:
+                raise ValueError(f"ALS, iteration {iteration}: {error}. Likely cause: "
+                                 f"{self._non_finite_cause(data, reg, init is None, init_scale)}") from None
             seconds += time.perf_counter() - start_time
             records.append(self._record(data, reg, iteration, seconds, evaluation))
+            if not math.isfinite(records[-1]["loss"]):  # the factors or the loss overflowed
+                raise ValueError(f"ALS produced non-finite factors or loss at iteration {iteration}: "
+                                 f"{self._non_finite_cause(data, reg, init is None, init_scale)}")
             if tol > 0 and records[-2]["loss"] - records[-1]["loss"] <= tol * records[-2]["loss"]:
                 break
         self.history_ = pd.DataFrame(records)
         return self
+
+    @staticmethod
+    def _non_finite_cause(data: "_Data", reg: float, fresh: bool, init_scale: float) -> str:
+        return non_finite_cause(data.values, init_scale=init_scale if fresh else None, reg=reg)
 
     # ------------------------------------------------------------------ half-steps
     def _user_step(self, data: _Data, reg: float) -> None:
@@ -335,6 +416,10 @@ class ALS(FactorModel):
         return float(e @ e + reg * (user_sq.sum() + item_sq.sum()))
 
     def _record(self, data: _Data, reg: float, iteration: int, seconds: float, evaluation) -> dict:
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow shows as a non-finite loss; fit raises
+            return self._record_unchecked(data, reg, iteration, seconds, evaluation)
+
+    def _record_unchecked(self, data: _Data, reg: float, iteration: int, seconds: float, evaluation) -> dict:
         e = self._residuals(data)
         record = {"epoch": iteration, "loss": self._objective(data, reg, e) / data.n_ratings,
                   "train_rmse": math.sqrt(float(e @ e) / data.n_ratings)}

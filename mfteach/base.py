@@ -16,7 +16,10 @@ import pandas as pd
 
 from .ratings import Ratings
 
-__all__ = ["FactorModel", "check_positive_int", "check_non_negative", "check_positive", "check_index", "warm_start"]
+__all__ = ["FactorModel", "check_positive_int", "check_non_negative", "check_positive", "check_index", "warm_start",
+           "remember_training", "check_training_ratings", "non_finite_cause", "mean_rating", "HUGE"]
+
+HUGE = 1e100  # a rating, confidence or initial scale beyond this leaves float64 too little room: squares overflow
 
 
 def check_positive_int(name: str, value) -> int:
@@ -55,6 +58,94 @@ def check_ratings(name: str, ratings, shape=None) -> Ratings:
     return ratings
 
 
+def remember_training(model, ratings: Ratings) -> None:
+    """Record the training data at the end of ``fit``: ``model.ratings_`` (by reference: it is
+    immutable) and ``model.fingerprint_``, its ``Ratings.fingerprint`` (shape, count, SHA-256 of
+    Omega and of the values; about 2 ms per 100,000 ratings, once per Ratings object)."""
+    model.ratings_ = ratings
+    model.fingerprint_ = ratings.fingerprint
+
+
+def check_training_ratings(model, ratings, caller: str, values: bool = True) -> Ratings:
+    """``ratings`` if they are the ratings ``model`` was fitted on, else a ValueError that says
+    which ratings the model was fitted on and which were given.
+
+    The comparison is by fingerprint (``Ratings.fingerprint``): shape, count and the SHA-256 of
+    Omega and (``values=True``) of the rating values, so an equal copy (e.g. loaded again or
+    unpickled) passes. ``values=False`` compares only Omega, for results that depend on which
+    pairs were rated but not on the values (FATREC's J). A model without a record (never fitted
+    by ``fit``, e.g. factors set by hand) is checked for its shape only. ``caller`` names the
+    function in the message.
+    """
+    check_ratings("ratings", ratings, model.shape)
+    recorded = getattr(model, "fingerprint_", None)
+    if recorded is None:
+        train = getattr(model, "ratings_", None)
+        recorded = train.fingerprint if isinstance(train, Ratings) else None
+    if recorded is None:
+        return ratings
+    given = ratings.fingerprint
+    same_omega = (given.shape, given.count, given.omega) == (recorded.shape, recorded.count, recorded.omega)
+    if same_omega and (not values or given.values == recorded.values):
+        return ratings
+    name = type(model).__name__
+    if same_omega:
+        problem = (f"these ratings have the (user, item) pairs this {name} was fitted on but other rating values "
+                   f"(given: {given.describe()}; fitted on: {recorded.describe()})")
+    else:
+        problem = (f"these are not the ratings this {name} was fitted on: it was fitted on {recorded.describe()}; "
+                   f"these are {given.describe()}")
+    raise ValueError(f"{caller}: {problem}. {caller} explains the model by the ratings it was trained on: pass "
+                     f"those (the model keeps them as model.ratings_; e.g. the training split, not the test split), "
+                     f"or fit a model on these ratings first.")
+
+
+def non_finite_cause(values, init_scale: float | None = None, reg: float | None = None,
+                     alpha: float | None = None, lr: float | None = None) -> str:
+    """The likeliest cause, in words with the fix, of non-finite numbers in a fit on the ratings
+    ``values``: huge ratings, a huge confidence scale ``alpha`` (implicit ALS), a huge
+    ``init_scale``, a ``reg`` too small to keep the least-squares blocks invertible, or (when
+    ``lr`` is given) a learning rate that is too large."""
+    values = np.asarray(values, dtype=float)
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        squares = float(values @ values)
+    if scale > HUGE or not np.isfinite(squares):
+        return (f"the ratings are too large for float64 arithmetic (max |r| = {scale:.3g}; squares and Gram matrices "
+                f"overflow): rescale them, e.g. ratings.with_values(ratings.values / {scale:.0e})")
+    if alpha is not None and alpha * max(scale, 1.0) > HUGE:
+        return (f"alpha={alpha:g} makes the confidences c = 1 + alpha r as large as {alpha * max(scale, 1.0):.3g}, "
+                f"which overflow: use a moderate alpha (Hu et al. found 40 good)")
+    if init_scale is not None and (init_scale > HUGE or init_scale > 1e6 * max(scale, 1.0)):
+        return (f"init_scale={init_scale:g} makes the initial factors so large that their products overflow: use a "
+                f"small init_scale such as the default")
+    if lr is not None:
+        return f"the learning rate lr={lr:g} is too large: use a smaller one, e.g. lr={lr / 10:g}"
+    if reg is not None and reg < 1e-8:
+        return (f"reg={reg:g} is too small to keep the least-squares blocks invertible: use reg > 0 of a moderate size "
+                f"(e.g. 0.1), or a smaller rank")
+    settings = "".join(f", {name}={value:g}" for name, value in (("init_scale", init_scale), ("reg", reg))
+                       if value is not None)
+    return f"the numbers overflowed (max |r| = {scale:.3g}{settings}): rescale the ratings or use milder settings"
+
+
+def mean_rating(values, model_name: str, weights=None) -> float:
+    """mu, the (weighted) mean training rating, or a ValueError naming the cause when it
+    overflows (ratings near the float64 limit): computed exactly as ``np.average`` would."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mu = float(np.average(values, weights=weights)) if weights is not None else float(np.mean(values))
+    if not np.isfinite(mu):
+        raise ValueError(f"{model_name}: the mean rating mu is not finite: {non_finite_cause(values)}")
+    return mu
+
+
+def check_finite_fit(model_name: str, arrays: dict, cause) -> None:
+    """Raise a ValueError naming the non-finite learned arrays and ``cause()`` (called only then)."""
+    bad = [name for name, array in arrays.items() if array is not None and not np.all(np.isfinite(array))]
+    if bad:
+        raise ValueError(f"{model_name} produced non-finite {', '.join(bad)}: {cause()}")
+
+
 def warm_start(init, m: int, n: int, rank: int, biased: bool) -> dict:
     """The starting point of a warm-started ``fit``, checked against the problem's shape.
 
@@ -90,8 +181,8 @@ class FactorModel:
     """Base class: prediction, evaluation and recommendation from learned factors.
 
     Subclasses set ``U_``, ``V_``, ``biased`` (and the bias attributes when biased),
-    ``ratings_`` (the training ``Ratings``, kept by reference: it is immutable) and
-    ``history_`` in ``fit``.
+    ``ratings_`` (the training ``Ratings``, kept by reference: it is immutable) and its
+    ``fingerprint_`` (``remember_training``), and ``history_`` in ``fit``.
     """
 
     biased: bool = False

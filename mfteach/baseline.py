@@ -18,7 +18,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from .base import FactorModel, check_non_negative, check_positive_int, check_ratings
+from .base import (FactorModel, check_finite_fit, check_non_negative, check_positive_int, check_ratings,
+                   non_finite_cause, remember_training)
 from .ratings import Ratings
 
 __all__ = ["Baseline", "Popularity"]
@@ -62,13 +63,22 @@ class Baseline(FactorModel):
         reg_item = check_non_negative("reg_item", self.reg_item)
         n_iters = check_positive_int("n_iters", self.n_iters)
         m, n = ratings.shape
-        rows, cols, values = ratings.rows, ratings.cols, ratings.values
         start = time.perf_counter()
         self.biased = True
         self.U_, self.V_ = np.zeros((m, 0)), np.zeros((n, 0))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below, with its cause
+            self._fit_biases(ratings, eval_set, reg_user, reg_item, n_iters, start)
+        check_finite_fit("Baseline", {"mu_": self.mu_, "user_bias_": self.user_bias_, "item_bias_": self.item_bias_,
+                                      "loss": self.history_["loss"].to_numpy()},
+                         lambda: non_finite_cause(ratings.values))
+        return self
+
+    def _fit_biases(self, ratings, eval_set, reg_user, reg_item, n_iters, start) -> None:
+        m, n = ratings.shape
+        rows, cols, values = ratings.rows, ratings.cols, ratings.values
         self.mu_ = float(values.mean())
         self.user_bias_, self.item_bias_ = np.zeros(m), np.zeros(n)
-        self.ratings_ = ratings
+        remember_training(self, ratings)
         if self.biases:
             user_counts, item_counts = ratings.user_counts(), ratings.item_counts()
             for _ in range(n_iters):
@@ -85,12 +95,11 @@ class Baseline(FactorModel):
             record["test_rmse"] = self.rmse(eval_set)
         record["seconds"] = seconds
         self.history_ = pd.DataFrame([record])
-        return self
 
 
 class Popularity(FactorModel):
     """Recommend what most users interacted with: the score of item i is |Omega^i|, the same
-    for every user (the non-personalized baseline every recommender must beat; lesson 05).
+    for every user (the non-personalized baseline every recommender must beat; lessons 10-11).
 
     Stored as factors with k = 1 (U_ = 1, V_ = the item counts) so ``predict``, ``recommend``
     and the ranking evaluation treat it like any other model.
@@ -105,6 +114,6 @@ class Popularity(FactorModel):
         self.biased = False
         self.item_counts_ = ratings.item_counts().astype(float)
         self.U_, self.V_ = np.ones((m, 1)), self.item_counts_[:, None].copy()
-        self.ratings_ = ratings
+        remember_training(self, ratings)
         self.history_ = pd.DataFrame([{"epoch": 0, "seconds": 0.0}])
         return self

@@ -386,7 +386,7 @@ def fit_rank1(M, n_iters: int = 100, tol: float = 1e-10, seed: int = 0) -> Rank1
     .. math:: a_i = \frac{\sum_{j \in \Omega_i} M_{ij} b_j}{\sum_{j \in \Omega_i} b_j^2},
 
     and likewise :math:`b_j = \sum_{i \in \Omega^j} M_{ij} a_i / \sum_{i \in \Omega^j} a_i^2`.
-    Alternating the two exact minimizations never increases L (rank-1 ALS; lesson 03 does it
+    Alternating the two exact minimizations never increases L (rank-1 ALS; lesson 06 does it
     for rank k with regularization). With noise there is no exact rank-1 completion, and
     ``complete_rank1`` reports a conflict on (almost) every cycle (book 9.2.4: the exact
     argument of Examples 9.2.5-9.2.6 breaks down; section 9.3 turns to optimization).

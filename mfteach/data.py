@@ -6,28 +6,42 @@ in order: the ``data_home`` argument, the environment variable ``MFTEACH_DATA``,
 ``~/.cache/mfteach``. Prefetch for an offline classroom with::
 
     python -m mfteach.data download 100k
+
+Every load first checks the files against their SHA-256 (pinned for 100k, recorded at download
+for 1m and latest-small) and refuses a damaged copy with a ``CorruptDataError`` that names the
+file and the repair command (``download NAME --force``). Downloads try a mirror first when one
+is set: the environment variable ``MFTEACH_MIRROR`` (a URL or a local folder holding the
+official zip files under their own names), or ``--mirror`` / ``--url`` on the command line.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import re
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .download import Archive, DownloadError, download_archive
+from .download import Archive, CorruptDataError, DownloadError, clean_stale, download_archive, verify_folder
 from .ratings import Ratings
 
-__all__ = ["Ratings", "load_movielens", "synthetic", "toy", "TOY_NAMES", "data_home", "ARCHIVES"]
+__all__ = ["Ratings", "load_movielens", "download", "synthetic", "toy", "TOY_NAMES", "data_home", "ARCHIVES",
+           "MIRROR_ENV"]
+
+MIRROR_ENV = "MFTEACH_MIRROR"  # a URL or a local folder holding ml-100k.zip, ml-1m.zip, ... (tried first)
 
 _GROUPLENS = "https://files.grouplens.org/datasets/movielens/"
 
 # MD5 digests as published for the official archives (GroupLens lists them beside each zip).
 # The archives' SHA-256 and sizes are not published; ``download_archive`` checks every digest
 # that is given, and for 100k the extracted files' SHA-256 below pins the exact content.
+# ml-latest-small is updated now and then, so its MD5 is not pinned: the one GroupLens publishes
+# beside the zip (``.zip.md5``) is fetched and checked when available. For 1m and latest-small
+# the extracted files' SHA-256 is recorded at download and checked at every load.
 ARCHIVES: dict[str, Archive] = {
     "100k": Archive(
         name="ml-100k",
@@ -53,6 +67,7 @@ ARCHIVES: dict[str, Archive] = {
         urls=(_GROUPLENS + "ml-latest-small.zip",),
         folder="ml-latest-small",
         required=("ratings.csv", "movies.csv"),
+        published_md5=True,
     ),
 }
 
@@ -77,46 +92,118 @@ def _offline_help(name: str, home: Path, archive: Archive) -> str:
         f"To use it offline, put the extracted folder at {home / archive.folder}/ "
         f"(with {', '.join(archive.required)}), e.g. unzip {archive.urls[0].rsplit('/', 1)[-1]} there,\n"
         f"or point MFTEACH_DATA (or data_home=...) at a folder that holds {archive.folder}/,\n"
+        f"or point {MIRROR_ENV} at a web or local folder that holds {archive.urls[0].rsplit('/', 1)[-1]},\n"
         f"or prefetch while online with:  python -m mfteach.data download {name}"
     )
 
 
-def _ensure(name: str, home: Path, progress: bool) -> Path:
+def _repair_command(name: str, home: Path) -> str:
+    return f"python -m mfteach.data download {name} --force --data-home {home}"
+
+
+def _mirror_urls(archive: Archive, mirror: str | None, url: str | None) -> tuple[str, ...]:
+    """The addresses to try before the official ones: ``url`` (the zip itself), then the zip's
+    official file name under ``mirror`` (default ``$MFTEACH_MIRROR``); a local path becomes a
+    file:// URL."""
+    mirror = os.environ.get(MIRROR_ENV) or None if mirror is None else mirror
+    zip_name = archive.urls[0].rsplit("/", 1)[-1] if archive.urls else f"{archive.folder}.zip"
+    found = []
+    if url:
+        found.append(_as_url(url))
+    if mirror:
+        found.append(_as_url(mirror).rstrip("/") + "/" + zip_name)
+    return tuple(u for u in dict.fromkeys(found) if u not in archive.urls)
+
+
+def _as_url(location: str) -> str:
+    location = str(location)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", location):
+        return location
+    return Path(location).expanduser().resolve().as_uri()
+
+
+def _ensure(name: str, home: Path, progress: bool, *, mirror: str | None = None, url: str | None = None,
+            force: bool = False, repair: bool = False) -> Path:
+    """The verified folder of ``name`` in ``home``: downloaded when absent. A complete folder
+    that fails ``verify_folder`` raises ``CorruptDataError`` (with ``repair``: is replaced by a
+    fresh download); ``force`` downloads and replaces whatever is there."""
     if name not in ARCHIVES:
         raise ValueError(f"unknown MovieLens version {name!r}; choose one of {sorted(ARCHIVES)}")
     archive = ARCHIVES[name]
     folder = home / archive.folder
-    if all((folder / f).is_file() for f in archive.required):
-        return folder
+    if repair:
+        clean_stale(home, archive.folder)  # what a killed download left (download_archive also does this)
+    complete = all((folder / f).is_file() for f in archive.required)
+    if complete and not force:
+        problem = verify_folder(archive, folder)
+        if problem is None:
+            return folder
+        if not repair:
+            raise CorruptDataError(f"MovieLens {name} in {folder} cannot be used: {problem}.\n"
+                                   f"Repair it with:  {_repair_command(name, home)}")
+    archive = dataclasses.replace(archive, urls=_mirror_urls(archive, mirror, url) + tuple(archive.urls))
     try:
-        return download_archive(archive, home, progress=progress)
+        replace = complete or force or (repair and folder.exists())
+        return download_archive(archive, home, progress=progress, replace=replace)
     except DownloadError as error:
         raise DownloadError(f"{error}\n\n{_offline_help(name, home, archive)}") from error
 
 
-def _read_100k(folder: Path) -> Ratings:
-    frame = pd.read_csv(folder / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"])
-    genres = pd.read_csv(folder / "u.genre", sep="|", names=["genre", "id"], encoding="latin-1").dropna()
+def _read_table(name: str, home: Path, path: Path, **options) -> pd.DataFrame:
+    """``pd.read_csv(path, **options)``; a file that cannot be parsed raises CorruptDataError."""
+    try:
+        return pd.read_csv(path, **options)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise _unreadable(name, home, path, f"{type(error).__name__}: {error}") from None
+
+
+def _unreadable(name: str, home: Path, path: Path, reason: str) -> CorruptDataError:
+    return CorruptDataError(f"MovieLens {name}: {path} cannot be read as MovieLens ({reason}); the copy is damaged "
+                            f"or not the official one.\nRepair it with:  {_repair_command(name, home)}")
+
+
+def _rating_table(name: str, home: Path, path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """The user, item, rating columns of a ratings file, checked: not empty, all numbers."""
+    frame = frame[["user", "item", "rating"]]
+    if len(frame) == 0:
+        raise _unreadable(name, home, path, "no ratings in it")
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]) or frame[column].isna().any():
+            raise _unreadable(name, home, path, f"its {column} column is not all numbers")
+    return frame
+
+
+def _read_100k(folder: Path, name: str = "100k") -> Ratings:
+    home = folder.parent
+    frame = _read_table(name, home, folder / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"])
+    frame = _rating_table(name, home, folder / "u.data", frame)
+    genres = _read_table(name, home, folder / "u.genre", sep="|", names=["genre", "id"], encoding="latin-1").dropna()
     genre_names = list(genres.sort_values("id")["genre"])
-    movies = pd.read_csv(
-        folder / "u.item", sep="|", header=None, encoding="latin-1",
+    movies = _read_table(
+        name, home, folder / "u.item", sep="|", header=None, encoding="latin-1",
         names=["item", "title", "release", "video", "url", *genre_names],
     ).set_index("item")
     return _with_movies(frame, movies["title"], movies[genre_names].to_numpy().astype(bool), genre_names)
 
 
-def _read_1m(folder: Path) -> Ratings:
+def _read_1m(folder: Path, name: str = "1m") -> Ratings:
+    home = folder.parent
     # "::" separated; reading with sep=":" (every other column empty) keeps pandas' fast C parser
-    frame = pd.read_csv(folder / "ratings.dat", sep=":", header=None, usecols=[0, 2, 4, 6])
+    frame = _read_table(name, home, folder / "ratings.dat", sep=":", header=None, usecols=[0, 2, 4, 6])
     frame.columns = ["user", "item", "rating", "timestamp"]
-    movies = pd.read_csv(folder / "movies.dat", sep="::", engine="python", names=["item", "title", "genres"],
-                         encoding="latin-1").set_index("item")
+    frame = _rating_table(name, home, folder / "ratings.dat", frame)
+    movies = _read_table(name, home, folder / "movies.dat", sep="::", engine="python",
+                         names=["item", "title", "genres"], encoding="latin-1").set_index("item")
     return _with_genre_strings(frame, movies)
 
 
-def _read_latest_small(folder: Path) -> Ratings:
-    frame = pd.read_csv(folder / "ratings.csv").rename(columns={"userId": "user", "movieId": "item"})
-    movies = pd.read_csv(folder / "movies.csv").rename(columns={"movieId": "item"}).set_index("item")
+def _read_latest_small(folder: Path, name: str = "latest-small") -> Ratings:
+    home = folder.parent
+    frame = _read_table(name, home, folder / "ratings.csv").rename(columns={"userId": "user", "movieId": "item"})
+    if not {"user", "item", "rating"} <= set(frame.columns):
+        raise _unreadable(name, home, folder / "ratings.csv", f"columns {list(frame.columns)}")
+    frame = _rating_table(name, home, folder / "ratings.csv", frame)
+    movies = _read_table(name, home, folder / "movies.csv").rename(columns={"movieId": "item"}).set_index("item")
     return _with_genre_strings(frame, movies)
 
 
@@ -152,18 +239,53 @@ def load_movielens(name: str = "100k", data_home: str | os.PathLike | None = Non
     "Toy Story (1995)". The folder is looked for in the data home (see ``data_home``) and
     downloaded there, with a progress bar and checksum verification, when it is missing.
 
+    Before reading, the files are checked against their SHA-256 (pinned for 100k, recorded at
+    download for 1m and latest-small; a folder put there by hand without a record is read as
+    it is). A download tries ``$MFTEACH_MIRROR`` first when it is set.
+
     Raises
     ------
     ValueError
         Unknown ``name``.
+    mfteach.download.CorruptDataError
+        The copy in the data home is damaged (a file is truncated, replaced or unreadable):
+        the message names the file and the repair command,
+        ``python -m mfteach.data download NAME --force``.
     mfteach.download.DownloadError
         The data is absent and could not be downloaded; the message says where to put the
         files and how to prefetch them.
     """
     if name not in _READERS:
         raise ValueError(f"unknown MovieLens version {name!r}; choose one of {sorted(_READERS)}")
-    folder = _ensure(name, _resolve_home(data_home), progress)
-    return _READERS[name](folder)
+    home = _resolve_home(data_home)
+    return _read(name, _ensure(name, home, progress))
+
+
+def _read(name: str, folder: Path) -> Ratings:
+    """Parse an extracted folder; anything that makes it unparsable is a CorruptDataError."""
+    try:
+        return _READERS[name](folder, name)
+    except CorruptDataError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError) as error:
+        raise CorruptDataError(f"MovieLens {name} in {folder} cannot be read ({type(error).__name__}: {error}); the "
+                               f"copy is damaged or not the official one.\nRepair it with:  "
+                               f"{_repair_command(name, folder.parent)}") from None
+
+
+def download(name: str, data_home: str | os.PathLike | None = None, *, mirror: str | None = None,
+             url: str | None = None, force: bool = False, progress: bool = True) -> Path:
+    """Make sure a verified copy of MovieLens ``name`` is in the data home; return its folder.
+
+    A copy already there is checked (``mfteach.download.verify_folder``) and kept when it
+    passes; a damaged one is replaced by a fresh download; ``force=True`` downloads and
+    replaces whatever is there (also a copy put there by hand, which cannot be checked).
+    ``url`` (the zip itself) and ``mirror`` (a URL or local folder holding the official zip
+    names; default ``$MFTEACH_MIRROR``) are tried before GroupLens, with the same checks.
+    """
+    if name not in ARCHIVES:
+        raise ValueError(f"unknown MovieLens version {name!r}; choose one of {sorted(ARCHIVES)}")
+    return _ensure(name, _resolve_home(data_home), progress, mirror=mirror, url=url, force=force, repair=True)
 
 
 # ---------------------------------------------------------------------------- synthetic data
@@ -271,17 +393,26 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m mfteach.data download 100k [--data-home DIR]``: prefetch MovieLens."""
     parser = argparse.ArgumentParser(prog="python -m mfteach.data", description="Prefetch MovieLens for offline use.")
     sub = parser.add_subparsers(dest="command", required=True)
-    get = sub.add_parser("download", help="download and extract a MovieLens version into the data home")
+    get = sub.add_parser("download", help="download and extract a MovieLens version into the data home",
+                         description="Download, verify and extract MovieLens into the data home. A copy already "
+                                     "there is checked against its SHA-256 and kept when it passes; a damaged one "
+                                     "is replaced.")
     get.add_argument("name", choices=sorted(ARCHIVES))
     get.add_argument("--data-home", default=None, help="folder to put it in (default: $MFTEACH_DATA or ~/.cache/mfteach)")
+    get.add_argument("--force", action="store_true",
+                     help="download again and replace the copy in the data home, even one that looks fine")
+    get.add_argument("--mirror", default=None,
+                     help=f"a URL or local folder holding the official zip files (e.g. ml-100k.zip), tried before "
+                          f"GroupLens (default: ${MIRROR_ENV})")
+    get.add_argument("--url", default=None, help="the address (URL or local path) of the zip itself, tried first")
     args = parser.parse_args(argv)
     home = data_home(args.data_home)
     try:
-        folder = _ensure(args.name, home, progress=True)
+        folder = download(args.name, home, mirror=args.mirror, url=args.url, force=args.force, progress=True)
+        ratings = _read(args.name, folder)
     except DownloadError as error:
         print(error, file=sys.stderr)
         return 1
-    ratings = _READERS[args.name](folder)
     print(f"MovieLens {args.name} is ready in {folder}: {ratings}")
     return 0
 

@@ -1,5 +1,5 @@
 r"""What the learned item vectors v_i (the rows of V) say on their own: neighbours, a 2-D map,
-genre correlations, and vectors for items nobody has rated (lesson 04).
+genre correlations, and vectors for items nobody has rated (lesson 09).
 
 Sources. Book 9.2.2 reads a factorization as *semantic embeddings*: the rows of V are the
 movies' "attribute vectors", and Example 9.2.4 says that two movies whose unit-normalized

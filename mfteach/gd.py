@@ -49,7 +49,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .base import FactorModel, check_non_negative, check_positive, check_positive_int, check_ratings, warm_start
+from .base import (FactorModel, check_non_negative, check_positive, check_positive_int, check_ratings,
+                   mean_rating, non_finite_cause, remember_training, warm_start)
 from .ratings import Ratings
 
 __all__ = ["GradientDescent", "DivergenceError", "loss", "gradient", "default_lr", "SAMPLINGS"]
@@ -78,8 +79,10 @@ def default_lr(sampling: str, n_ratings: int, user_counts, item_counts, sample_s
     return 0.005 * sample_size
 
 
-class DivergenceError(FloatingPointError):
-    """Training blew up (the loss became non-finite or exploded): the learning rate is too large.
+class DivergenceError(FloatingPointError, ValueError):
+    """Training blew up (the loss became non-finite or exploded): usually the learning rate is too
+    large; the message names the cause (also huge ratings or initial factors). A ``ValueError``
+    too, like every other "these settings cannot work" error of mfteach.
 
     ``history`` holds the epochs up to the blow-up (the records ``history_`` would have had), so
     a plot can show the curve running away; None when it was not recorded."""
@@ -87,15 +90,36 @@ class DivergenceError(FloatingPointError):
     history: pd.DataFrame | None = None
 
 
-def stop_if_diverged(records: list, lr: float, model: str, setting: str = "") -> None:
+def stop_if_diverged(records: list, lr: float, model: str, setting: str = "", values=None,
+                     init_scale: float | None = None) -> None:
     """Raise DivergenceError when the last epoch's loss in ``records`` is not finite or exceeds
     1000 * max(first loss, 1). ``model`` names the estimator in the message; ``setting`` is
-    appended after "with lr=..." (e.g. the sampling mode)."""
+    appended after "with lr=..." (e.g. the sampling mode).
+
+    The message blames the learning rate, unless the training ratings ``values`` (when given)
+    are too large for float64 or the loss was already non-finite at the starting point (epoch
+    0): then it names the ratings or ``init_scale``, which no learning rate can fix."""
     first, last = records[0]["loss"], records[-1]["loss"]
     if not np.isfinite(last) or last > 1e3 * max(first, 1.0):
-        error = DivergenceError(
-            f"{model} diverged at epoch {records[-1]['epoch']}: the loss went from {first:.4g} to {last:.4g} "
-            f"with lr={lr:g}{setting}. Use a smaller learning rate, e.g. lr={lr / 10:g}.")
+        cause = None
+        if values is not None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                zero_loss = float(np.mean(np.square(values)))  # the loss of U = V = 0
+            absurd_start = not np.isfinite(first) or first > 1e6 * max(zero_loss, 1.0)
+            cause = non_finite_cause(values, init_scale=init_scale if absurd_start else None)
+            if not cause.startswith(("the ratings", "init_scale")):
+                cause = None
+            elif cause.startswith("init_scale") and np.isfinite(first):
+                cause = (f"init_scale={init_scale:g} starts the factors far beyond the scale of the ratings (the "
+                         f"loss at epoch 0 is {first:.3g}, against {zero_loss:.3g} for all-zero factors): use a "
+                         f"small init_scale such as the default")
+        if cause is None:
+            message = (f"{model} diverged at epoch {records[-1]['epoch']}: the loss went from {first:.4g} to "
+                       f"{last:.4g} with lr={lr:g}{setting}. Use a smaller learning rate, e.g. lr={lr / 10:g}.")
+        else:
+            message = (f"{model} diverged at epoch {records[-1]['epoch']}: the loss went from {first:.4g} to "
+                       f"{last:.4g} with lr={lr:g}{setting}, and a smaller learning rate will not help: {cause}.")
+        error = DivergenceError(message)
         error.history = pd.DataFrame(records)
         raise error
 
@@ -317,7 +341,7 @@ class GradientDescent(FactorModel):
         rank = check_positive_int("rank", self.rank)
         reg = check_non_negative("reg", self.reg)
         n_epochs = check_positive_int("n_epochs", self.n_epochs)
-        check_non_negative("init_scale", self.init_scale)
+        check_positive("init_scale", self.init_scale)  # 0 starts at U = V = 0, a saddle: nothing is learned
         if self.sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
         limit = {"entries": problem.n_ratings, "columns": problem.n, "rows": problem.m,
@@ -348,7 +372,8 @@ class GradientDescent(FactorModel):
             if self.biased:
                 p.user_bias, p.item_bias = start["user_bias"], start["item_bias"]
         if self.biased:
-            p.mu = float(problem.values.mean()) if init is None or start["mu"] is None else start["mu"]
+            fresh = init is None or start["mu"] is None
+            p.mu = mean_rating(problem.values, "GradientDescent") if fresh else start["mu"]
         return p
 
     # ------------------------------------------------------------------ one epoch per mode
@@ -391,7 +416,7 @@ class GradientDescent(FactorModel):
         """Learn U, V (and biases) from ``ratings``; ``eval_set`` is scored every epoch.
 
         ``init``: optional warm start, a fitted model, ``(U, V)`` or a dict with ``U``, ``V`` and
-        optionally ``user_bias``, ``item_bias``, ``mu`` (e.g. from a truncated SVD, lesson 04);
+        optionally ``user_bias``, ``item_bias``, ``mu`` (e.g. from a truncated SVD, lesson 08);
         see ``base.warm_start``. A given ``mu`` is kept; otherwise mu is the mean training rating.
         """
         problem = _Problem(check_ratings("ratings", ratings))
@@ -413,11 +438,11 @@ class GradientDescent(FactorModel):
                     touched += self._epoch(problem, p, rng, lr, reg, size)
                     seconds += time.perf_counter() - start
                 records.append(self._evaluate(problem, p, reg, epoch, touched, seconds, evaluation))
-                self._stop_if_diverged(records, lr)
+                self._stop_if_diverged(records, lr, problem, init is None)
         self.U_, self.V_ = p.U, p.V
         if self.biased:
             self.mu_, self.user_bias_, self.item_bias_ = p.mu, p.user_bias, p.item_bias
-        self.ratings_ = ratings
+        remember_training(self, ratings)
         self.lr_ = lr
         self.history_ = pd.DataFrame(records)
         return self
@@ -434,5 +459,6 @@ class GradientDescent(FactorModel):
         record["seconds"] = seconds
         return record
 
-    def _stop_if_diverged(self, records: list, lr: float) -> None:
-        stop_if_diverged(records, lr, "GradientDescent", f" (sampling={self.sampling!r})")
+    def _stop_if_diverged(self, records: list, lr: float, problem: _Problem | None = None, fresh: bool = True) -> None:
+        stop_if_diverged(records, lr, "GradientDescent", f" (sampling={self.sampling!r})",
+                         None if problem is None else problem.values, self.init_scale if fresh else None)

@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .base import FactorModel, check_index, check_non_negative, check_positive, check_positive_int, check_ratings
+from .base import (HUGE, FactorModel, check_index, check_non_negative, check_positive, check_positive_int,
+                   check_ratings, non_finite_cause, remember_training)
 from .batches import PaddedGroups
 from .ratings import Ratings
 
@@ -79,6 +80,8 @@ def _half_step(groups: PaddedGroups, features: np.ndarray, weights: np.ndarray, 
             try:
                 solution[batch] = np.linalg.solve(A, b[..., None])[..., 0]
             except np.linalg.LinAlgError as error:
+                if not (np.isfinite(A).all() and np.isfinite(b).all()):
+                    raise _Overflow("a weighted least-squares block overflowed") from None
                 raise ValueError(f"a weighted least-squares block is singular ({error}) with reg={reg}; "
                                  "use reg > 0") from error
             continue
@@ -101,6 +104,10 @@ def _half_step(groups: PaddedGroups, features: np.ndarray, weights: np.ndarray, 
             rr = rr_next
         solution[batch] = x
     return solution
+
+
+class _Overflow(ValueError):
+    """A half-step met numbers too large for float64; ``ImplicitALS.fit`` names the likely cause."""
 
 
 def implicit_loss(ratings: Ratings, U, V, reg: float, alpha: float, kind: str = "linear", eps: float = 1.0) -> float:
@@ -175,7 +182,7 @@ class ImplicitALS(FactorModel):
         n_iters = check_positive_int("n_iters", self.n_iters)
         cg_steps = check_positive_int("cg_steps", self.cg_steps)
         check_positive("eps", self.eps)
-        check_non_negative("init_scale", self.init_scale)
+        check_positive("init_scale", self.init_scale)  # 0 starts at U = V = 0, where every half-step stays
         if self.solver not in ("exact", "cg"):
             raise ValueError(f"solver must be 'exact' or 'cg', got {self.solver!r}")
         if self.confidence not in ("linear", "log"):
@@ -193,7 +200,12 @@ class ImplicitALS(FactorModel):
         if reg == 0 and rank > min(m, n):
             raise ValueError(f"reg=0 with rank={rank} > min(m, n) = {min(m, n)}: V^T V (or U^T U) is singular; "
                              "use reg > 0 or a smaller rank")
-        c = confidence(ratings.values, alpha, self.confidence, self.eps)
+        with np.errstate(over="ignore", invalid="ignore"):
+            c = confidence(ratings.values, alpha, self.confidence, self.eps)
+        if not np.all(np.isfinite(c)) or c.max() > HUGE:
+            raise ValueError(f"ImplicitALS: the confidences c = 1 + alpha r reach {c.max():.3g} (alpha={alpha:g}, "
+                             f"max r = {ratings.values.max():.3g}), beyond what float64 Gram matrices can hold: "
+                             f"{non_finite_cause(ratings.values, alpha=alpha)}")
         p = (ratings.values > 0).astype(float)
         user_ptr = np.concatenate(([0], np.cumsum(ratings.user_counts())))
         by_item = np.argsort(ratings.cols, kind="stable")
@@ -207,7 +219,8 @@ class ImplicitALS(FactorModel):
         self.U_ = rng.random((m, rank)) * self.init_scale
         self.V_ = rng.random((n, rank)) * self.init_scale
         self.biased = False
-        self.ratings_ = ratings
+        remember_training(self, ratings)
+        cause = lambda: non_finite_cause(ratings.values, init_scale=self.init_scale, alpha=alpha, reg=reg)  # noqa: E731
         records, seconds = [self._record(0, 0.0)], 0.0
         iterations = range(1, n_iters + 1)
         if self.verbose:
@@ -216,10 +229,17 @@ class ImplicitALS(FactorModel):
             iterations = tqdm(iterations, desc=f"implicit ALS ({self.solver})", unit="iter")
         for iteration in iterations:
             start = time.perf_counter()
-            self.V_ = _half_step(items, self.U_, item_w, item_t, reg, self.solver, self.V_, cg_steps)
-            self.U_ = _half_step(users, self.V_, user_w, user_t, reg, self.solver, self.U_, cg_steps)
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):  # checked below, with the likely cause
+                    self.V_ = _half_step(items, self.U_, item_w, item_t, reg, self.solver, self.V_, cg_steps)
+                    self.U_ = _half_step(users, self.V_, user_w, user_t, reg, self.solver, self.U_, cg_steps)
+            except _Overflow as error:
+                raise ValueError(f"ImplicitALS, iteration {iteration}: {error}: {cause()}") from None
             seconds += time.perf_counter() - start
             records.append(self._record(iteration, seconds))
+            if not np.isfinite(records[-1]["loss"]):  # the factors or the loss overflowed
+                raise ValueError(f"ImplicitALS produced non-finite factors or loss at iteration {iteration}: "
+                                 f"{cause()}")
         self.history_ = pd.DataFrame(records)
         return self
 
@@ -231,7 +251,8 @@ class ImplicitALS(FactorModel):
 
     def _record(self, iteration: int, seconds: float) -> dict:
         m, n = self.ratings_.shape
-        return {"epoch": iteration, "loss": self.loss() / (m * n), "seconds": seconds}
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow shows as a non-finite loss; fit raises
+            return {"epoch": iteration, "loss": self.loss() / (m * n), "seconds": seconds}
 
     def explain(self, user: int, item: int) -> pd.DataFrame:
         r"""Why ``item`` scores what it scores for ``user`` (Hu et al., section 5).

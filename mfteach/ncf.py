@@ -56,7 +56,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from .base import FactorModel, check_non_negative, check_positive, check_positive_int, check_ratings
+from .base import (FactorModel, check_non_negative, check_positive, check_positive_int, check_ratings, mean_rating,
+                   remember_training)
 from .gd import _sum_by_row, stop_if_diverged
 from .ratings import Ratings
 
@@ -350,19 +351,19 @@ class NCF:
         m, n = ratings.shape
         if init is None:
             params = self._initial_params(m, n, d, hidden, rng)
-            mu = float(np.average(data.values, weights=data.weights))
+            mu = mean_rating(data.values, "NCF", data.weights)
             adam = {"t": 0, "m": {k: np.zeros_like(v) for k, v in params.items()},
                     "v": {k: np.zeros_like(v) for k, v in params.items()}}
         else:
             params, mu, adam = self._warm_start(init, m, n, d, hidden)
 
-        records, seconds = [self._record(data, params, mu, reg, 0, 0.0, eval_set)], 0.0
         epochs = range(1, n_epochs + 1)
         if self.verbose:
             from tqdm.auto import tqdm
 
             epochs = tqdm(epochs, desc="NCF", unit="epoch")
         with np.errstate(over="ignore", invalid="ignore"):
+            records, seconds = [self._record(data, params, mu, reg, 0, 0.0, eval_set)], 0.0
             for epoch in epochs:
                 start = time.perf_counter()
                 order = rng.permutation(data.n_ratings)
@@ -371,9 +372,9 @@ class NCF:
                     _adam_step(params, grads, adam, lr)
                 seconds += time.perf_counter() - start
                 records.append(self._record(data, params, mu, reg, epoch, seconds, eval_set))
-                self._stop_if_diverged(records, lr)
+                self._stop_if_diverged(records, lr, data.values, init is None)
         self.params_, self.mu_, self.adam_state_ = params, mu, adam
-        self.ratings_ = ratings
+        remember_training(self, ratings)
         self.history_ = pd.DataFrame(records)
         return self
 
@@ -386,8 +387,8 @@ class NCF:
         record["seconds"] = seconds
         return record
 
-    def _stop_if_diverged(self, records: list, lr: float) -> None:
-        stop_if_diverged(records, lr, "NCF")
+    def _stop_if_diverged(self, records: list, lr: float, values=None, fresh: bool = True) -> None:
+        stop_if_diverged(records, lr, "NCF", values=values, init_scale=self.init_scale if fresh else None)
 
     # ------------------------------------------------------------------ prediction
     def predict(self, rows, cols) -> np.ndarray:

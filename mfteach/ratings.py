@@ -7,11 +7,36 @@ and ``values`` (one entry per observed rating, sorted by user then item).
 
 from __future__ import annotations
 
+import hashlib
+import numbers
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Ratings"]
+__all__ = ["Ratings", "Fingerprint", "MAX_SIDE"]
+
+MAX_SIDE = 100_000_000  # most users (rows) or items (columns) a Ratings may have: 8 bytes each per index map
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+class Fingerprint(NamedTuple):
+    """What identifies a set of ratings, cheaply: the shape, the number of ratings and SHA-256
+    digests of Omega (``rows``, ``cols``) and of the ``values``. Two ``Ratings`` with equal
+    fingerprints hold the same ratings (the index maps, titles and genres are not part of it).
+    A fitted model keeps the fingerprint of its training ratings (``model.fingerprint_``) so that
+    the explanations can refuse other ratings."""
+
+    shape: tuple[int, int]
+    count: int
+    omega: str   # hex SHA-256 of rows and cols
+    values: str  # hex SHA-256 of values
+
+    def describe(self) -> str:
+        """``943 x 1682, 80000 ratings, fingerprint 1a2b3c4d/5e6f7a8b`` (the digests' first 8 hex digits)."""
+        m, n = self.shape
+        return f"{m} x {n}, {self.count} ratings, fingerprint {self.omega[:8]}/{self.values[:8]}"
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -20,11 +45,26 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _too_large(name: str, k: int, value) -> ValueError:
+    return ValueError(
+        f"{name} entry {k} is {value}: Ratings takes indices 0..m-1 (rows, one per user) and 0..n-1 (cols, one per "
+        f"item) with m, n <= {MAX_SIDE:,}. These look like raw ids: Ratings.from_frame(frame) maps any ids to "
+        f"indices (or subtract the smallest id)")
+
+
 def _as_index_array(name: str, ids) -> np.ndarray:
-    """Integer ids as int64; floats are accepted only when they hold whole numbers."""
+    """Integer ids as int64; floats are accepted only when they hold whole numbers. Indices beyond
+    ``MAX_SIDE`` (raw ids such as 10**12, or values that do not fit in int64) are refused."""
     ids = np.asarray(ids)
     if ids.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array, got shape {ids.shape}")
+    if ids.dtype == object and ids.size and all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                                for v in ids.tolist()):
+        # Python ints beyond int64 (numpy keeps them as objects): name the first that does not fit
+        for k, value in enumerate(ids.tolist()):  # only reached for out-of-range input
+            if not -_INT64_MAX <= value <= _INT64_MAX:
+                raise _too_large(name, k, value)
+        ids = ids.astype(np.int64)
     if ids.dtype == bool or not (np.issubdtype(ids.dtype, np.integer) or np.issubdtype(ids.dtype, np.floating)):
         raise TypeError(f"{name} must hold integer indices, got dtype {ids.dtype}")
     if np.issubdtype(ids.dtype, np.floating):
@@ -32,7 +72,68 @@ def _as_index_array(name: str, ids) -> np.ndarray:
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
             raise ValueError(f"{name} must be whole numbers; entry {first} is {ids[first]}")
+    if ids.size and ids.max() >= MAX_SIDE:  # before the cast: uint64 >= 2**63 and huge floats would wrap
+        k = int(np.argmax(ids))
+        raise _too_large(name, k, ids[k])
     return ids.astype(np.int64)
+
+
+def _check_shape(shape) -> tuple[int, int]:
+    """(m, n) as two ints >= 1; whole-number floats are accepted, fractions, bools and others refused."""
+    try:
+        m, n = shape
+    except (TypeError, ValueError):
+        raise ValueError(f"shape must be two positive integers (m, n), got {shape!r}") from None
+    out = []
+    for value in (m, n):
+        whole = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and np.isfinite(value)
+                                                        and float(value) == int(value))
+        if isinstance(value, (bool, np.bool_)) or not whole or int(value) < 1:
+            raise ValueError(f"shape must be two positive integers (m, n), got {shape!r}")
+        if int(value) > MAX_SIDE:
+            raise ValueError(f"shape {shape!r} is too large: at most {MAX_SIDE:,} users and items (Ratings stores one "
+                             f"id per row and column); map raw ids to indices with Ratings.from_frame")
+        out.append(int(value))
+    return out[0], out[1]
+
+
+def _check_id_map(name: str, ids, size: int, what: str) -> np.ndarray:
+    """The original ids of the rows (``users``) or columns (``items``): one per row / column."""
+    if ids is None:
+        return np.arange(size)
+    ids = np.asarray(ids)
+    if ids.shape != (size,):
+        got = f"the single value {ids.item()!r}" if ids.ndim == 0 else f"shape {ids.shape}"
+        raise ValueError(f"{name} must have one id per {what} (a 1-D array of length {size}), got {got}")
+    return ids
+
+
+def _check_genres(item_genres, n: int) -> list[list[str]]:
+    """One list of genre names (strings) per item."""
+    if isinstance(item_genres, (str, bytes)):
+        raise TypeError(f"item_genres must be one list of genre names per item, got the string {item_genres!r}")
+    try:
+        entries = list(item_genres)
+    except TypeError:
+        raise TypeError(f"item_genres must be one list of genre names per item, got {type(item_genres).__name__}") \
+            from None
+    out = []
+    for i, genres in enumerate(entries):  # one Python step per item (not per rating), like the titles
+        if isinstance(genres, (str, bytes)):
+            raise TypeError(f"item_genres must be one list of genre names per item; entry {i} is the string "
+                            f"{genres!r}: write [{genres!r}] (a string would be split into its characters)")
+        try:
+            genres = list(genres)
+        except TypeError:
+            raise TypeError(f"item_genres must be one list of genre names per item; entry {i} is "
+                            f"{genres!r} ({type(genres).__name__})") from None
+        if not all(isinstance(g, str) for g in genres):
+            bad = next(g for g in genres if not isinstance(g, str))
+            raise TypeError(f"item_genres must hold genre names (strings); entry {i} holds {bad!r}")
+        out.append(genres)
+    if len(out) != n:
+        raise ValueError(f"item_genres must have one list per item ({n}), got {len(out)}")
+    return out
 
 
 class Ratings:
@@ -61,9 +162,16 @@ class Ratings:
     ValueError
         Empty input, mismatched lengths, NaN or infinite values, negative or out-of-range
         indices, or a duplicated (user, item) pair; the message names the first offending entry.
+        Also a shape that is not two positive whole numbers, an index beyond ``MAX_SIDE`` (raw
+        ids such as 10**12 or 2**63: use ``from_frame``), or ``users`` / ``items`` /
+        ``item_titles`` that are not one per row / column.
+    TypeError
+        Indices or values that are not numbers, or ``item_genres`` that are not one list of
+        genre names per item (a string per item would be split into characters).
     """
 
-    __slots__ = ("_rows", "_cols", "_values", "_shape", "_users", "_items", "_item_titles", "_item_genres")
+    __slots__ = ("_rows", "_cols", "_values", "_shape", "_users", "_items", "_item_titles", "_item_genres",
+                 "_fingerprint")
 
     def __init__(
         self,
@@ -103,9 +211,7 @@ class Ratings:
                 raise ValueError(f"{name} must be non-negative indices: entry {k} is {ids[k]}")
         if shape is None:
             shape = (int(rows.max()) + 1, int(cols.max()) + 1)
-        if len(shape) != 2 or int(shape[0]) < 1 or int(shape[1]) < 1:
-            raise ValueError(f"shape must be two positive integers (m, n), got {shape!r}")
-        m, n = int(shape[0]), int(shape[1])
+        m, n = _check_shape(shape)
         for name, ids, size, what in (("rows", rows, m, "users m"), ("cols", cols, n, "items n")):
             if (ids >= size).any():
                 k = int(np.flatnonzero(ids >= size)[0])
@@ -124,20 +230,15 @@ class Ratings:
                     " each pair may be rated once (aggregate duplicates before building Ratings)"
                 )
 
-        users = np.arange(m) if users is None else np.asarray(users)
-        items = np.arange(n) if items is None else np.asarray(items)
-        if users.shape != (m,):
-            raise ValueError(f"users must have one id per row (length {m}), got length {len(users)}")
-        if items.shape != (n,):
-            raise ValueError(f"items must have one id per column (length {n}), got length {len(items)}")
+        users = _check_id_map("users", users, m, "row")
+        items = _check_id_map("items", items, n, "column")
         if item_titles is not None:
             item_titles = np.asarray(item_titles, dtype=object)
             if item_titles.shape != (n,):
-                raise ValueError(f"item_titles must have one title per item ({n}), got {len(item_titles)}")
+                got = "a single value" if item_titles.ndim == 0 else f"shape {item_titles.shape}"
+                raise ValueError(f"item_titles must have one title per item ({n}), got {got}")
         if item_genres is not None:
-            item_genres = [list(g) for g in item_genres]
-            if len(item_genres) != n:
-                raise ValueError(f"item_genres must have one list per item ({n}), got {len(item_genres)}")
+            item_genres = _check_genres(item_genres, n)
 
         set_ = object.__setattr__
         set_(self, "_rows", _readonly(rows))
@@ -148,6 +249,7 @@ class Ratings:
         set_(self, "_items", _readonly(items))
         set_(self, "_item_titles", None if item_titles is None else _readonly(item_titles))
         set_(self, "_item_genres", None if item_genres is None else tuple(tuple(g) for g in item_genres))
+        set_(self, "_fingerprint", None)
 
     def __setattr__(self, name, value):
         raise AttributeError(f"Ratings is immutable; cannot set {name!r} (build a new Ratings instead)")
@@ -161,7 +263,7 @@ class Ratings:
         return self
 
     def __reduce__(self):
-        return _restore_ratings, ({name: getattr(self, name) for name in self.__slots__},)
+        return _restore_ratings, ({name: getattr(self, name, None) for name in self.__slots__},)
 
     # ------------------------------------------------------------------ accessors
     rows = property(lambda self: self._rows, doc="User index of each known entry (int64).")
@@ -171,6 +273,20 @@ class Ratings:
     users = property(lambda self: self._users, doc="Original id of each row.")
     items = property(lambda self: self._items, doc="Original id of each column.")
     item_titles = property(lambda self: self._item_titles, doc="None or the title of each item.")
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        """The ``Fingerprint`` of these ratings: shape, count and SHA-256 of (rows, cols) and of
+        values. Computed on first use (about 2 ms per 100,000 ratings) and kept: the object is immutable."""
+        known = getattr(self, "_fingerprint", None)
+        if known is None:
+            omega = hashlib.sha256()
+            omega.update(self._rows)
+            omega.update(self._cols)
+            known = Fingerprint(self._shape, len(self._values), omega.hexdigest(),
+                                hashlib.sha256(self._values).hexdigest())
+            object.__setattr__(self, "_fingerprint", known)
+        return known
 
     @property
     def item_genres(self):
@@ -266,7 +382,12 @@ class Ratings:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_dense(cls, matrix, **kwargs) -> "Ratings":
-        """Build from an m x n array in which NaN marks an unknown entry (the lectures' "?")."""
+        """Build from an m x n array in which NaN marks an unknown entry (the lectures' "?"); in a
+        ``numpy.ma.MaskedArray`` the masked entries are unknown too."""
+        if isinstance(matrix, np.ma.MaskedArray):
+            mask = np.ma.getmaskarray(matrix)
+            matrix = np.array(np.ma.getdata(matrix), dtype=np.float64)
+            matrix[mask] = np.nan
         matrix = np.asarray(matrix, dtype=np.float64)
         if matrix.ndim != 2:
             raise ValueError(f"from_dense needs a 2-D matrix, got shape {matrix.shape}")
@@ -284,12 +405,33 @@ class Ratings:
 
         User and item ids may be any sortable labels; they are mapped to indices 0..m-1 and
         0..n-1 in sorted order, and kept in ``users`` / ``items``.
+
+        Raises
+        ------
+        ValueError
+            A column is absent, or an id is missing (None / NaN: it would silently become one
+            user "nan"); the message names the column and the first rows.
+        TypeError
+            ``frame`` is not a DataFrame, or a column's ids cannot be sorted (mixed types).
         """
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"from_frame needs a pandas DataFrame, got {type(frame).__name__}")
         missing = [c for c in (user, item, rating) if c not in frame.columns]
         if missing:
             raise ValueError(f"column(s) {missing} not in the frame; it has {list(frame.columns)}")
-        users, rows = np.unique(frame[user].to_numpy(), return_inverse=True)
-        items, cols = np.unique(frame[item].to_numpy(), return_inverse=True)
+        codes = []
+        for column in (user, item):
+            absent = frame[column].isna().to_numpy()
+            if absent.any():
+                where = list(frame.index[absent][:3])
+                raise ValueError(f"column {column!r} has {int(absent.sum())} missing id(s) (None or NaN), e.g. at "
+                                 f"index {where}; drop those rows or fill in the ids first")
+            try:
+                codes.append(np.unique(frame[column].to_numpy(), return_inverse=True))
+            except TypeError as error:
+                raise TypeError(f"the ids in column {column!r} cannot be sorted ({error}); use ids of one type, "
+                                f"e.g. frame[{column!r}].astype(str)") from None
+        (users, rows), (items, cols) = codes
         return cls(rows, cols, frame[rating].to_numpy(), shape=(len(users), len(items)), users=users, items=items, **kwargs)
 
     # ------------------------------------------------------------------ derived data sets

@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, svds
 
-from .base import FactorModel, check_positive_int, check_ratings
+from .base import FactorModel, check_finite_fit, check_positive_int, check_ratings, non_finite_cause, remember_training
 from .ratings import Ratings
 
 __all__ = ["TruncatedSVD", "IMPUTATIONS", "imputation_fill"]
@@ -89,12 +89,28 @@ class TruncatedSVD(FactorModel):
         m, n = ratings.shape
         if rank > min(m, n):
             raise ValueError(f"rank={rank} is larger than min(m, n) = {min(m, n)}")
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below, with its cause
+            self._decompose(ratings, eval_set, rank, start)
+        if self.refine is not None:
+            self._refine(ratings, eval_set, rank, self.history_["seconds"].iloc[0])
+        return self
+
+    def _decompose(self, ratings: Ratings, eval_set, rank: int, start: float) -> None:
+        import time
+
+        m, n = ratings.shape
         a, b = imputation_fill(ratings, self.impute)
         # M = a b^T + S, S the sparse correction on Omega
         correction = sp.csr_matrix((ratings.values - a[ratings.rows] * b[ratings.cols], (ratings.rows, ratings.cols)),
                                    shape=(m, n))
+        cause = lambda: non_finite_cause(ratings.values)  # noqa: E731
+        check_finite_fit("TruncatedSVD", {"imputed values": np.concatenate([a, b]), "corrections": correction.data},
+                         cause)
         if m * n <= DENSE_LIMIT or rank >= min(m, n) // 2:
-            left, sigma, right_t = np.linalg.svd(np.outer(a, b) + correction.toarray(), full_matrices=False)
+            try:
+                left, sigma, right_t = np.linalg.svd(np.outer(a, b) + correction.toarray(), full_matrices=False)
+            except np.linalg.LinAlgError as error:
+                raise ValueError(f"TruncatedSVD: the SVD failed ({error}): {cause()}") from None
             left, sigma, right_t = left[:, :rank], sigma[:rank], right_t[:rank]
         else:
             operator = LinearOperator(
@@ -111,16 +127,14 @@ class TruncatedSVD(FactorModel):
         self.U_, self.V_ = left * root, right_t.T * root
         self.singular_values_ = sigma
         self.biased = False
-        self.ratings_ = ratings
+        remember_training(self, ratings)
         seconds = time.perf_counter() - start
         record = {"epoch": 0, "train_rmse": self.rmse(ratings)}
         if eval_set is not None:
             record["test_rmse"] = self.rmse(eval_set)
         record["seconds"] = seconds
+        check_finite_fit("TruncatedSVD", {"U_": self.U_, "V_": self.V_, "training RMSE": record["train_rmse"]}, cause)
         self.history_ = pd.DataFrame([record])
-        if self.refine is not None:
-            self._refine(ratings, eval_set, rank, seconds)
-        return self
 
     def _refine(self, ratings, eval_set, rank, svd_seconds) -> None:
         from .gd import GradientDescent
@@ -132,6 +146,7 @@ class TruncatedSVD(FactorModel):
         gd = GradientDescent(**{**self.refine.get_params(), "rank": rank})
         gd.fit(ratings, eval_set=eval_set, init=(self.U_, self.V_))
         self.U_, self.V_ = gd.U_, gd.V_
+        remember_training(self, ratings)
         history = gd.history_.copy()
         history["seconds"] += svd_seconds
         self.history_ = history

@@ -15,6 +15,8 @@ under test (dense numpy with NaN for unknown entries, ``numpy.linalg.lstsq``):
   baseline.
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -530,3 +532,44 @@ def test_tol_stops_once_the_relative_decrease_is_small():
     assert np.all(losses[:-2] - losses[1:-1] > 1e-6 * losses[:-2])
     with pytest.raises(ValueError, match="tol"):
         ALS(tol=-1.0).fit(ratings)
+
+
+# ---------------------------------------------------------------------------- issue 15, item 5
+def test_init_scale_zero_is_refused():
+    """U = 0 makes every half-step return 0: a "trained" model that predicts 0 with a normal history."""
+    with pytest.raises(ValueError, match=r"init_scale must be a finite number > 0, got 0"):
+        ALS(rank=3, init_scale=0).fit(make_ratings(0))
+
+
+@pytest.mark.parametrize("method", ["auto", "loop", "outer", "bucket"])
+def test_a_negligible_reg_names_the_singular_block_for_every_method(method):
+    """numpy's bare LinAlgError: Singular matrix came out of the batched methods; every method
+    must name the block, as the loop does, and say to raise reg."""
+    ratings = mt.synthetic(30, 20, 3, density=0.3, seed=0)[0]
+    with pytest.raises(ValueError, match=r"block of (user|item) \d+ is singular .*reg=1e-30 is negligible .*"
+                                         r"larger reg"):
+        ALS(rank=5, reg=1e-30, method=method).fit(ratings)
+
+
+@pytest.mark.parametrize("method", ["loop", "outer", "bucket"])
+@pytest.mark.parametrize("biased", [False, True])
+def test_huge_ratings_or_initial_factors_raise_a_value_error_naming_the_cause(method, biased):
+    ratings = mt.synthetic(30, 20, 3, density=0.3, seed=0)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning on the way to the error
+        with pytest.raises(ValueError, match=r"singular|overflow|too large"):
+            ALS(rank=3, method=method, biased=biased).fit(ratings.with_values(ratings.values * 1e150))
+        with pytest.raises(ValueError, match=r"ALS, iteration 1: .*overflowed.*init_scale=1e\+200 makes the initial"):
+            ALS(rank=3, method=method, biased=biased, init_scale=1e200).fit(ratings)
+        with pytest.raises(ValueError, match=r"the ratings are too large for float64 .*rescale them"):
+            ALS(rank=3, method=method, biased=biased).fit(ratings.with_values(ratings.values * 1e300))
+
+
+def test_the_singularity_check_leaves_ordinary_fits_alone(ml100k):
+    """The numerical-singularity test (pivot^2 <= 64 k eps x the largest diagonal entry) is far
+    from ordinary problems: MovieLens with a small reg fits with every method, to the same factors."""
+    ratings = ml100k.top(300, 300)
+    fits = {method: ALS(rank=8, reg=0.01, n_iters=3, method=method).fit(ratings)
+            for method in ("loop", "outer", "bucket")}
+    for model in fits.values():
+        np.testing.assert_allclose(model.U_, fits["loop"].U_, rtol=1e-7, atol=1e-9)

@@ -288,3 +288,112 @@ def test_repr_of_a_fitted_model_is_unchanged_by_fitting():
     before = repr(gd_model)
     gd_model.fit(ratings)
     assert repr(gd_model) == before == "GradientDescent(rank=2, n_epochs=2, sampling='rows', sample_size=2)"
+
+
+# ---------------------------------------------------------------------------- issue 15: the contract on odd input
+import warnings  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mfteach.ratings import Ratings as _Ratings  # noqa: E402
+
+FIT_SPECS = {  # every model, small and fast; extreme hyperparameters come from the strategy below
+    "ALS": lambda p: mt.ALS(rank=p["rank"], reg=p["reg"], n_iters=4, init_scale=p["init_scale"]),
+    "ALS outer biased": lambda p: mt.ALS(rank=p["rank"], reg=p["reg"], n_iters=4, biased=True, method="outer",
+                                         init_scale=p["init_scale"]),
+    "ALS bucket WR": lambda p: mt.ALS(rank=p["rank"], reg=p["reg"], n_iters=4, weighted_reg=True, method="bucket",
+                                      init_scale=p["init_scale"]),
+    "ALS loop": lambda p: mt.ALS(rank=p["rank"], reg=p["reg"], n_iters=4, method="loop", init_scale=p["init_scale"]),
+    "GD full": lambda p: mt.GradientDescent(rank=p["rank"], reg=p["reg"], n_epochs=4, init_scale=p["init_scale"]),
+    "GD minibatch biased": lambda p: mt.GradientDescent(rank=p["rank"], reg=p["reg"], n_epochs=3, sampling="minibatch",
+                                                        sample_size=2, biased=True, init_scale=p["init_scale"]),
+    "ImplicitALS exact": lambda p: mt.ImplicitALS(rank=p["rank"], reg=p["reg"], alpha=p["alpha"], n_iters=3,
+                                                  init_scale=p["init_scale"]),
+    "ImplicitALS cg": lambda p: mt.ImplicitALS(rank=p["rank"], reg=p["reg"], alpha=p["alpha"], n_iters=3, solver="cg",
+                                               init_scale=p["init_scale"]),
+    "NCF": lambda p: mt.NCF(embedding_dim=p["rank"], hidden=(3,), reg=p["reg"], n_epochs=2, batch_size=4,
+                            init_scale=p["init_scale"]),
+    "TruncatedSVD": lambda p: mt.TruncatedSVD(rank=p["rank"]),
+    "Baseline": lambda p: mt.Baseline(reg_user=p["reg"], reg_item=p["reg"], n_iters=3),
+    "Popularity": lambda p: mt.Popularity(),
+}
+_EXTREMES = [0.0, 1.0, 5.0, 1e-300, -1e-300, 1e100, -1e150, 1e150, 1e300, -1e300, 1.7e308]
+
+
+@st.composite
+def _raw_ratings(draw):
+    """rows, cols, values and shape as a learner might pass them. Mostly a valid m x n matrix
+    (m, n <= 8) whose values are uniform in [-5, 5] times a scale from 1e-300 to 1e300, maybe
+    rounded, maybe with one extreme entry (up to 1.7e308); a fifth of the examples are odd
+    input (NaN and infinite values, duplicates, out-of-range indices, bad shapes)."""
+    m, n = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    if draw(st.integers(0, 4)) == 0:
+        size = draw(st.integers(0, 14))
+        rows = draw(st.lists(st.integers(-1, m), min_size=size, max_size=size))
+        cols = draw(st.lists(st.integers(-1, n), min_size=size, max_size=size))
+        values = draw(st.lists(st.one_of(st.floats(-5, 5), st.sampled_from(_EXTREMES + [np.nan, np.inf, -np.inf])),
+                               min_size=size, max_size=size))
+        shape = draw(st.sampled_from([None, (m, n), (m + 1, n + 2), (m, 0.5), (0, n)]))
+        return rows, cols, values, shape
+    mask = np.array(draw(st.lists(st.booleans(), min_size=m * n, max_size=m * n))).reshape(m, n)
+    mask[draw(st.integers(0, m - 1)), draw(st.integers(0, n - 1))] = True
+    rows, cols = np.nonzero(mask)
+    scale = draw(st.sampled_from([1.0, 1.0, 1.0, 1e-300, 1e-150, 1e50, 1e100, 1e150, 1e300]))
+    values = np.array(draw(st.lists(st.floats(-5, 5), min_size=len(rows), max_size=len(rows)))) * scale
+    if draw(st.booleans()):
+        values = np.round(values)
+    if draw(st.integers(0, 3)) == 0:
+        values[draw(st.integers(0, len(values) - 1))] = draw(st.sampled_from(_EXTREMES))
+    return rows, cols, values, draw(st.sampled_from([None, (m, n), (m + 2, n + 1)]))
+
+
+def _expect_clean(call):
+    """``call()`` returns finite numbers, or raises ValueError / TypeError with a message; numpy's
+    LinAlgError, MemoryError, anything else, a NaN result or a RuntimeWarning fails."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = call()
+        except np.linalg.LinAlgError as error:  # a ValueError subclass, but numpy's bare message
+            raise AssertionError(f"numpy's LinAlgError leaked: {error}") from error
+        except (ValueError, TypeError) as error:
+            assert str(error).strip(), f"{type(error).__name__} without a message"
+            result = None
+    noisy = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert not noisy, f"RuntimeWarning(s) instead of a clear outcome: {[str(w.message) for w in noisy]}"
+    if result is not None:
+        assert np.all(np.isfinite(result)), f"non-finite result: {result}"
+    return result
+
+
+@settings(max_examples=600, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(raw=_raw_ratings(), spec=st.sampled_from(sorted(FIT_SPECS)),
+       params=st.fixed_dictionaries({"rank": st.sampled_from([1, 2, 5]),
+                                     "reg": st.sampled_from([0.0, 1e-30, 0.1, 10.0, 1e200]),
+                                     "init_scale": st.sampled_from([0.1, 1.0, 1e-300, 1e50, 1e200]),
+                                     "alpha": st.sampled_from([0.0, 40.0, 1e300])}))
+def test_ratings_and_every_model_give_finite_numbers_or_a_clear_error(raw, spec, params):
+    """Issue 15's fuzz: Ratings construction, then one model's fit and predict, on small random
+    data with non-finite and extreme values and extreme hyperparameters. Each call returns finite
+    numbers or raises ValueError / TypeError with a message; numpy's LinAlgError, MemoryError,
+    NaN results and RuntimeWarnings fail (600 examples, a fixed seed, a few seconds)."""
+    rows, cols, values, shape = raw
+    ratings = _expect_clean(lambda: _Ratings(rows, cols, values, shape=shape).to_dense(fill=0.0))
+    if ratings is None:
+        return
+    ratings = _Ratings(rows, cols, values, shape=shape)
+    model = FIT_SPECS[spec](params)
+    fitted = _expect_clean(lambda: model.fit(ratings).predict_matrix())
+    if fitted is not None:
+        assert model.fingerprint_ == ratings.fingerprint
+        _expect_clean(lambda: model.predict(ratings.rows, ratings.cols))
+
+
+@pytest.mark.parametrize("name", sorted(FIT_SPECS))
+def test_every_model_remembers_the_fingerprint_of_its_training_ratings(name):
+    ratings = mt.synthetic(12, 9, 2, density=0.5, seed=1)[0]
+    ratings = ratings.with_values(np.abs(ratings.values) + 1.0)
+    model = FIT_SPECS[name]({"rank": 2, "reg": 0.5, "init_scale": 0.1, "alpha": 2.0}).fit(ratings)
+    assert model.ratings_ is ratings and model.fingerprint_ == ratings.fingerprint

@@ -179,3 +179,12 @@ def test_non_ratings_input_raises_type_error():
         Baseline().fit(small_ratings().to_dense())
     with pytest.raises(ValueError, match="eval_set"):
         Baseline().fit(small_ratings(), eval_set=Ratings([0], [0], [1.0], shape=(2, 2)))
+
+
+# ---------------------------------------------------------------------------- issue 15, item 5
+def test_ratings_too_large_for_float64_raise_instead_of_warning():
+    ratings = small_ratings()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"Baseline produced non-finite .*the ratings are too large"):
+            Baseline().fit(ratings.with_values(ratings.values * 1e300))

@@ -1,4 +1,4 @@
-"""The popularity baseline (lesson 05): the score of item i is |Omega^i| for every user, and the
+"""The popularity baseline (lessons 10-11): the score of item i is |Omega^i| for every user, and the
 real claim of the lesson: on MovieLens 100K (binary implicit data, leave-one-out), implicit ALS
 beats it on recall@10 and nDCG@10."""
 
@@ -82,7 +82,7 @@ def test_recommend_on_movielens_follows_the_counts(ml100k):
 
 
 def test_implicit_als_beats_popularity_on_movielens_leave_one_out(ml100k):
-    """Lesson 05's claim: personalization pays. 943 users, one held-out item each."""
+    """Lesson 11's claim: personalization pays. 943 users, one held-out item each."""
     data = ml100k.with_values(np.ones(len(ml100k)))
     train, test = data.split(how="leave_one_out", seed=0)
     als = mt.ImplicitALS(rank=32, alpha=40.0, reg=0.1, n_iters=10, solver="exact").fit(train)

@@ -34,7 +34,7 @@ LESSON_00 = Path("lessons") / "00_recommenders_as_matrices.ipynb"
 
 # Copied into the fake image: what a clone would hold (never the dev venv or build leftovers).
 _NOT_IN_CLONE = shutil.ignore_patterns(
-    ".git", ".venv", "__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".hypothesis",
+    ".git", ".venv", ".venv-*", "__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".hypothesis",
     ".ipynb_checkpoints", "build", "dist", "screenshots", "node_modules",
 )
 # Inherited variables that could make a subprocess use another Python or another Jupyter.

@@ -385,7 +385,7 @@ def test_fit_is_deterministic_for_a_seed():
 # ---------------------------------------------------------------------------- the exercise
 def test_propagate_rank1_exercise_reference_and_mistakes(capsys):
     exercise = ex.EXERCISES["propagate_rank1"]
-    assert exercise.lesson == "01_rank1_completion"
+    assert exercise.lesson == "02_rank1_completion"
     cases = exercise.cases()
     np.testing.assert_array_equal(cases[0][0], toy("book_9.2.5"))     # the small case shown first
     for (M,) in cases:                                                 # connected, no zeros

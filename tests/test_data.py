@@ -194,3 +194,58 @@ def test_load_movielens_uses_env_data_home(tmp_path, monkeypatch):
     monkeypatch.setitem(data.ARCHIVES, "100k", Archive(
         name="ml-100k", urls=(dead_url(),), folder="ml-100k", required=("u.data", "u.item", "u.genre")))
     assert data.load_movielens("100k", progress=False).shape == (943, 1682)
+
+
+# ---------------------------------------------------------------------------- issue 15, item 3: a damaged cache
+def _copy_of_real_100k(tmp_path) -> Path:
+    folder = tmp_path / "ml-100k"
+    folder.mkdir()
+    for name in ("u.data", "u.item", "u.genre"):
+        (folder / name).write_bytes((real_100k() / name).read_bytes())
+    return folder
+
+
+@pytest.mark.parametrize("damage, what", [
+    (lambda text: b"".join(text.splitlines(keepends=True)[:50_000]), "cut to 50,000 lines"),
+    (lambda text: b"", "empty"),
+    (lambda text: bytes(range(256)) * 100, "binary junk"),
+    (lambda text: text.replace(b"\t5\t", b"\t4\t", 1), "one rating changed"),
+])
+def test_a_damaged_u_data_is_refused_naming_the_file_and_the_repair(tmp_path, damage, what):
+    """u.data cut to 50,000 lines loaded as 50,000 ratings without complaint; an empty one raised
+    TypeError and binary junk UnicodeDecodeError. The pinned SHA-256 is checked at every load."""
+    folder = _copy_of_real_100k(tmp_path)
+    (folder / "u.data").write_bytes(damage((folder / "u.data").read_bytes()))
+    with pytest.raises(data.CorruptDataError) as caught:
+        data.load_movielens("100k", data_home=tmp_path, progress=False)
+    message = str(caught.value)
+    assert str(folder / "u.data") in message and "damaged" in message, what
+    assert f"python -m mfteach.data download 100k --force --data-home {tmp_path}" in message
+    assert isinstance(caught.value, DownloadError)  # callers that catch DownloadError still do
+
+
+def test_an_intact_copy_loads_and_the_check_is_cheap(tmp_path):
+    import time
+
+    from mfteach.download import verify_folder
+
+    folder = _copy_of_real_100k(tmp_path)
+    assert data.load_movielens("100k", data_home=tmp_path, progress=False).shape == (943, 1682)
+    start = time.perf_counter()
+    assert verify_folder(data.ARCHIVES["100k"], folder) is None
+    assert time.perf_counter() - start < 1.0  # about 2 MB of SHA-256: milliseconds
+
+
+def test_a_hand_placed_copy_without_a_record_that_cannot_be_parsed_is_a_clear_error(tmp_path):
+    """1m and latest-small folders put there by hand have no recorded digests; unparsable files
+    still get a clear error naming the file and the repair command."""
+    folder = tmp_path / "ml-latest-small"
+    folder.mkdir()
+    (folder / "ratings.csv").write_bytes(b"")
+    (folder / "movies.csv").write_text("movieId,title,genres\n1,Toy Story (1995),Comedy\n")
+    with pytest.raises(data.CorruptDataError, match=r"(?s)ratings\.csv cannot be read as MovieLens.*download "
+                                                    r"latest-small --force"):
+        data.load_movielens("latest-small", data_home=tmp_path, progress=False)
+    (folder / "ratings.csv").write_bytes(b"userId,movieId,rating,timestamp\n1,1,\xff\xfe,3\n")
+    with pytest.raises(data.CorruptDataError, match=r"ratings\.csv"):
+        data.load_movielens("latest-small", data_home=tmp_path, progress=False)

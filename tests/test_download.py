@@ -7,6 +7,7 @@ import http.server
 import io
 import socket
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -69,8 +70,9 @@ def archive_for(urls, body: bytes, files: dict[str, bytes] | None = None, **over
 # ---------------------------------------------------------------------------- loopback server
 class Route:
     def __init__(self, body: bytes = b"", status: int = 200, length: int | None = None, send_length: bool = True,
-                 delay: threading.Event | None = None):
+                 delay: threading.Event | None = None, trickle: float | None = None):
         self.body, self.status, self.length, self.send_length, self.delay = body, status, length, send_length, delay
+        self.trickle = trickle  # seconds between single bytes: a server that never times out a read
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -89,8 +91,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if route.send_length:
             self.send_header("Content-Length", str(route.length if route.length is not None else len(route.body)))
         self.end_headers()
-        self.wfile.write(route.body)
-        self.wfile.flush()
+        if route.trickle is not None:
+            try:
+                for k in range(len(route.body)):
+                    if self.server.stopping.is_set():
+                        break
+                    self.wfile.write(route.body[k:k + 1])
+                    self.wfile.flush()
+                    time.sleep(route.trickle)
+            except OSError:
+                pass  # the client gave up: what the test wants
+        else:
+            self.wfile.write(route.body)
+            self.wfile.flush()
         self.close_connection = True
 
     def log_message(self, *args):
@@ -107,6 +120,7 @@ class Server:
         self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.routes = {}
         self.httpd.hits = []
+        self.httpd.stopping = threading.Event()
         self.events: list[threading.Event] = []
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -124,6 +138,7 @@ class Server:
         return self.httpd.hits
 
     def close(self):
+        self.httpd.stopping.set()
         for event in self.events:
             event.set()
         self.httpd.shutdown()
@@ -382,3 +397,159 @@ def test_load_movielens_error_has_offline_instructions(home, monkeypatch):
     assert "python -m mfteach.data download 100k" in message
     assert str(home / "ml-100k") in message
     assert contents(home) == []
+
+
+# ---------------------------------------------------------------------------- issue 15, item 4
+def test_trickling_server_fails_within_the_deadline(server, home):
+    """One byte every 20 ms never trips the per-read timeout (the zip would take a minute here,
+    and 884 KB at 1 byte/s about 10 days): the overall deadline must end it."""
+    body = make_zip(movielens_files())
+    url = server.serve("/slow.zip", body, trickle=0.02)
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"gave up after the deadline of 1 s with \d+ of \d+ bytes.*mirror"):
+        download_archive(archive_for([url], body), home, progress=False, timeout=5.0, deadline=1.0, min_rate=0)
+    assert time.monotonic() - start < 3.0
+    assert contents(home) == []  # the partial file is removed
+
+
+def test_trickling_server_fails_on_the_minimum_rate(server, home):
+    body = make_zip(movielens_files())
+    url = server.serve("/slow.zip", body, trickle=0.02)
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"too slow: .* bytes/s, below the minimum of 1,000 bytes/s"):
+        download_archive(archive_for([url], body), home, progress=False, timeout=0.5, deadline=60, min_rate=1000)
+    assert time.monotonic() - start < 2.5
+    assert contents(home) == []
+
+
+def test_a_killed_download_leaves_a_partial_file_that_the_next_run_cleans(server, home, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    body = make_zip(movielens_files())
+    slow = server.serve("/slow.zip", body, trickle=0.05)
+    script = (f"import mfteach.download as d; from pathlib import Path\n"
+              f"d.download_archive(d.Archive(name='ml-100k', urls=({slow!r},), folder='ml-100k', required=()), "
+              f"Path({str(home)!r}), progress=False, timeout=30, min_rate=0)\n")
+    process = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 30
+        while not (home.is_dir() and any(p.suffix == ".part" and p.stat().st_size > 0 for p in home.iterdir())):
+            assert time.monotonic() < deadline and process.poll() is None, "the download did not start"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    leftovers = [p.name for p in home.iterdir()]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".ml-100k.") and leftovers[0].endswith(".part")
+    # another process's fresh partial file (alive) and an unrelated hidden file are kept
+    alive = home / f".ml-100k.{os.getppid()}@{leftovers[0].split('@')[1].split('.')[0]}.abcdef12.part"
+    alive.write_bytes(b"in progress")
+    (home / ".ml-1m.zzz.part").write_bytes(b"not ours")
+    old = home / ".ml-100k.oldname1.extract"  # an older naming, untouched for two hours: stale by age
+    old.mkdir()
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    good = server.serve("/good.zip", body)
+    assert download_archive(archive_for([good], body), home, progress=False, timeout=TIMEOUT) == home / "ml-100k"
+    assert contents(home) == sorted(["ml-100k", alive.name, ".ml-1m.zzz.part"])
+
+
+def _offline_100k(monkeypatch, body: bytes, official: str) -> None:
+    """ARCHIVES["100k"] with the test archive's digests and ``official`` as its GroupLens URL."""
+    monkeypatch.setitem(data.ARCHIVES, "100k", archive_for([official], body))
+
+
+def test_mirror_environment_variable_url_and_local_folder(server, home, tmp_path, monkeypatch, capsys):
+    body = make_zip(movielens_files())
+    official = dead_url("/datasets/ml-100k.zip")  # GroupLens unreachable (a classroom behind a proxy)
+    _offline_100k(monkeypatch, body, official)
+    server.serve("/mirror/ml-100k.zip", body)
+    monkeypatch.setenv("MFTEACH_MIRROR", server.url("/mirror/"))
+    assert data.load_movielens("100k", data_home=home, progress=False).shape == (6, 4)
+    assert server.hits == ["/mirror/ml-100k.zip"] and contents(home) == ["ml-100k"]
+
+    # a local folder holding the zip, as the environment variable or as --mirror; --url for the zip itself
+    local = tmp_path / "share"
+    local.mkdir()
+    (local / "ml-100k.zip").write_bytes(body)
+    monkeypatch.setenv("MFTEACH_MIRROR", str(local))
+    assert data.load_movielens("100k", data_home=tmp_path / "h2", progress=False).shape == (6, 4)
+    monkeypatch.delenv("MFTEACH_MIRROR")
+    assert data.main(["download", "100k", "--data-home", str(tmp_path / "h3"), "--mirror", str(local)]) == 0
+    assert data.main(["download", "100k", "--data-home", str(tmp_path / "h4"),
+                      "--url", str(local / "ml-100k.zip")]) == 0
+    assert "MovieLens 100k is ready" in capsys.readouterr().out
+
+    # a mirror is held to the same digests: a corrupt copy there is refused and GroupLens tried next
+    server.serve("/bad/ml-100k.zip", body[:-10] + b"0123456789")
+    with pytest.raises(DownloadError) as caught:
+        data.download("100k", tmp_path / "h5", mirror=server.url("/bad"), progress=False)
+    message = str(caught.value)
+    assert server.url("/bad/ml-100k.zip") in message and "mismatch" in message
+    assert official in message and "connection refused" in message
+    assert not (tmp_path / "h5" / "ml-100k").exists()
+
+
+# ---------------------------------------------------------------------------- issue 15, item 3: a damaged cache
+def test_truncated_cached_u_data_is_refused_then_repaired_by_download_force(server, home, monkeypatch, capsys):
+    body = make_zip(movielens_files())
+    url = server.serve("/ml-100k.zip", body)
+    monkeypatch.setitem(data.ARCHIVES, "100k", archive_for([url], body))
+    data.download("100k", home, progress=False)
+    u_data = home / "ml-100k" / "u.data"
+    u_data.write_bytes(b"".join(u_data.read_bytes().splitlines(keepends=True)[:12]))  # half the ratings
+
+    with pytest.raises(data.CorruptDataError) as caught:
+        data.load_movielens("100k", data_home=home, progress=False)
+    message = str(caught.value)
+    assert str(u_data) in message and "damaged" in message and "SHA-256" in message
+    assert f"python -m mfteach.data download 100k --force --data-home {home}" in message
+
+    assert data.main(["download", "100k", "--force", "--data-home", str(home)]) == 0
+    assert "is ready" in capsys.readouterr().out
+    assert server.hits == ["/ml-100k.zip", "/ml-100k.zip"]
+    assert data.load_movielens("100k", data_home=home, progress=False).shape == (6, 4)  # all 24 ratings again
+    assert contents(home) == ["ml-100k"]  # the old copy is gone, no temporary folder left
+
+    # without --force, download checks the copy: a good one is kept, a damaged one replaced
+    assert data.main(["download", "100k", "--data-home", str(home)]) == 0
+    assert len(server.hits) == 2
+    u_data.write_bytes(b"\x00\xff binary junk")
+    assert data.main(["download", "100k", "--data-home", str(home)]) == 0
+    assert len(server.hits) == 3 and u_data.read_bytes() == movielens_files()["u.data"]
+
+
+def test_digests_of_unpinned_archives_are_recorded_at_download_and_verified_at_load(server, home, monkeypatch):
+    """latest-small (and 1m) have no pinned file digests: they are recorded at the first download
+    whose archive matched the published MD5 (``<zip>.md5`` beside it), then checked at every load."""
+    import hashlib as _hashlib
+    import json
+
+    from mfteach.download import RECORD
+
+    files = {"ratings.csv": b"userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,2,3.5,964981247\n2,2,5.0,1\n",
+             "movies.csv": b"movieId,title,genres\n1,Toy Story (1995),Animation|Comedy\n2,Heat (1995),Action\n"}
+    body = make_zip(files, folder="ml-latest-small")
+    url = server.serve("/ml-latest-small.zip", body)
+    server.serve("/ml-latest-small.zip.md5", f"MD5 (ml-latest-small.zip) = {_hashlib.md5(body).hexdigest()}\n".encode())
+    archive = Archive(name="ml-latest-small", urls=(url,), folder="ml-latest-small",
+                      required=("ratings.csv", "movies.csv"), published_md5=True)
+    monkeypatch.setitem(data.ARCHIVES, "latest-small", archive)
+    ratings = data.load_movielens("latest-small", data_home=home, progress=False)
+    assert ratings.shape == (2, 2) and len(ratings) == 3
+    record = json.loads((home / "ml-latest-small" / RECORD).read_text())
+    assert record["md5_verified"] is True and record["archive_md5"] == _hashlib.md5(body).hexdigest()
+    assert record["files"]["ratings.csv"]["sha256"] == _hashlib.sha256(files["ratings.csv"]).hexdigest()
+
+    (home / "ml-latest-small" / "ratings.csv").write_bytes(files["ratings.csv"][:-12])  # the last rating cut
+    with pytest.raises(data.CorruptDataError, match=r"(?s)ratings\.csv is damaged .*recorded when it was downloaded.*"
+                                                    r"download latest-small --force"):
+        data.load_movielens("latest-small", data_home=home, progress=False)
+
+    server.serve("/ml-latest-small.zip.md5", b"MD5 (ml-latest-small.zip) = " + b"0" * 32)  # a different archive
+    with pytest.raises(DownloadError, match=r"md5 checksum mismatch with the published .*\.md5"):
+        data.download("latest-small", home, force=True, progress=False)
+    assert (home / "ml-latest-small" / "ratings.csv").read_bytes() == files["ratings.csv"][:-12]  # left as it was

@@ -52,3 +52,10 @@ def test_same_never_matches_none_text_or_complex():
     assert not same("1", 1.0, 1e-6, 1e-8)
     assert not same(np.array([1 + 1j]), np.array([1.0]), 1e-6, 1e-8)
     assert same((1.0, np.array([np.nan])), [1.0, np.array([np.nan])], 1e-6, 1e-8)
+
+
+def test_same_reads_a_list_of_numbers_like_the_array_of_them():
+    """A learner who returns a list gets their mistake named like one who returns an array."""
+    assert same([1.0, 2.0, 3.0], np.array([1.0, 2.0, 3.0]), 1e-6, 1e-8)
+    assert not same([1.0, 2.0, 3.0], np.array([1.0, 2.0, 4.0]), 1e-6, 1e-8)
+    assert not same((np.ones(2), np.ones(3)), np.ones(2), 1e-6, 1e-8)  # parts never equal one array

@@ -1,217 +1,135 @@
-"""Lesson 01's exercises and questions: each reference against an independent computation
-(complete_rank1, fit_rank1, numpy.linalg.lstsq, a plain loop), the find-out on MovieLens, and
-mistakes written the way a learner writes them get their diagnosis."""
+"""Lesson 01's exercises and questions (01_factorization_and_movielens): each reference against an
+independent computation (a plain loop, the package), the long-tail find-out against MovieLens 100K
+as the lesson describes it, and mistakes written the way a learner writes them get their diagnosis."""
 
 import numpy as np
 import pytest
 
 import mfteach.exercises as ex
-from mfteach.completion import complete_rank1, fit_rank1
-from mfteach.data import toy
-from mfteach.exercises import lesson01
+from mfteach import plots
 
-LESSON = "01_rank1_completion"
-NAMES = ["complete_from_cross", "propagate_rank1", "als_rank1", "worst_fit_user"]  # in the lesson's order
+LESSON = "01_factorization_and_movielens"
+NAMES = ["predict_ratings", "head_size", "regularized_loss"]  # in the lesson's order
+QUESTIONS = ["q01_factor_count", "q01_largest_rank"]
 
 pytestmark = pytest.mark.usefixtures("exercise_state")  # progress in a temporary home
 
 
 def test_the_lesson_has_its_exercises_and_questions():
     assert [name for name, e in ex.EXERCISES.items() if e.lesson == LESSON] == NAMES
-    questions = [name for name, q in ex.QUESTIONS.items() if q.lesson == LESSON]
-    assert len(questions) >= 3 and all(name.startswith("q01_") for name in questions)
+    assert [name for name, q in ex.QUESTIONS.items() if q.lesson == LESSON] == QUESTIONS
 
 
-# ---------------------------------------------------------------------------- complete_from_cross
-@pytest.mark.parametrize("j", range(7))
-def test_complete_from_cross_is_what_complete_rank1_fills_in(j):
-    first_row, first_col = ex.EXERCISES["complete_from_cross"].cases()[j]
-    M = np.full((len(first_col), len(first_row)), np.nan)
-    M[0], M[:, 0] = first_row, first_col
-    completed = ex.EXERCISES["complete_from_cross"].reference(first_row, first_col)
-    result = complete_rank1(M)
-    assert result.complete
-    np.testing.assert_allclose(completed, result.completed, rtol=1e-12)
-    assert np.linalg.matrix_rank(completed) == 1
+# ---------------------------------------------------------------------------- predict_ratings and the loss
+@pytest.mark.parametrize("j", range(6))
+def test_predict_ratings_is_every_dot_product(j):
+    U, V = ex.EXERCISES["predict_ratings"].cases()[j]
+    R_hat = ex.EXERCISES["predict_ratings"].reference(U, V)
+    loop = np.array([[sum(U[u, f] * V[i, f] for f in range(U.shape[1])) for i in range(len(V))]
+                     for u in range(len(U))])
+    np.testing.assert_allclose(R_hat, loop, rtol=1e-12, atol=1e-12)
 
 
-def test_complete_from_cross_starts_with_example_9_2_5():
-    first_row, first_col = ex.EXERCISES["complete_from_cross"].cases()[0]
-    book = np.array([[1, 1, 2, 2], [1, 1, 2, 2], [4, 4, 8, 8], [4, 4, 8, 8]], dtype=float)
-    np.testing.assert_array_equal(ex.EXERCISES["complete_from_cross"].reference(first_row, first_col), book)
+@pytest.mark.parametrize("j", range(5))
+def test_regularized_loss_is_the_slides_sum_written_as_a_loop(j):
+    R, U, V, reg = ex.EXERCISES["regularized_loss"].cases()[j]
+    total = 0.0
+    for u in range(R.shape[0]):
+        for i in range(R.shape[1]):
+            if not np.isnan(R[u, i]):
+                total += (R[u, i] - U[u] @ V[i]) ** 2
+    total += reg * (sum(U[u] @ U[u] for u in range(len(U))) + sum(V[i] @ V[i] for i in range(len(V))))
+    assert ex.EXERCISES["regularized_loss"].reference(R, U, V, reg) == pytest.approx(total, rel=1e-12)
 
 
-# ---------------------------------------------------------------------------- propagate_rank1
-@pytest.mark.parametrize("j", range(7))
-def test_propagate_rank1_agrees_with_complete_rank1(j):
-    (M,) = ex.EXERCISES["propagate_rank1"].cases()[j]
-    a, b = ex.EXERCISES["propagate_rank1"].reference(M)
-    result = complete_rank1(M)
-    np.testing.assert_allclose(a, result.a, rtol=1e-12)
-    np.testing.assert_allclose(b, result.b, rtol=1e-12)
-    known = ~np.isnan(M)
-    np.testing.assert_allclose(np.outer(a, b)[known], M[known], rtol=1e-12)
-
-
-def _one_sweep_by_rows(M):
-    """A learner's single pass: rows in order, each known entry once."""
-    m, n = M.shape
-    a, b = [np.nan] * m, [np.nan] * n
-    a[0] = 1.0
-    for i in range(m):
-        for j in range(n):
-            if not np.isnan(M[i, j]):
-                if not np.isnan(a[i]):
-                    b[j] = M[i, j] / a[i]
-                elif not np.isnan(b[j]):
-                    a[i] = M[i, j] / b[j]
-    return np.array(a), np.array(b)
-
-
-def _row_one_then_its_columns(M):
-    """A learner's two steps: row 1 gives columns, the columns give rows, done."""
-    a, b = np.full(M.shape[0], np.nan), M[0].copy()
-    a[0] = 1.0
-    for i in range(1, M.shape[0]):
-        for j in range(M.shape[1]):
-            if np.isnan(a[i]) and not np.isnan(M[i, j]) and not np.isnan(b[j]):
-                a[i] = M[i, j] / b[j]
-    return a, b
-
-
-@pytest.mark.parametrize("wrong", [_one_sweep_by_rows, _row_one_then_its_columns], ids=["one-sweep", "two-steps"])
-def test_a_single_propagation_pass_is_told_to_repeat(wrong, capsys):
-    assert ex.check("propagate_rank1", wrong) is False
-    out = capsys.readouterr().out
-    assert "💡" in out and "until a sweep changes nothing" in out
-
-
-# ---------------------------------------------------------------------------- als_rank1 (the key algorithm)
-def _loss(M, a, b):
-    known = ~np.isnan(M)
-    return float(np.sum((M - np.outer(a, b))[known] ** 2))
+# ---------------------------------------------------------------------------- head_size (the find-out)
+def _head_by_loop(ratings, share):
+    """Take the movies one by one, most rated first, until they hold the share (a plain loop)."""
+    counts = {}
+    for i in ratings.cols:
+        counts[int(i)] = counts.get(int(i), 0) + 1
+    held, h = 0, 0
+    for count in sorted(counts.values(), reverse=True):
+        held, h = held + count, h + 1
+        if held >= share * len(ratings):
+            return h
+    raise AssertionError("the share was never reached")
 
 
 @pytest.mark.parametrize("j", range(6))
-def test_each_half_step_is_the_least_squares_solution(j):
-    """Row i's update is lstsq of b over the known j of row i; column j's likewise with the new a."""
-    M, b0, n_sweeps = ex.EXERCISES["als_rank1"].cases()[j]
-    reference = ex.EXERCISES["als_rank1"].reference
-    a_prev, b_prev = reference(M, b0, n_sweeps - 1) if n_sweeps > 1 else (None, b0)
-    a, b = reference(M, b0, n_sweeps)
-    known = ~np.isnan(M)
-    for i in range(M.shape[0]):
-        cols = known[i]
-        lstsq = np.linalg.lstsq(b_prev[cols, None], M[i, cols], rcond=None)[0][0]
-        assert a[i] == pytest.approx(lstsq, rel=1e-10)
-    for jj in range(M.shape[1]):
-        rows = known[:, jj]
-        lstsq = np.linalg.lstsq(a[rows, None], M[rows, jj], rcond=None)[0][0]
-        assert b[jj] == pytest.approx(lstsq, rel=1e-10)
+def test_head_size_is_a_plain_loop_over_the_movies(j):
+    ratings, share = ex.EXERCISES["head_size"].cases()[j]
+    assert ex.EXERCISES["head_size"].reference(ratings, share) == _head_by_loop(ratings, share)
 
 
-def test_the_loss_never_increases_from_sweep_to_sweep():
-    M, b0, _ = ex.EXERCISES["als_rank1"].cases()[4]
-    losses = [_loss(M, *ex.EXERCISES["als_rank1"].reference(M, b0, s)) for s in range(1, 15)]
-    assert all(later <= earlier * (1 + 1e-12) for earlier, later in zip(losses, losses[1:]))
+def test_head_size_cases_include_movielens_and_other_data(ml100k):
+    cases = ex.EXERCISES["head_size"].cases()
+    real = [c for c in cases if c[0].shape == ml100k.shape]
+    assert real and all(np.array_equal(r.cols, ml100k.cols) for r, _ in real)
+    answers = {ex.EXERCISES["head_size"].reference(*c) for c in cases}
+    assert len(answers) >= 4  # a hard-coded number cannot pass
 
 
-def test_als_rank1_from_fit_rank1s_start_is_fit_rank1():
-    """fit_rank1 starts from b ~ Uniform(0.5, 1.5) (seed 0), sweeps n_iters times and rescales."""
-    M, _, _ = ex.EXERCISES["als_rank1"].cases()[4]
-    fit = fit_rank1(M)
-    b0 = np.random.default_rng(0).uniform(0.5, 1.5, size=M.shape[1])
-    a, b = ex.EXERCISES["als_rank1"].reference(M, b0, fit.n_iters)
-    np.testing.assert_allclose(np.outer(a, b), fit.completed, rtol=1e-10)
-    np.testing.assert_allclose(a / a[0], fit.a, rtol=1e-10)
-
-
-def test_als_rank1_loops_pass(capsys):
-    def als_rank1(M, b, n_sweeps):
-        m, n = M.shape
-        b = b.copy()
-        a = np.zeros(m)
-        for _ in range(n_sweeps):
-            for i in range(m):
-                js = [j for j in range(n) if not np.isnan(M[i, j])]
-                a[i] = sum(M[i, j] * b[j] for j in js) / sum(b[j] ** 2 for j in js)
-            for j in range(n):
-                is_ = [i for i in range(m) if not np.isnan(M[i, j])]
-                b[j] = sum(M[i, j] * a[i] for i in is_) / sum(a[i] ** 2 for i in is_)
-        return a, b
-
-    assert ex.check("als_rank1", als_rank1) is True
+def test_head_size_on_movielens_agrees_with_the_lessons_long_tail(ml100k):
+    """The lesson shows that the 20% most rated movies hold about 65% of the ratings (top_share), so
+    half of the ratings need fewer than 20% of the movies; and h - 1 movies are not enough."""
+    h = ex.EXERCISES["head_size"].reference(ml100k, 0.5)
+    n = ml100k.shape[1]
+    n_top, share = plots.top_share(ml100k.item_counts(), 0.2)
+    assert share > 0.5 and h < n_top
+    counts = np.sort(ml100k.item_counts())[::-1]
+    assert counts[:h].sum() >= 50_000 > counts[:h - 1].sum()
+    assert h / n < 0.15  # a small head: fewer than 15% of the movies hold half of the ratings
 
 
 @pytest.mark.parametrize(
     "wrong, phrase",
     [
-        (lambda M, b, n_sweeps: lesson01._als_wrong(np.where(np.isnan(M), 0, M), b, n_sweeps), "KNOWN entries"),
-        (lambda M, b, n_sweeps: lesson01._als_wrong(M, b, n_sweeps, power=1), "squares"),
+        (lambda ratings, share: int(np.argmax(np.cumsum(np.sort(ratings.item_counts()))
+                                              >= share * len(ratings))) + 1, "LEAST rated"),
+        (lambda ratings, share: int(np.argmax(np.cumsum(-np.sort(-ratings.item_counts()))
+                                              >= share * ratings.values.size)), "Off by one"),
+        (lambda ratings, share: int(np.searchsorted(np.cumsum(np.sort(ratings.user_counts())[::-1]),
+                                                    share * len(ratings))) + 1, "per USER"),
     ],
-    ids=["zeros-count", "no-square"],
+    ids=["ascending", "position", "users"],
 )
-def test_als_mistakes_get_their_diagnosis(wrong, phrase, capsys):
-    with np.errstate(all="ignore"):
-        assert ex.check("als_rank1", wrong) is False
-    assert phrase in capsys.readouterr().out
+def test_head_size_mistakes_written_differently_get_their_diagnosis(wrong, phrase, capsys):
+    assert ex.check("head_size", wrong) is False
+    out = capsys.readouterr().out
+    assert "💡" in out and phrase in out
 
 
-# ---------------------------------------------------------------------------- worst_fit_user (the find-out)
-def _worst_by_loop(M):
-    completed = fit_rank1(M).completed
-    worst, worst_rmse = None, -1.0
-    for u in range(M.shape[0]):
-        errors = [(M[u, i] - completed[u, i]) ** 2 for i in range(M.shape[1]) if not np.isnan(M[u, i])]
-        rmse = np.sqrt(sum(errors) / len(errors))
-        if rmse > worst_rmse:
-            worst, worst_rmse = u, rmse
-    return worst
+def test_a_loop_over_the_movies_passes(capsys):
+    def head_size(ratings, share):
+        counts = sorted(ratings.item_counts(), reverse=True)
+        total, h = 0, 0
+        while total < share * len(ratings):
+            total, h = total + counts[h], h + 1
+        return h
+
+    assert ex.check("head_size", head_size) is True
 
 
-def test_worst_fit_user_is_a_plain_loop_over_the_users():
-    for (M,) in ex.EXERCISES["worst_fit_user"].cases():
-        assert ex.EXERCISES["worst_fit_user"].reference(M) == _worst_by_loop(M)
-
-
-def test_worst_fit_user_finds_the_planted_users():
-    """Case 1: user 3 (index 2) has one entry far off the rank-1 pattern; case 4: row 7's entries were
-    all multiplied by random factors. Both are found."""
-    cases = ex.EXERCISES["worst_fit_user"].cases()
-    assert ex.EXERCISES["worst_fit_user"].reference(*cases[0]) == 2
-    assert ex.EXERCISES["worst_fit_user"].reference(*cases[3]) == 7
-
-
-def test_worst_fit_user_runs_on_the_lessons_movielens_block(ml100k):
-    (M,) = ex.EXERCISES["worst_fit_user"].cases()[1]
-    block = ml100k.top(200, 100)
-    np.testing.assert_array_equal(M, block.to_dense())
-    u = ex.EXERCISES["worst_fit_user"].reference(M)
-    rmse = np.sqrt(np.nanmean((M - fit_rank1(M).completed) ** 2, axis=1))
-    assert rmse[u] == rmse.max() and rmse[u] > 1.5 * np.median(rmse)
+# ---------------------------------------------------------------------------- predict_ratings mistakes that crash
+@pytest.mark.parametrize("wrong, phrase", [(lambda U, V: np.dot(U, V), "inner sizes"),
+                                           (lambda U, V: np.multiply(U, V), "entry by entry")],
+                         ids=["no-transpose", "elementwise"])
+def test_predict_ratings_crashes_are_explained(wrong, phrase, capsys):
+    assert ex.check("predict_ratings", wrong) is False
+    out = capsys.readouterr().out
+    assert "raised" in out and phrase in out
 
 
 # ---------------------------------------------------------------------------- questions
-def test_the_bridges_of_example_9_2_5_are_what_the_question_says():
-    """Delete each known entry in turn: the bridges are exactly those whose deletion leaves the
-    matrix not completable."""
-    M = toy("book_9.2.5")
-    bridges = []
-    for i, j in zip(*np.nonzero(~np.isnan(M))):
-        smaller = M.copy()
-        smaller[i, j] = np.nan
-        if not complete_rank1(smaller).complete:
-            bridges.append(f"M_{{{i + 1}{j + 1}}}")
-    question = ex.QUESTIONS["q01_bridges"]
-    right = question.choices[question.answer]
-    assert bridges == ["M_{14}", "M_{31}", "M_{33}", "M_{41}"]
-    assert all(b in right for b in bridges) and right.count("M_") == len(bridges)
+def test_largest_rank_is_computed_from_movielens(ml100k):
+    m, n = ml100k.shape
+    k = len(ml100k) // (m + n)
+    assert (m + n) * k <= len(ml100k) < (m + n) * (k + 1)
+    assert ex.answer("q01_largest_rank", k) is True
+    assert ex.answer("q01_largest_rank", k + 1) is False
 
 
-def test_fewest_entries_is_m_plus_n_minus_1_by_a_spanning_tree():
-    m, n = 6, 8
-    T = np.outer(np.arange(1, m + 1), np.arange(1, n + 1)).astype(float)
-    star = np.full((m, n), np.nan)
-    star[0], star[:, 0] = T[0], T[:, 0]
-    assert np.count_nonzero(~np.isnan(star)) == m + n - 1 and complete_rank1(star).complete
-    assert ex.answer("q01_fewest_entries", m + n - 1) is True
+def test_factor_count_accepts_equivalent_expressions():
+    assert ex.answer("q01_factor_count", "m*k + k*n") is True
+    assert ex.answer("q01_factor_count", "m*n") is False

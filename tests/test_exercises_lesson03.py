@@ -1,243 +1,145 @@
-"""Lesson 03's exercises (lecture slides, "Alternating least squares (ALS)"): one user's closed form,
-the item half-step, one ALS sweep, and the find-out on MovieLens (the lambda with the lowest
-validation RMSE); and its questions."""
+"""Lesson 03's exercises and questions (03_rank1_conflicts_and_noise): each reference against an
+independent computation (fit_rank1, numpy.linalg.lstsq, a plain loop), the find-out on MovieLens,
+mistakes written the way a learner writes them get their diagnosis, and the bridges question is
+what complete_rank1 finds."""
 
 import numpy as np
 import pytest
 
 import mfteach.exercises as ex
-from mfteach.als import ALS, update_items, update_users
+from mfteach.completion import complete_rank1, fit_rank1
 from mfteach.data import toy
-from mfteach.ratings import Ratings
-from mfteach.widgets.als_explorer import als_grid
+from mfteach.exercises import lesson03
 
-NAME = "user_update"
-
+LESSON = "03_rank1_conflicts_and_noise"
+NAMES = ["als_rank1", "worst_fit_user"]  # in the lesson's order
+QUESTIONS = ["q03_bridges", "q03_single_rating", "q03_noise_least_squares"]
 
 pytestmark = pytest.mark.usefixtures("exercise_state")  # progress in a temporary home
 
 
-@pytest.fixture
-def exercise():
-    return ex.EXERCISES[NAME]
+def test_the_lesson_has_its_exercises_and_questions():
+    assert [name for name, e in ex.EXERCISES.items() if e.lesson == LESSON] == NAMES
+    assert [name for name, q in ex.QUESTIONS.items() if q.lesson == LESSON] == QUESTIONS
 
 
-def test_first_case_is_the_slides_example(exercise):
-    V, rated, ratings, reg = exercise.cases()[0]
-    np.testing.assert_array_equal(V.T, toy("lecture_Vt"))
-    np.testing.assert_array_equal(rated, [0, 3, 5])      # user 0 rated items 0, 3, 5 ...
-    np.testing.assert_array_equal(ratings, [1, 2, 1])    # ... with 1, 2 and 1 stars
-    assert reg == 0.1
+# ---------------------------------------------------------------------------- als_rank1 (the key algorithm)
+def _loss(M, a, b):
+    known = ~np.isnan(M)
+    return float(np.sum((M - np.outer(a, b))[known] ** 2))
 
 
 @pytest.mark.parametrize("j", range(6))
-def test_reference_zeroes_the_gradient_and_matches_ridge_least_squares(exercise, j):
-    """The user's block: grad = -2 V_O^T (r - V_O u) + 2 lambda u = 0, and u is the least-squares
-    solution of the stacked system [V_O; sqrt(lambda) I] u = [r; 0] (numpy.linalg.lstsq)."""
-    V, rated, r, reg = exercise.cases()[j]
-    u = exercise.reference(V, rated, r, reg)
-    V_O = V[rated]
-    gradient = -2 * V_O.T @ (r - V_O @ u) + 2 * reg * u
-    np.testing.assert_allclose(gradient, 0, atol=1e-9)
-    k = V.shape[1]
-    stacked = np.vstack([V_O, np.sqrt(reg) * np.eye(k)])
-    lstsq = np.linalg.lstsq(stacked, np.concatenate([r, np.zeros(k)]), rcond=None)[0]
-    np.testing.assert_allclose(u, lstsq, rtol=1e-9, atol=1e-12)
+def test_each_half_step_is_the_least_squares_solution(j):
+    """Row i's update is lstsq of b over the known j of row i; column j's likewise with the new a."""
+    M, b0, n_sweeps = ex.EXERCISES["als_rank1"].cases()[j]
+    reference = ex.EXERCISES["als_rank1"].reference
+    a_prev, b_prev = reference(M, b0, n_sweeps - 1) if n_sweeps > 1 else (None, b0)
+    a, b = reference(M, b0, n_sweeps)
+    known = ~np.isnan(M)
+    for i in range(M.shape[0]):
+        cols = known[i]
+        lstsq = np.linalg.lstsq(b_prev[cols, None], M[i, cols], rcond=None)[0][0]
+        assert a[i] == pytest.approx(lstsq, rel=1e-10)
+    for jj in range(M.shape[1]):
+        rows = known[:, jj]
+        lstsq = np.linalg.lstsq(a[rows, None], M[rows, jj], rcond=None)[0][0]
+        assert b[jj] == pytest.approx(lstsq, rel=1e-10)
 
 
-def test_reference_is_the_minimum_of_the_users_block():
-    """Strict convexity: every perturbation raises ||r - V_O u||^2 + lambda ||u||^2."""
-    rng = np.random.default_rng(4)
-    V, rated, r, reg = rng.normal(size=(12, 3)), np.array([1, 4, 7, 9]), rng.normal(size=4), 0.3
-    u = ex.EXERCISES[NAME].reference(V, rated, r, reg)
-
-    def block(x):
-        e = r - V[rated] @ x
-        return e @ e + reg * x @ x
-
-    for _ in range(50):
-        assert block(u + 1e-3 * rng.normal(size=3)) > block(u)
+def test_the_loss_never_increases_from_sweep_to_sweep():
+    M, b0, _ = ex.EXERCISES["als_rank1"].cases()[4]
+    losses = [_loss(M, *ex.EXERCISES["als_rank1"].reference(M, b0, s)) for s in range(1, 15)]
+    assert all(later <= earlier * (1 + 1e-12) for earlier, later in zip(losses, losses[1:]))
 
 
-def test_reference_agrees_with_the_packages_user_half_step():
-    rng = np.random.default_rng(1)
-    m, n, k, reg = 7, 9, 3, 0.4
-    R = rng.integers(1, 6, size=(m, n)).astype(float)
-    R[rng.random((m, n)) < 0.5] = np.nan
-    R[:, 0] = 4.0  # every user has a rating
-    ratings = Ratings.from_dense(R)
-    V = rng.normal(size=(n, k))
-    U = update_users(ratings, V, reg)
-    for u in range(m):
-        rated = np.flatnonzero(~np.isnan(R[u]))
-        np.testing.assert_allclose(ex.EXERCISES[NAME].reference(V, rated, R[u, rated], reg), U[u], rtol=1e-10)
+def test_als_rank1_from_fit_rank1s_start_is_fit_rank1():
+    """fit_rank1 starts from b ~ Uniform(0.5, 1.5) (seed 0), sweeps n_iters times and rescales."""
+    M, _, _ = ex.EXERCISES["als_rank1"].cases()[4]
+    fit = fit_rank1(M)
+    b0 = np.random.default_rng(0).uniform(0.5, 1.5, size=M.shape[1])
+    a, b = ex.EXERCISES["als_rank1"].reference(M, b0, fit.n_iters)
+    np.testing.assert_allclose(np.outer(a, b), fit.completed, rtol=1e-10)
+    np.testing.assert_allclose(a / a[0], fit.a, rtol=1e-10)
 
 
-def test_a_user_with_fewer_ratings_than_k_is_fine_with_lambda():
-    """lambda I makes the k x k matrix positive definite whatever |Omega_u| is."""
-    V, reg = np.random.default_rng(2).normal(size=(5, 4)), 0.5
-    u = ex.EXERCISES[NAME].reference(V, np.array([2]), np.array([5.0]), reg)
-    # one rating: u is parallel to v_2, u = r v / (||v||^2 + lambda)
-    np.testing.assert_allclose(u, 5.0 * V[2] / (V[2] @ V[2] + reg))
+def test_als_rank1_loops_pass(capsys):
+    def als_rank1(M, b, n_sweeps):
+        m, n = M.shape
+        b = b.copy()
+        a = np.zeros(m)
+        for _ in range(n_sweeps):
+            for i in range(m):
+                js = [j for j in range(n) if not np.isnan(M[i, j])]
+                a[i] = sum(M[i, j] * b[j] for j in js) / sum(b[j] ** 2 for j in js)
+            for j in range(n):
+                is_ = [i for i in range(m) if not np.isnan(M[i, j])]
+                b[j] = sum(M[i, j] * a[i] for i in is_) / sum(a[i] ** 2 for i in is_)
+        return a, b
 
-
-def test_inverse_instead_of_solve_is_not_a_mistake(capsys):
-    def user_update(V, rated_items, ratings_of_user, reg):
-        V_O = V[rated_items]
-        return np.linalg.inv(V_O.T @ V_O + reg * np.eye(V.shape[1])) @ V_O.T @ ratings_of_user
-
-    assert ex.check(NAME, user_update) is True
-    assert "✅" in capsys.readouterr().out
-
-
+    assert ex.check("als_rank1", als_rank1) is True
 
 
 @pytest.mark.parametrize(
     "wrong, phrase",
     [
-        (lambda V, items, r, reg: np.linalg.lstsq(V[items], r, rcond=None)[0], "λI is missing"),
-        (lambda V, items, r, reg: np.linalg.solve(V.T @ V + reg * np.eye(V.shape[1]), V[items].T @ r), "ALL items"),
-        (lambda V, items, r, reg: np.linalg.solve(V[items].T @ V[items] + reg, V[items].T @ r), "EVERY entry"),
-        (lambda V, items, r, reg: np.linalg.solve(V[items].T @ V[items] + 2 * reg * np.eye(V.shape[1]),
-                                                  V[items].T @ r), "added twice"),
-        (lambda V, items, r, reg: np.linalg.solve(V[items].T @ V[items] / len(items) + reg * np.eye(V.shape[1]),
-                                                  V[items].T @ r / len(items)), "ALS-WR"),
+        (lambda M, b, n_sweeps: lesson03._als_wrong(np.where(np.isnan(M), 0, M), b, n_sweeps), "KNOWN entries"),
+        (lambda M, b, n_sweeps: lesson03._als_wrong(M, b, n_sweeps, power=1), "squares"),
     ],
-    ids=["no-reg-lstsq", "all-items", "reg-everywhere", "reg-twice", "mean-loss"],
+    ids=["zeros-count", "no-square"],
 )
-def test_typical_mistakes_written_differently_are_recognised(wrong, phrase, capsys):
-    assert ex.check(NAME, wrong) is False
+def test_als_mistakes_get_their_diagnosis(wrong, phrase, capsys):
+    with np.errstate(all="ignore"):
+        assert ex.check("als_rank1", wrong) is False
     assert phrase in capsys.readouterr().out
 
 
-def test_shape_errors_are_reported_as_exceptions_with_the_line(capsys):
-    def user_update(V, rated_items, ratings_of_user, reg):
-        V_O = V[rated_items]
-        return np.linalg.solve(V_O @ V_O.T + reg * np.eye(V.shape[1]), V_O.T @ ratings_of_user)
-
-    assert ex.check(NAME, user_update) is False
-    out = capsys.readouterr().out
-    assert "your function raised ValueError" in out
-    assert "V_O @ V_O.T" in out  # the learner's line
-    assert "Test case 1 of 6" in out
-
-
-def test_unsolved_stub_says_so(capsys):
-    def user_update(V, rated_items, ratings_of_user, reg):
-        raise NotImplementedError("your turn")
-
-    assert ex.check(NAME, user_update) is False
-    assert "not written yet" in capsys.readouterr().out
+# ---------------------------------------------------------------------------- worst_fit_user (the find-out)
+def _worst_by_loop(M):
+    completed = fit_rank1(M).completed
+    worst, worst_rmse = None, -1.0
+    for u in range(M.shape[0]):
+        errors = [(M[u, i] - completed[u, i]) ** 2 for i in range(M.shape[1]) if not np.isnan(M[u, i])]
+        rmse = np.sqrt(sum(errors) / len(errors))
+        if rmse > worst_rmse:
+            worst, worst_rmse = u, rmse
+    return worst
 
 
-def test_the_solution_solves_rather_than_inverts(capsys):
-    ex.solution(NAME)
-    assert "np.linalg.solve(A, b)" in capsys.readouterr().out
+def test_worst_fit_user_is_a_plain_loop_over_the_users():
+    for (M,) in ex.EXERCISES["worst_fit_user"].cases():
+        assert ex.EXERCISES["worst_fit_user"].reference(M) == _worst_by_loop(M)
 
 
-def test_all_of_V_instead_of_the_rated_rows_is_named_although_it_crashes(capsys):
-    """numpy's gufunc message alone does not say what is wrong: the diagnosis does."""
-    def user_update(V, rated_items, ratings_of_user, reg):
-        A = V.T @ V + reg * np.eye(V.shape[1])
-        return np.linalg.solve(A, V.T @ ratings_of_user)
-
-    assert ex.check(NAME, user_update) is False
-    out = capsys.readouterr().out
-    assert "matmul" in out and "V[rated_items]" in out and "You used all of V" in out
+def test_worst_fit_user_finds_the_planted_users():
+    """Case 1: user 3 (index 2) has one entry far off the rank-1 pattern; case 4: row 7's entries were
+    all multiplied by random factors. Both are found."""
+    cases = ex.EXERCISES["worst_fit_user"].cases()
+    assert ex.EXERCISES["worst_fit_user"].reference(*cases[0]) == 2
+    assert ex.EXERCISES["worst_fit_user"].reference(*cases[3]) == 7
 
 
-# ============================================================================ item_half_step
-@pytest.mark.parametrize("j", range(5))
-def test_item_half_step_is_the_packages_and_zeroes_every_items_gradient(j):
-    R, U, reg = ex.EXERCISES["item_half_step"].cases()[j]
-    V = ex.EXERCISES["item_half_step"].reference(R, U, reg)
-    np.testing.assert_allclose(V, update_items(R, U, reg), rtol=1e-9, atol=1e-12)
-    # gradient of L with respect to V, with U fixed: -2 E^T U + 2 lambda V (E: residuals on Omega, 0 elsewhere)
-    E = np.nan_to_num(R.to_dense() - U @ V.T, nan=0.0)
-    np.testing.assert_allclose(-2 * E.T @ U + 2 * reg * V, 0, atol=1e-9)
+def test_worst_fit_user_runs_on_the_lessons_movielens_block(ml100k):
+    (M,) = ex.EXERCISES["worst_fit_user"].cases()[1]
+    block = ml100k.top(200, 100)
+    np.testing.assert_array_equal(M, block.to_dense())
+    u = ex.EXERCISES["worst_fit_user"].reference(M)
+    rmse = np.sqrt(np.nanmean((M - fit_rank1(M).completed) ** 2, axis=1))
+    assert rmse[u] == rmse.max() and rmse[u] > 1.5 * np.median(rmse)
 
 
-def test_item_half_step_cases_hold_an_item_nobody_rated_and_one_with_fewer_ratings_than_k():
-    for R, U, reg in ex.EXERCISES["item_half_step"].cases()[1:]:
-        counts = R.item_counts()
-        assert counts[-1] == 0 and counts[0] < max(U.shape[1], 2)
-        np.testing.assert_array_equal(ex.EXERCISES["item_half_step"].reference(R, U, reg)[-1], 0)
-
-
-def test_the_transpose_trick_passes_item_half_step(capsys):
-    """Another correct route: the user half-step of R^T with U in V's place."""
-    def item_half_step(R, U, reg):
-        R_T = Ratings(R.cols, R.rows, R.values, shape=R.shape[::-1])
-        return update_users(R_T, U, reg)
-
-    assert ex.check("item_half_step", item_half_step) is True
-
-
-# ============================================================================ als_sweep
-@pytest.mark.parametrize("j", range(4))
-def test_als_sweep_is_one_iteration_of_mt_ALS_and_its_objective(j):
-    R, U, V, reg = ex.EXERCISES["als_sweep"].cases()[j]
-    U_new, V_new, loss = ex.EXERCISES["als_sweep"].reference(R, U, V, reg)
-    model = ALS(rank=U.shape[1], reg=reg, n_iters=1).fit(R, init=(U, V))
-    np.testing.assert_allclose(U_new, model.U_, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(V_new, model.V_, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(loss, model.objective(), rtol=1e-12)
-    # the objective by a plain dense computation, and that the sweep did not raise it
-    dense = R.to_dense()
-    known = ~np.isnan(dense)
-
-    def objective(U, V):
-        return np.sum(((dense - U @ V.T)[known]) ** 2) + reg * (np.sum(U ** 2) + np.sum(V ** 2))
-
-    np.testing.assert_allclose(loss, objective(U_new, V_new), rtol=1e-12)
-    # the item half-step minimizes over V whatever V was, so compare with the best V for the old U
-    assert loss <= objective(U, update_items(R, U, reg)) + 1e-9
-
-
-def test_fifty_sweeps_are_mt_ALS():
-    R = Ratings.from_dense(toy("lecture_R"))
-    U, V = np.random.default_rng(0).normal(0.0, 0.1, (4, 2)), np.zeros((6, 2))
-    for _ in range(50):
-        U, V, loss = ex.EXERCISES["als_sweep"].reference(R, U, V, 0.1)
-    model = ALS(rank=2, reg=0.1, n_iters=50, seed=0).fit(R)
-    np.testing.assert_allclose(U, model.U_, rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(loss / len(R), model.history_["loss"].iloc[-1], rtol=1e-10)
-
-
-# ============================================================================ best_reg
-def test_best_reg_chooses_on_the_validation_split_never_the_test_set(ml100k):
-    cases = ex.EXERCISES["best_reg"].cases()
-    fit, valid, rank, regs = next(c for c in cases if c[0].shape == ml100k.shape)
-    train, test = ml100k.split(0.2, seed=0)
-    assert len(fit) + len(valid) == len(train)                      # fit and valid are the training ratings
-    key = lambda r: set(zip(r.rows.tolist(), r.cols.tolist()))      # noqa: E731
-    assert not key(valid) & key(test) and not key(fit) & key(test)
-    # the lesson's answer, by an independent route: the explorer's grid (package half-steps, no history)
-    grid = als_grid(fit, valid, ranks=(rank,), regs=regs, n_iters=10)
-    best = grid.regs[int(np.argmin(grid.test_rmse[0]))]
-    assert ex.EXERCISES["best_reg"].reference(fit, valid, rank, regs) == best == 10.0  # section 6's lambda
-    assert best != regs[int(np.argmin(grid.train_rmse[0]))]          # the training RMSE would choose otherwise
-    small = next(c for c in cases if c[0].shape != ml100k.shape)      # a hard-coded 10.0 fails here
-    assert ex.EXERCISES["best_reg"].reference(*small) != best
-
-
-# ============================================================================ questions
-def test_questions_of_the_lesson():
-    names = [name for name, q in ex.QUESTIONS.items() if q.lesson == "03_alternating_least_squares"]
-    assert names == ["q03_users_independent", "q03_few_ratings", "q03_global_minimum", "q03_gram_cost",
-                     "q03_large_lambda"]
-
-
-@pytest.mark.parametrize("value, right", [("N * k**2", True), ("k*k*N", True), ("N*k**2 + 0*m", True),
-                                          ("m*n*k**2", False), ("N*k", False), ("m * k**3", False)])
-def test_gram_cost_expression(value, right):
-    assert ex.answer("q03_gram_cost", value) is right
-
-
-def test_few_ratings_question_matches_the_mathematics():
-    """The claim of q03_few_ratings: rank of V_O^T V_O <= |Omega_u| = 3 < k = 10, and + lambda I lifts every
-    eigenvalue to >= lambda."""
-    V_O, reg = np.random.default_rng(5).normal(size=(3, 10)), 0.5
-    gram = V_O.T @ V_O
-    assert np.linalg.matrix_rank(gram) == 3
-    assert np.linalg.eigvalsh(gram + reg * np.eye(10)).min() >= reg - 1e-12
+# ---------------------------------------------------------------------------- questions
+def test_the_bridges_of_example_9_2_5_are_what_the_question_says():
+    """Delete each known entry in turn: the bridges are exactly those whose deletion leaves the
+    matrix not completable."""
+    M = toy("book_9.2.5")
+    bridges = []
+    for i, j in zip(*np.nonzero(~np.isnan(M))):
+        smaller = M.copy()
+        smaller[i, j] = np.nan
+        if not complete_rank1(smaller).complete:
+            bridges.append(f"M_{{{i + 1}{j + 1}}}")
+    question = ex.QUESTIONS["q03_bridges"]
+    right = question.choices[question.answer]
+    assert bridges == ["M_{14}", "M_{31}", "M_{33}", "M_{41}"]
+    assert all(b in right for b in bridges) and right.count("M_") == len(bridges)

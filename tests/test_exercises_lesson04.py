@@ -1,294 +1,275 @@
-"""Lesson 04's exercises and questions: the imputed SVD, the biased prediction, one round of bias
-updates, the find-out on the item-bias penalty, and the five check-your-understanding questions."""
+"""Lesson 04's exercises and questions (gradient descent: the full gradient, and when to stop on a
+validation split): each reference is checked against an independent computation (the package's
+gradient, finite differences, retraining for a given number of epochs), the find-out finds what the
+lesson says, and mistakes written the way a learner writes them get their diagnosis."""
 
 import inspect
-import json
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import mfteach as mt
-from mfteach.exercises import EXERCISES, QUESTIONS, answer, check, hint, solution
-from mfteach.exercises.lesson04 import ITEM_REGS, best_item_reg, imputed_svd, predict_biased, update_biases
+import mfteach
+import mfteach.exercises as ex
+from mfteach.gd import GradientDescent, gradient, loss
+from mfteach.ratings import Ratings
 
-LESSON = "04_svd_biases_embeddings"
-NOTEBOOK = Path(__file__).resolve().parents[1] / "lessons" / f"{LESSON}.ipynb"
-OURS = ["imputed_svd", "predict_biased", "update_biases", "best_item_reg"]
+LESSON = "04_gradient_descent"
+EXERCISE = ex.EXERCISES["full_gradient"]
+NAMES = ["full_gradient", "best_epoch"]
+full_gradient = EXERCISE.reference
+best_epoch = ex.EXERCISES["best_epoch"].reference
 
-
-@pytest.fixture(autouse=True)
-def _private_progress(exercise_state):
-    return exercise_state
-
-
-def _notebook_cells():
-    return json.loads(NOTEBOOK.read_text())["cells"]
+pytestmark = pytest.mark.usefixtures("exercise_state")  # progress in a temporary home
 
 
-def _verdict(capsys, name, fn):
-    ok = check(name, fn)
-    return ok, capsys.readouterr().out
+def test_the_lesson_has_its_exercises_and_questions_in_order():
+    mine = [name for name, e in ex.EXERCISES.items() if e.lesson == LESSON]
+    assert mine == NAMES
+    questions = [name for name, q in ex.QUESTIONS.items() if q.lesson == LESSON]
+    assert questions == ["q04_summed_lr", "q04_unmasked_nan", "q04_user_without_ratings"]
 
 
-# ---------------------------------------------------------------------------- registration and lesson
-def test_registered_in_the_order_of_the_lesson():
-    mine = [name for name, ex in EXERCISES.items() if ex.lesson == LESSON]
-    assert mine == OURS
-    for name in OURS:
-        assert len(EXERCISES[name].hints) >= 3 and len(EXERCISES[name].diagnostics) >= 2
-    assert len([q for q in QUESTIONS.values() if q.lesson == LESSON]) >= 3
+@pytest.mark.parametrize("name", NAMES)
+def test_no_hint_contains_a_line_of_the_reference(name):
+    exercise = ex.EXERCISES[name]
+    source = inspect.getsource(exercise.reference)
+    body = source.split('"""')[-1] if '"""' in source else source
+    lines = [line.split("#")[0].strip() for line in body.splitlines()]
+    lines = [line for line in lines if len(line) > 12 and not line.startswith(("def ", "@"))]
+    assert len(exercise.hints) >= 3
+    for hint in exercise.hints:
+        for line in lines:
+            assert line not in hint, (name, line)
 
 
-def test_the_lesson_checks_every_exercise_and_shows_the_quiz():
-    sources = ["".join(c["source"]) for c in _notebook_cells() if c["cell_type"] == "code"]
-    checked = [s.split()[1] for s in sources if s.startswith("%%check")]
-    assert checked == OURS
-    assert any(f'mt.exercises.quiz("{LESSON}")' in s for s in sources)
-    assert not any(re.search(r"\b(hint|solution)\(", s) for s in sources)
+# ============================================================================ full_gradient
+def test_full_gradient_cases_are_fixed_and_start_with_the_lecture_example():
+    first, again = EXERCISE.cases(), EXERCISE.cases()
+    R, U, V, reg = first[0]
+    np.testing.assert_array_equal(R, mfteach.toy("lecture_R"))
+    np.testing.assert_array_equal(U, mfteach.toy("lecture_U"))
+    np.testing.assert_array_equal(V, mfteach.toy("lecture_Vt").T)
+    assert reg == 0.1
+    for a, b in zip(first, again):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    shapes = {case[0].shape for case in first}
+    assert any(m == n for m, n in shapes) and any(m != n for m, n in shapes)  # swaps show in both ways
+    assert any(np.isnan(case[0]).all(axis=1).any() for case in first)  # a user without ratings
+    assert any(np.isnan(case[0]).all(axis=0).any() for case in first)  # an item without ratings
 
 
-# ---------------------------------------------------------------------------- imputed_svd
-def test_imputed_svd_equals_the_package_with_item_means():
-    for R, k in EXERCISES["imputed_svd"].cases():
-        model = mt.TruncatedSVD(rank=k, impute="item_mean").fit(mt.Ratings.from_dense(R))
-        np.testing.assert_allclose(imputed_svd(R, k), model.predict_matrix(), atol=1e-9)
+@pytest.mark.parametrize("j", range(6))
+def test_full_gradient_is_the_package_gradient(j):
+    """Dense NaN version == mt.gd.gradient on the sparse Ratings (same loss, same lambda)."""
+    R, U, V, reg = EXERCISE.cases()[j]
+    grad_U, grad_V = full_gradient(R, U, V, reg)
+    ratings = Ratings.from_dense(R)  # keeps the shape, empty rows and columns included
+    assert ratings.shape == R.shape
+    expected_U, expected_V = gradient(ratings, U, V, reg=reg)
+    np.testing.assert_allclose(grad_U, expected_U, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grad_V, expected_V, rtol=1e-12, atol=1e-14)
 
 
-def test_imputed_svd_meets_eckart_young():
-    R, k = EXERCISES["imputed_svd"].cases()[1]
-    filled = np.where(np.isnan(R), np.nanmean(R, axis=0), R)
-    sigma = np.linalg.svd(filled, compute_uv=False)
-    M_k = imputed_svd(R, k)
-    assert np.linalg.matrix_rank(M_k) == k
-    np.testing.assert_allclose(np.sum((filled - M_k) ** 2), np.sum(sigma[k:] ** 2))
+def test_full_gradient_matches_finite_differences_of_the_mean_loss():
+    R, U, V, reg = EXERCISE.cases()[4]
+    ratings = Ratings.from_dense(R)
+    grad_U, grad_V = full_gradient(R, U, V, reg)
+    h = 1e-6
+    for param, grad in ((U, grad_U), (V, grad_V)):
+        numeric = np.zeros_like(param)
+        for idx in np.ndindex(param.shape):
+            old = param[idx]
+            param[idx] = old + h
+            up = loss(ratings, U, V, reg)
+            param[idx] = old - h
+            down = loss(ratings, U, V, reg)
+            param[idx] = old
+            numeric[idx] = (up - down) / (2 * h)
+        assert np.linalg.norm(numeric - grad) / np.linalg.norm(grad) < 1e-7
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lambda R, k: _svd_k(np.where(np.isnan(R), np.nanmean(R, axis=1)[:, None], R), k), "USER's mean"),
-    (lambda R, k: _svd_k(np.nan_to_num(R), k), "filled the holes with 0"),
-    (lambda R, k: _svd_k(np.where(np.isnan(R), np.nanmean(R), R), k), "one global mean"),
-    (lambda R, k: _no_sigma(np.where(np.isnan(R), np.nanmean(R, axis=0), R), k), "singular values are missing"),
-    (lambda R, k: _svd_k(R, k), "R with its NaN"),
-])
-def test_imputed_svd_mistakes_are_named(capsys, wrong, words):
-    ok, out = _verdict(capsys, "imputed_svd", wrong)
-    assert not ok and words in out, out
+def test_a_loop_over_the_ratings_passes(capsys):
+    """The lesson's plain-Python loop (one rating at a time) is a correct answer too."""
+
+    def full_gradient(R, U, V, reg):
+        users, items = np.nonzero(~np.isnan(R))
+        grad_U, grad_V = 2 * reg * U, 2 * reg * V
+        for u, i in zip(users, items):
+            e = R[u, i] - U[u] @ V[i]
+            grad_U[u] -= 2 * e * V[i]
+            grad_V[i] -= 2 * e * U[u]
+        return grad_U / len(users), grad_V / len(users)
+
+    assert ex.check("full_gradient", full_gradient) is True
+    assert "✅ full_gradient: correct on 6 test cases." in capsys.readouterr().out
 
 
-def _svd_k(M, k):
-    X, s, Yt = np.linalg.svd(M)
-    return X[:, :k] @ np.diag(s[:k]) @ Yt[:k, :]
+def _full_gradient_learner_versions():
+    """Mistakes as a learner would write them (not the diagnostics' own code)."""
+
+    def no_mask(R, U, V, reg):
+        E = R - U @ V.T
+        n = np.count_nonzero(~np.isnan(R))
+        return 2 / n * (-E @ V + reg * U), 2 / n * (-E.T @ U + reg * V)
+
+    def no_two(R, U, V, reg):
+        E = np.nan_to_num(R - U @ V.T)
+        n = np.sum(~np.isnan(R))
+        return (-E @ V + reg * U) / n, (-E.T @ U + reg * V) / n
+
+    def summed(R, U, V, reg):
+        E = np.where(np.isnan(R), 0, R - U @ V.T)
+        return 2 * (-E @ V + reg * U), 2 * (-E.T @ U + reg * V)
+
+    def flipped(R, U, V, reg):
+        E = np.where(np.isnan(R), 0, U @ V.T - R)  # prediction minus rating ...
+        n = np.sum(~np.isnan(R))
+        return 2 / n * (-E @ V - reg * U), 2 / n * (-E.T @ U - reg * V)  # ... and the minus kept
+
+    def no_reg(R, U, V, reg):
+        E = np.where(np.isnan(R), 0, R - U @ V.T)
+        n = np.sum(~np.isnan(R))
+        return -2 / n * E @ V, -2 / n * E.T @ U
+
+    def swapped(R, U, V, reg):
+        E = np.where(np.isnan(R), 0, R - U @ V.T)
+        n = np.sum(~np.isnan(R))
+        return 2 / n * (-E.T @ U + reg * V), 2 / n * (-E @ V + reg * U)
+
+    def zeros_as_ratings(R, U, V, reg):
+        E = np.nan_to_num(R) - U @ V.T
+        n = np.sum(~np.isnan(R))
+        return 2 / n * (-E @ V + reg * U), 2 / n * (-E.T @ U + reg * V)
+
+    return [
+        (no_mask, "not masked"), (no_two, "half"), (summed, "1/|Ω|"), (flipped, "sign is flipped"),
+        (no_reg, "regularization is missing"), (swapped, "swapped"), (zeros_as_ratings, "ratings of 0"),
+    ]
 
 
-def _no_sigma(M, k):
-    X, s, Yt = np.linalg.svd(M)
-    return X[:, :k] @ Yt[:k, :]
+@pytest.mark.parametrize("wrong, phrase", _full_gradient_learner_versions(), ids=lambda x: getattr(x, "__name__", ""))
+def test_full_gradient_mistakes_get_their_diagnosis(wrong, phrase, capsys):
+    with np.errstate(all="ignore"):
+        assert ex.check("full_gradient", wrong) is False
+    assert phrase in capsys.readouterr().out
 
 
-# ---------------------------------------------------------------------------- predict_biased
-def test_predict_biased_matches_the_formula_term_by_term():
-    mu, b, c, U, V, rows, cols = EXERCISES["predict_biased"].cases()[0]
-    expected = [mu + b[u] + c[i] + U[u] @ V[i] for u, i in zip(rows, cols)]
-    np.testing.assert_allclose(predict_biased(mu, b, c, U, V, rows, cols), expected)
+# ============================================================================ best_epoch
+@pytest.fixture(scope="module")
+def best_epoch_answers():
+    """The reference's answers on the exercise's cases (computed once: they train models)."""
+    cases = ex.EXERCISES["best_epoch"].cases()
+    return cases, [best_epoch(*case) for case in cases]
 
 
-def test_predict_biased_equals_a_biased_model_predict():
-    ratings, _, _ = mt.synthetic(30, 20, rank=3, density=0.5, seed=0)
-    model = mt.ALS(rank=3, reg=1.0, n_iters=3, biased=True).fit(ratings)
-    rows, cols = ratings.rows[:50], ratings.cols[:50]
-    np.testing.assert_allclose(
-        predict_biased(model.mu_, model.user_bias_, model.item_bias_, model.U_, model.V_, rows, cols),
-        model.predict(rows, cols))
+def _block_split(ml100k):
+    train, test = ml100k.top(300, 200).split(0.2, seed=0)
+    return train, test
 
 
-def test_predict_biased_cases_allow_the_swap_diagnostic():
-    for mu, b, c, U, V, rows, cols in EXERCISES["predict_biased"].cases():
-        side = min(len(b), len(c))
-        assert rows.max() < side and cols.max() < side  # a swap gives numbers, not an IndexError
-        assert len(set(zip(rows.tolist(), cols.tolist()))) == len(rows)
+def test_best_epoch_on_movielens_is_where_validation_turns_up(best_epoch_answers, ml100k):
+    """The lesson's claim: full GD without a penalty on the MovieLens block has its lowest validation
+    RMSE after about fifty epochs, well before the 300th. Checked by retraining for that many epochs
+    and one more; the validation set is carved out of the training ratings, never the test ratings."""
+    cases, answers = best_epoch_answers
+    model, fit_part, valid = cases[1]
+    train, test = _block_split(ml100k)
+    assert len(fit_part) + len(valid) == len(train) and model.reg == 0.0 and model.sampling == "full"
+    key = lambda r: set(zip(r.rows.tolist(), r.cols.tolist()))      # noqa: E731
+    assert not (key(fit_part) | key(valid)) & key(test)
+    epoch, rmse = answers[1]
+    assert 30 <= epoch <= 80
+
+    def rmse_after(n_epochs):  # same seed: the same trajectory, cut after n_epochs
+        trained = GradientDescent(rank=10, reg=0.0, sampling="full", n_epochs=n_epochs, seed=0).fit(fit_part)
+        return trained.rmse(valid)
+
+    assert rmse_after(epoch) == pytest.approx(rmse, rel=1e-9)
+    assert rmse_after(epoch + 1) > rmse
+    assert model.history_["test_rmse"].iloc[-1] > rmse + 0.05      # it turns up clearly by epoch 300
 
 
-def test_predict_biased_correct_variants_pass(capsys):
-    assert check("predict_biased", lambda mu, b, c, U, V, rows, cols: (mu + b[:, None] + c[None, :] + U @ V.T)[rows, cols])
-    assert check("predict_biased",
-                 lambda mu, b, c, U, V, rows, cols: mu + b[rows] + c[cols] + np.einsum("pk,pk->p", U[rows], V[cols]))
+def test_early_stopping_helps_on_the_test_ratings_too(best_epoch_answers, ml100k):
+    """What section 5 prints: the factors of the chosen epoch predict the test ratings better than
+    those after all 300 epochs (the test ratings chose nothing)."""
+    cases, answers = best_epoch_answers
+    model, fit_part, _ = cases[1]
+    _, test = _block_split(ml100k)
+    stopped = GradientDescent(rank=10, reg=0.0, sampling="full", n_epochs=answers[1][0], seed=0).fit(fit_part)
+    assert stopped.rmse(test) < model.rmse(test) - 0.03
 
 
-def _dot(U, V, rows, cols):
-    return np.sum(U[rows] * V[cols], axis=1)
+def test_best_epoch_answers_differ_between_cases(best_epoch_answers):
+    """A hard-coded answer (the MovieLens one) fails the synthetic cases; every best epoch is
+    inside the run (neither the start nor the last epoch)."""
+    cases, answers = best_epoch_answers
+    epochs = [epoch for epoch, _ in answers]
+    assert len(set(epochs)) == len(epochs)
+    assert all(0 < epoch < case[0].n_epochs for epoch, case in zip(epochs, cases))
+    assert all(case[0].sampling == "full" for case in cases)       # lesson 04 knows full GD only
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lambda mu, b, c, U, V, r, i: b[r] + c[i] + _dot(U, V, r, i), "global mean μ is missing"),
-    (lambda mu, b, c, U, V, r, i: mu + b[r] + c[i], "dot product u_u · v_i is missing"),
-    (lambda mu, b, c, U, V, r, i: (mu + b[r]) + (mu + c[i]) + _dot(U, V, r, i), "μ is added twice"),
-    (lambda mu, b, c, U, V, r, i: mu + b[i] + c[r] + _dot(U, V, r, i), "biases are swapped"),
-    (lambda mu, b, c, U, V, r, i: mu + b[:, None] + c[None, :] + U @ V.T, "whole m x n matrix"),
-    (lambda mu, b, c, U, V, r, i: mu + b[r] + c[i] + U[r] @ V[i].T, "(pairs x pairs) table"),
-])
-def test_predict_biased_mistakes_are_named(capsys, wrong, words):
-    ok, out = _verdict(capsys, "predict_biased", wrong)
-    assert not ok and words in out, out
+def test_best_epoch_crash_without_eval_set_gets_its_diagnosis(capsys):
+    def without_eval_set(model, train, valid):
+        h = model.fit(train).history_
+        return int(h["test_rmse"].idxmin()), h["test_rmse"].min()
+
+    assert ex.check("best_epoch", without_eval_set) is False
+    assert "eval_set=valid" in capsys.readouterr().out
 
 
-# ---------------------------------------------------------------------------- update_biases
-def _loss(rows, cols, values, mu, b, c, reg_user, reg_item):
-    e = values - mu - b[rows] - c[cols]
-    return e @ e + reg_user * b @ b + reg_item * c @ c
+def test_best_epoch_with_numpy_argmin_passes(capsys):
+    """Another correct route: argmin over the column's values (positions are epochs here)."""
+    def best_epoch(model, train, valid):
+        h = model.fit(train, eval_set=valid).history_
+        j = int(np.argmin(h["test_rmse"].to_numpy()))
+        return int(h["epoch"].iloc[j]), float(h["test_rmse"].iloc[j])
+
+    assert ex.check("best_epoch", best_epoch) is True
 
 
-def test_update_biases_minimizes_each_block_exactly():
-    """After the round, c is the exact minimizer for the GIVEN b, and b for the NEW c: the partial
-    derivatives vanish (central finite differences of the loss, which is quadratic)."""
-    for rows, cols, values, mu, b0, c0, reg_user, reg_item in EXERCISES["update_biases"].cases():
-        b, c = update_biases(rows, cols, values, mu, b0, c0, reg_user, reg_item)
-        h = 1e-4
-        for j in range(len(c)):
-            step = np.zeros_like(c)
-            step[j] = h
-            slope = (_loss(rows, cols, values, mu, b0, c + step, reg_user, reg_item)
-                     - _loss(rows, cols, values, mu, b0, c - step, reg_user, reg_item)) / (2 * h)
-            assert abs(slope) < 1e-6
-        for u in range(len(b)):
-            step = np.zeros_like(b)
-            step[u] = h
-            slope = (_loss(rows, cols, values, mu, b + step, c, reg_user, reg_item)
-                     - _loss(rows, cols, values, mu, b - step, c, reg_user, reg_item)) / (2 * h)
-            assert abs(slope) < 1e-6
+# ============================================================================ the stubs and the questions
+STUBS = {
+    "full_gradient": "def full_gradient(R, U, V, reg):\n    raise NotImplementedError(\"your turn\")\n",
+    "best_epoch": "def best_epoch(model, train, valid):\n    raise NotImplementedError(\"your turn\")\n",
+}
 
 
-def test_ten_rounds_are_the_package_baseline():
-    ratings, _, _ = mt.synthetic(40, 30, rank=2, density=0.3, seed=3)
-    model = mt.Baseline(reg_user=15, reg_item=10, n_iters=10).fit(ratings)
-    m, n = ratings.shape
-    b, c = np.zeros(m), np.zeros(n)
-    for _ in range(10):
-        b, c = update_biases(ratings.rows, ratings.cols, ratings.values, model.mu_, b, c, 15.0, 10.0)
-    np.testing.assert_allclose(b, model.user_bias_, atol=1e-12)
-    np.testing.assert_allclose(c, model.item_bias_, atol=1e-12)
-
-
-def test_update_biases_a_plain_loop_passes(capsys):
-    def loop(rows, cols, values, mu, user_bias, item_bias, reg_user, reg_item):
-        b, c = np.array(user_bias, dtype=float), np.zeros(len(item_bias))
-        for i in range(len(c)):
-            mine = cols == i
-            c[i] = np.sum(values[mine] - mu - b[rows[mine]]) / (reg_item + mine.sum())
-        for u in range(len(b)):
-            mine = rows == u
-            b[u] = np.sum(values[mine] - mu - c[cols[mine]]) / (reg_user + mine.sum())
-        return b, c
-
-    assert check("update_biases", loop)
-
-
-def _round(rows, cols, values, mu, b, c, reg_user, reg_item, *, new_c_for_b=True, minlength=True):
-    m, n = (len(b), len(c)) if minlength else (0, 0)
-    c_new = np.bincount(cols, values - mu - b[rows], n) / (reg_item + np.bincount(cols, minlength=n))
-    c_used = c_new if new_c_for_b else c
-    b_new = np.bincount(rows, values - mu - c_used[cols], m) / (reg_user + np.bincount(rows, minlength=m))
-    return b_new, c_new
-
-
-@pytest.mark.parametrize("wrong, words", [
-    (lambda *case: _round(*case, new_c_for_b=False), "OLD item biases"),
-    (lambda *case: _round(*case, minlength=False), "shorter than n"),
-    (lambda r, i, v, mu, b, c, lu, li: _round(r, i, v, mu, b, c, li, lu), "swapped"),
-    (lambda r, i, v, mu, b, c, lu, li: _round(r, i, v, 0.0, b, c, lu, li), "μ is missing"),
-])
-def test_update_biases_mistakes_are_named(capsys, wrong, words):
-    ok, out = _verdict(capsys, "update_biases", wrong)
-    assert not ok and words in out, out
-
-
-# ---------------------------------------------------------------------------- best_item_reg
-def _own_biases_rmse(train, valid, reg_user, reg_item, n_iters=10):
-    """Validation RMSE of the biases-only model fitted by np.add.at sums (not mt.Baseline)."""
-    mu = train.values.mean()
-    m, n = train.shape
-    b, c = np.zeros(m), np.zeros(n)
-    for _ in range(n_iters):
-        sums = np.zeros(n)
-        np.add.at(sums, train.cols, train.values - mu - b[train.rows])
-        denominator = reg_item + train.item_counts()          # 0 for an unrated item when reg_item = 0:
-        c = np.divide(sums, denominator, out=np.zeros(n), where=denominator > 0)   # its bias stays 0
-        sums = np.zeros(m)
-        np.add.at(sums, train.rows, train.values - mu - c[train.cols])
-        b = sums / (reg_user + train.user_counts())
-    e = valid.values - mu - b[valid.rows] - c[valid.cols]
-    return np.sqrt(np.mean(e ** 2))
-
-
-def test_best_item_reg_finds_what_the_lesson_says(ml100k):
-    fit, val = ml100k.split(0.2, seed=0)[0].split(0.1, seed=1)     # the lesson's split
-    chosen = best_item_reg(fit, val, ITEM_REGS)
-    scores = {reg: mt.Baseline(reg_user=15, reg_item=reg).fit(fit).rmse(val) for reg in ITEM_REGS}
-    assert chosen == min(scores, key=scores.get)
-    text = "".join("".join(c["source"]) for c in _notebook_cells() if c["cell_type"] == "markdown")
-    said = re.search(r"prefers a smaller item penalty, \$\\lambda_i=(\d+)\$", text)
-    assert said and float(said.group(1)) == chosen
-    assert f"validation RMSE {scores[chosen]:.3f} against {scores[10.0]:.3f}" in text
-
-
-def test_best_item_reg_agrees_with_an_independent_fit():
-    """On the synthetic cases, a biases-only model fitted independently picks the same λ_i (MovieLens:
-    test_best_item_reg_finds_what_the_lesson_says)."""
-    for train, valid, regs in EXERCISES["best_item_reg"].cases():
-        if train.item_titles is not None:
-            continue
-        own = [_own_biases_rmse(train, valid, 15.0, reg) for reg in regs]
-        assert best_item_reg(train, valid, regs) == regs[int(np.argmin(own))]
-
-
-def test_best_item_reg_cannot_be_hard_coded():
-    answers = [best_item_reg(*case) for case in EXERCISES["best_item_reg"].cases()]
-    assert len(set(answers)) >= 3
-
-
-@pytest.mark.parametrize("wrong, words", [
-    (lambda train, valid, regs: regs[int(np.argmin([mt.Baseline(reg_item=r).fit(train).rmse(train) for r in regs]))],
-     "TRAINING ratings"),
-    (lambda train, valid, regs: int(np.argmin([mt.Baseline(reg_item=r).fit(train).rmse(valid) for r in regs])),
-     "position of the best"),
-])
-def test_best_item_reg_mistakes_are_named(capsys, wrong, words):
-    ok, out = _verdict(capsys, "best_item_reg", wrong)
-    assert not ok and words in out, out
-
-
-# ---------------------------------------------------------------------------- stubs, hints, solutions
-@pytest.mark.parametrize("name", OURS)
-def test_stubs_are_not_written_yet_and_hints_hold_no_code(capsys, name):
-    stub = next("".join(c["source"]) for c in _notebook_cells()
-                if c["cell_type"] == "code" and "".join(c["source"]).startswith(f"%%check {name}\n"))
-    namespace = {}
-    exec(stub.split("\n", 1)[1], namespace)
-    assert not check(name, namespace[name])
+@pytest.mark.parametrize("name", STUBS)
+def test_a_stub_is_not_written_yet(name, shell, capsys):
+    shell.run_cell_magic("check", name, STUBS[name])
     assert "not written yet" in capsys.readouterr().out
-    code = [line.split("#")[0].strip() for line in inspect.getsource(EXERCISES[name].reference).splitlines()]
-    code = [line for line in code if ("=" in line or line.startswith("return ")) and not line.startswith("@")]
-    assert code
-    for text in EXERCISES[name].hints:
-        for line in code:
-            assert line not in text, (name, line)
-    hint(name)
-    assert "Hint 1 of" in capsys.readouterr().out
-    solution(name)
-    assert f"def {name}" in capsys.readouterr().out
 
 
-# ---------------------------------------------------------------------------- questions
-@pytest.mark.parametrize("name, right, wrongs", [
-    ("q04_eckart_young", 5, [3, 125, "sqrt(5)"]),
-    ("q04_biased_parameters", "k*(n + m) + (m + n) + 1", ["(m + n) * k", "m * n * k"]),
-    ("q04_test_protocol", 1, [0, 2, 3]),
-    ("q04_scaled_vector", 1, [0, 2, 3]),
-    ("q04_cold_start", 0, [1, 2, 3]),
-])
-def test_questions(capsys, name, right, wrongs):
-    assert QUESTIONS[name].lesson == LESSON
-    for value in wrongs:
-        assert not answer(name, value)
-    assert answer(name, right)
+def _questions_accept_the_answer_and_explain_every_wrong_choice(lesson, capsys):
+    mine = [q for q in ex.QUESTIONS.values() if q.lesson == lesson]
+    assert len(mine) >= 2
+    for q in mine:
+        if q.kind == "choice":
+            assert ex.answer(q.name, q.answer) is True
+            for j in range(len(q.choices)):
+                if j != q.answer:
+                    assert ex.answer(q.name, j) is False
+                    assert q.feedback[j] in capsys.readouterr().out
+        else:
+            assert ex.answer(q.name, q.answer) is True
+            for value, message in q.feedback.items():
+                assert ex.answer(q.name, value) is False
+                assert message in capsys.readouterr().out
+
+
+def test_questions_accept_the_answer_and_explain_every_wrong_choice(capsys):
+    _questions_accept_the_answer_and_explain_every_wrong_choice(LESSON, capsys)
+
+
+def test_summed_lr_answer_is_the_conversion_of_the_lesson():
+    """eta on the mean = eta on the sum * |Omega|: one step of each from the same point agrees."""
+    assert ex.answer("q04_summed_lr", "1e-5 * 200000") is True
+    R, U, V, reg = EXERCISE.cases()[1]
+    ratings = Ratings.from_dense(R)
+    g_mean = gradient(ratings, U, V, reg=reg)[0]
+    g_sum = g_mean * len(ratings)                        # the summed loss's gradient
+    eta_sum = 1e-5
+    eta_mean = ex.QUESTIONS["q04_summed_lr"].answer / 200_000 * len(ratings)
+    np.testing.assert_allclose(U - eta_mean * g_mean, U - eta_sum * g_sum, rtol=1e-12)

@@ -1,351 +1,234 @@
-"""Lesson 05's exercises: the weighted (implicit-feedback) user update (lecture slides, "Closed Form"),
-the same update from V^T V (Hu et al. section 4), conjugate gradients, and the validation choice of
-lambda on MovieLens; and the lesson's questions."""
+"""Lesson 05's exercises and questions (stochastic gradient descent: a column-sampling step and an
+epoch of mini-batches): each reference is checked against the package's own sampled steps, an exact
+average over all samples and a full gradient step, and mistakes written the way a learner writes
+them get their diagnosis."""
+
+import inspect
+import itertools
 
 import numpy as np
 import pytest
 
-import mfteach as mt
 import mfteach.exercises as ex
-from mfteach.data import toy
-from mfteach.implicit import confidence
-from mfteach.widgets.implicit_explorer import implicit_grid
+from mfteach.gd import GradientDescent, _entries_of_groups, _Problem, _sampled_step, Params, gradient
+from mfteach.ratings import Ratings
 
-NAME = "weighted_user_update"
-
+LESSON = "05_stochastic_gradient_descent"
+NAMES = ["column_step", "minibatch_epoch"]
+column_step = ex.EXERCISES["column_step"].reference
+minibatch_epoch = ex.EXERCISES["minibatch_epoch"].reference
 
 pytestmark = pytest.mark.usefixtures("exercise_state")  # progress in a temporary home
 
 
-@pytest.fixture
-def exercise():
-    return ex.EXERCISES[NAME]
+def test_the_lesson_has_its_exercises_and_questions_in_order():
+    mine = [name for name, e in ex.EXERCISES.items() if e.lesson == LESSON]
+    assert mine == NAMES
+    questions = [name for name, q in ex.QUESTIONS.items() if q.lesson == LESSON]
+    assert questions == ["q05_rows_or_columns", "q05_ratio_estimate", "q05_loss_jumps"]
 
 
-def _loss(V, c, p, reg, u):
-    """The user's block of the implicit loss, summed over ALL items."""
-    return float(np.sum(c * (p - V @ u) ** 2) + reg * u @ u)
+@pytest.mark.parametrize("name", NAMES)
+def test_no_hint_contains_a_line_of_the_reference(name):
+    exercise = ex.EXERCISES[name]
+    source = inspect.getsource(exercise.reference)
+    body = source.split('"""')[-1] if '"""' in source else source
+    lines = [line.split("#")[0].strip() for line in body.splitlines()]
+    lines = [line for line in lines if len(line) > 12 and not line.startswith(("def ", "@"))]
+    assert len(exercise.hints) >= 3
+    for hint in exercise.hints:
+        for line in lines:
+            assert line not in hint, (name, line)
 
 
-def test_first_case_is_the_slides_example(exercise):
-    V, c, p, reg = exercise.cases()[0]
-    np.testing.assert_array_equal(V.T, toy("lecture_Vt"))
-    np.testing.assert_array_equal(p, toy("lecture_P")[0])              # user 0 touched items 0, 3, 5
-    np.testing.assert_allclose(c, 1 + 10 * toy("lecture_C")[0])        # c = 1 + alpha r, alpha = 10
-    assert (c[p == 0] == 1).all() and (c[p == 1] > 1).all()
-    assert reg == 0.1
+# ============================================================================ column_step
+def _package_column_step(R, U, V, reg, lr, C):
+    """The package's own sampled step (mfteach.gd) on the entries of the columns C."""
+    ratings = Ratings.from_dense(R)
+    problem = _Problem(ratings)
+    p = Params(U.copy(), V.copy())
+    idx = _entries_of_groups(problem.col_ptr, np.asarray(C), problem.by_col)
+    _sampled_step(problem, p, idx, R.shape[1] / (len(C) * len(ratings)), lr, reg)
+    return p.U, p.V
 
 
-def test_cases_are_consistent(exercise):
-    for V, c, p, reg in exercise.cases():
-        assert V.shape[0] == len(c) == len(p)
-        assert set(np.unique(p)) <= {0.0, 1.0}
-        np.testing.assert_array_equal(c > 1, p == 1)                     # confidence above 1 exactly where p = 1
-        assert 0 < p.sum() < len(p) and reg > 0
+@pytest.mark.parametrize("j", range(5))
+def test_column_step_is_the_packages_column_sampling_step(j):
+    case = ex.EXERCISES["column_step"].cases()[j]
+    for mine, package in zip(column_step(*case), _package_column_step(*case)):
+        np.testing.assert_allclose(mine, package, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("j", range(6))
-def test_reference_zeroes_the_gradient_and_matches_weighted_least_squares(exercise, j):
-    """grad = -2 V^T C (p - V u) + 2 lambda u = 0, and u is the least-squares solution of the
-    stacked system [sqrt(C) V; sqrt(lambda) I] u = [sqrt(C) p; 0] (the slides' sqrt(C) trick)."""
-    V, c, p, reg = exercise.cases()[j]
-    u = exercise.reference(V, c, p, reg)
-    gradient = -2 * V.T @ (c * (p - V @ u)) + 2 * reg * u
-    np.testing.assert_allclose(gradient, 0, atol=1e-9)
-    k = V.shape[1]
-    stacked = np.vstack([np.sqrt(c)[:, None] * V, np.sqrt(reg) * np.eye(k)])
-    target = np.concatenate([np.sqrt(c) * p, np.zeros(k)])
-    np.testing.assert_allclose(u, np.linalg.lstsq(stacked, target, rcond=None)[0], rtol=1e-8, atol=1e-12)
-    # the dense formula with C = diag(c), as the slides write it
-    C = np.diag(c)
-    np.testing.assert_allclose(u, np.linalg.inv(V.T @ C @ V + reg * np.eye(k)) @ V.T @ C @ p, rtol=1e-8)
+def test_column_step_is_unbiased_exactly():
+    """Averaged over ALL column subsets of a given size, the step is a full gradient step."""
+    R, U, V, reg, lr, _ = ex.EXERCISES["column_step"].cases()[2]   # 6 x 8
+    grad_U, grad_V = gradient(Ratings.from_dense(R), U, V, reg=reg)
+    subsets = list(itertools.combinations(range(R.shape[1]), 3))
+    mean_U = np.mean([column_step(R, U, V, reg, lr, np.array(C))[0] for C in subsets], axis=0)
+    mean_V = np.mean([column_step(R, U, V, reg, lr, np.array(C))[1] for C in subsets], axis=0)
+    np.testing.assert_allclose(mean_U, U - lr * grad_U, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(mean_V, V - lr * grad_V, rtol=1e-10, atol=1e-12)
+    # and a single subset is NOT the full step (the estimate is noisy)
+    one_U, _ = column_step(R, U, V, reg, lr, np.array(subsets[0]))
+    assert not np.allclose(one_U, U - lr * grad_U)
 
 
-def test_reference_is_the_minimum_of_the_users_block():
-    rng = np.random.default_rng(3)
-    V, reg = rng.normal(size=(15, 3)), 0.4
-    p = (rng.random(15) < 0.3).astype(float)
-    c = 1 + 5 * p * rng.integers(1, 4, size=15)
-    u = ex.EXERCISES[NAME].reference(V, c, p, reg)
-    for _ in range(50):
-        assert _loss(V, c, p, reg, u + 1e-3 * rng.normal(size=3)) > _loss(V, c, p, reg, u)
+def test_column_step_with_every_column_is_a_full_step():
+    R, U, V, reg, lr, _ = ex.EXERCISES["column_step"].cases()[4]
+    new_U, new_V = column_step(R, U, V, reg, lr, np.arange(R.shape[1]))
+    grad_U, grad_V = gradient(Ratings.from_dense(R), U, V, reg=reg)
+    np.testing.assert_allclose(new_U, U - lr * grad_U, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(new_V, V - lr * grad_V, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("kind", ["linear", "log"])
-def test_reference_agrees_with_the_packages_exact_user_half_step(kind):
-    """After an exact fit the last half-step is the users': every row of U_ is this update given V_."""
-    rng = np.random.default_rng(1)
-    m, n, k, reg, alpha = 8, 11, 3, 0.3, 4.0
-    R = rng.integers(1, 6, size=(m, n)).astype(float)
-    R[rng.random((m, n)) < 0.6] = np.nan
-    R[:, 0] = 2.0  # every user has an interaction
-    ratings = mt.Ratings.from_dense(R)
-    model = mt.ImplicitALS(rank=k, reg=reg, alpha=alpha, n_iters=4, solver="exact", confidence=kind).fit(ratings)
-    dense = np.nan_to_num(R, nan=0.0)
-    for u in range(m):
-        c = confidence(dense[u], alpha, kind)   # 1 where there is no interaction
-        p = (dense[u] > 0).astype(float)
-        np.testing.assert_allclose(ex.EXERCISES[NAME].reference(model.V_, c, p, reg), model.U_[u], rtol=1e-9,
-                                   atol=1e-12)
+def _column_learner_versions():
+    def no_rescale(R, U, V, reg, lr, C):
+        known = ~np.isnan(R)
+        E = np.where(known[:, C], R[:, C] - U @ V[C].T, 0)
+        share = known[:, C].sum(1) / known.sum(1)
+        gU = 2 * (-E @ V[C] + reg * share[:, None] * U) / known.sum()
+        gV = np.zeros_like(V)
+        gV[C] = 2 * (-E.T @ U + reg * V[C]) / known.sum()
+        return U - lr * gU, V - lr * gV
+
+    def u_first(R, U, V, reg, lr, C):
+        known = ~np.isnan(R)
+        scale = R.shape[1] / len(C) / known.sum()
+        E = np.where(known[:, C], R[:, C] - U @ V[C].T, 0)
+        share = known[:, C].sum(1) / known.sum(1)
+        U = U - lr * 2 * scale * (-E @ V[C] + reg * share[:, None] * U)
+        E = np.where(known[:, C], R[:, C] - U @ V[C].T, 0)    # residuals again, with the new U
+        V = V.copy()
+        V[C] -= lr * 2 * scale * (-E.T @ U + reg * V[C])
+        return U, V
+
+    def whole_penalty(R, U, V, reg, lr, C):
+        known = ~np.isnan(R)
+        scale = R.shape[1] / len(C) / known.sum()
+        E = np.where(known[:, C], R[:, C] - U @ V[C].T, 0)
+        gU = 2 * scale * (-E @ V[C] + reg * U)
+        gV = np.zeros_like(V)
+        gV[C] = 2 * scale * (-E.T @ U + reg * V[C])
+        return U - lr * gU, V - lr * gV
+
+    return [(no_rescale, "n/|C|"), (u_first, "NEW U"), (whole_penalty, "whole penalty")]
 
 
-def test_unit_confidence_is_ridge_on_the_whole_row():
-    """alpha = 0: every c = 1 and the update is lesson 03's ridge regression on all n items with
-    the 0/1 row as targets."""
-    rng = np.random.default_rng(2)
-    V, reg = rng.normal(size=(10, 4)), 0.5
-    p = (rng.random(10) < 0.4).astype(float)
-    u = ex.EXERCISES[NAME].reference(V, np.ones(10), p, reg)
-    np.testing.assert_allclose(u, ex.EXERCISES["user_update"].reference(V, np.arange(10), p, reg))
-
-
-def test_diag_matrix_and_inverse_are_not_mistakes(capsys):
-    def weighted_user_update(V, c_u, p_u, reg):
-        C = np.diag(c_u)
-        return np.linalg.inv(V.T @ C @ V + reg * np.eye(V.shape[1])) @ V.T @ C @ p_u
-
-    assert ex.check(NAME, weighted_user_update) is True
-    assert "✅" in capsys.readouterr().out
-
-
-def test_the_sqrt_trick_written_out_passes(capsys):
-    def weighted_user_update(V, c_u, p_u, reg):
-        X, y = np.sqrt(c_u)[:, None] * V, np.sqrt(c_u) * p_u
-        return np.linalg.solve(X.T @ X + reg * np.eye(V.shape[1]), X.T @ y)
-
-    assert ex.check(NAME, weighted_user_update) is True
-    assert "✅" in capsys.readouterr().out
-
-
-def test_lesson_03s_update_on_the_interacted_items_fails_with_a_diagnosis(capsys):
-    """The explicit ALS update of lesson 03 (only the touched items, no confidences) is wrong."""
-    def weighted_user_update(V, c_u, p_u, reg):
-        V_O = V[p_u == 1]
-        return np.linalg.solve(V_O.T @ V_O + reg * np.eye(V.shape[1]), V_O.T @ p_u[p_u == 1])
-
-    assert ex.check(NAME, weighted_user_update) is False
-    assert "❌ weighted_user_update: wrong values." in capsys.readouterr().out
-
-
-def test_the_speed_up_written_out_passes(capsys):
-    def weighted_user_update(V, c_u, p_u, reg):
-        touched = np.flatnonzero(c_u != 1)
-        V_O, extra = V[touched], (c_u - 1)[touched]
-        A = V.T @ V + V_O.T @ (extra[:, None] * V_O) + reg * np.eye(V.shape[1])
-        return np.linalg.solve(A, V_O.T @ (c_u[touched] * p_u[touched]))
-
-    assert ex.check(NAME, weighted_user_update) is True
-    assert "✅" in capsys.readouterr().out
-
-
-
-
-@pytest.mark.parametrize(
-    "wrong, phrase",
-    [
-        # the C in the Gram forgotten, written with an explicit diag
-        (lambda V, c, p, reg: np.linalg.solve(V.T @ V + reg * np.eye(V.shape[1]), V.T @ np.diag(c) @ p),
-         "confidences are missing there"),
-        # only the rows with p = 1, via boolean indexing of a diag matrix
-        (lambda V, c, p, reg: np.linalg.solve(V[p == 1].T @ np.diag(c[p == 1]) @ V[p == 1] + reg * np.eye(V.shape[1]),
-                                              V[p == 1].T @ (c[p == 1] * p[p == 1])), "ALL items"),
-        # the sqrt(C) trick with the weights applied to V only
-        (lambda V, c, p, reg: np.linalg.solve((np.sqrt(c)[:, None] * V).T @ (np.sqrt(c)[:, None] * V)
-                                              + reg * np.eye(V.shape[1]), (np.sqrt(c)[:, None] * V).T @ p), "√C p"),
-        (lambda V, c, p, reg: np.linalg.lstsq(np.sqrt(c)[:, None] * V, np.sqrt(c) * p, rcond=None)[0], "λI is missing"),
-    ],
-    ids=["diag-without-c", "boolean-rows", "sqrt-c-on-v-only", "lstsq-no-reg"],
-)
-def test_typical_mistakes_written_differently_are_recognised(wrong, phrase, capsys):
-    assert ex.check(NAME, wrong) is False
+@pytest.mark.parametrize("wrong, phrase", _column_learner_versions(), ids=lambda x: getattr(x, "__name__", ""))
+def test_column_step_mistakes_get_their_diagnosis(wrong, phrase, capsys):
+    assert ex.check("column_step", wrong) is False
     assert phrase in capsys.readouterr().out
 
 
-def test_stub_is_not_written_yet_and_records_no_attempt(capsys):
-    def weighted_user_update(V, c_u, p_u, reg):
-        raise NotImplementedError("your turn")
+# ============================================================================ minibatch_epoch
+@pytest.mark.parametrize("j", range(5))
+def test_minibatch_epoch_is_one_epoch_of_the_package(j):
+    """mt.GradientDescent(sampling="minibatch") shuffles with rng.permutation of its seed."""
+    ratings, U, V, reg, lr, _, batch_size = ex.EXERCISES["minibatch_epoch"].cases()[j]
+    seed = 10 + j
+    order = np.random.default_rng(seed).permutation(len(ratings))
+    model = GradientDescent(rank=U.shape[1], lr=lr, reg=reg, n_epochs=1, sampling="minibatch",
+                            sample_size=min(batch_size, len(ratings)), seed=seed).fit(ratings, init=(U, V))
+    new_U, new_V = minibatch_epoch(ratings, U, V, reg, lr, order, batch_size)
+    np.testing.assert_allclose(new_U, model.U_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(new_V, model.V_, rtol=1e-12, atol=1e-14)
 
-    assert ex.check(NAME, weighted_user_update) is False
+
+def test_minibatch_epoch_with_one_batch_is_a_full_step():
+    ratings, U, V, reg, lr, order, _ = ex.EXERCISES["minibatch_epoch"].cases()[3]
+    new_U, new_V = minibatch_epoch(ratings, U, V, reg, lr, order, len(ratings))
+    grad_U, grad_V = gradient(ratings, U, V, reg=reg)
+    np.testing.assert_allclose(new_U, U - lr * grad_U, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(new_V, V - lr * grad_V, rtol=1e-12, atol=1e-14)
+
+
+def test_minibatch_epoch_leaves_its_inputs_alone():
+    ratings, U, V, reg, lr, order, size = ex.EXERCISES["minibatch_epoch"].cases()[1]
+    U0, V0 = U.copy(), V.copy()
+    minibatch_epoch(ratings, U, V, reg, lr, order, size)
+    np.testing.assert_array_equal(U, U0)
+    np.testing.assert_array_equal(V, V0)
+
+
+def _minibatch_learner_versions():
+    def fancy_assign(ratings, U, V, reg, lr, order, batch_size):
+        U, V = U.copy(), V.copy()
+        nu, ni = ratings.user_counts(), ratings.item_counts()
+        for s in range(0, len(order), batch_size):
+            b = order[s:s + batch_size]
+            u, i = ratings.rows[b], ratings.cols[b]
+            e = ratings.values[b] - (U[u] * V[i]).sum(1)
+            gu = -2 * e[:, None] * V[i] + 2 * reg / nu[u][:, None] * U[u]
+            gv = -2 * e[:, None] * U[u] + 2 * reg / ni[i][:, None] * V[i]
+            U[u] -= lr * gu / len(b)
+            V[i] -= lr * gv / len(b)
+        return U, V
+
+    def fixed_size(ratings, U, V, reg, lr, order, batch_size):
+        U, V = U.copy(), V.copy()
+        nu, ni = ratings.user_counts(), ratings.item_counts()
+        for s in range(0, len(order), batch_size):
+            b = order[s:s + batch_size]
+            u, i = ratings.rows[b], ratings.cols[b]
+            e = ratings.values[b] - (U[u] * V[i]).sum(1)
+            gu = -2 * e[:, None] * V[i] + 2 * reg / nu[u][:, None] * U[u]
+            gv = -2 * e[:, None] * U[u] + 2 * reg / ni[i][:, None] * V[i]
+            np.add.at(U, u, -lr * gu / batch_size)
+            np.add.at(V, i, -lr * gv / batch_size)
+        return U, V
+
+    def full_batches_only(ratings, U, V, reg, lr, order, batch_size):
+        U, V = U.copy(), V.copy()
+        nu, ni = ratings.user_counts(), ratings.item_counts()
+        for t in range(len(order) // batch_size):
+            b = order[t * batch_size:(t + 1) * batch_size]
+            u, i = ratings.rows[b], ratings.cols[b]
+            e = ratings.values[b] - (U[u] * V[i]).sum(1)
+            gu = -2 * e[:, None] * V[i] + 2 * reg / nu[u][:, None] * U[u]
+            gv = -2 * e[:, None] * U[u] + 2 * reg / ni[i][:, None] * V[i]
+            np.add.at(U, u, -lr * gu / len(b))
+            np.add.at(V, i, -lr * gv / len(b))
+        return U, V
+
+    return [(fancy_assign, "np.add.at"), (fixed_size, "len(batch)"), (full_batches_only, "last, shorter batch")]
+
+
+@pytest.mark.parametrize("wrong, phrase", _minibatch_learner_versions(), ids=lambda x: getattr(x, "__name__", ""))
+def test_minibatch_mistakes_get_their_diagnosis(wrong, phrase, capsys):
+    assert ex.check("minibatch_epoch", wrong) is False
+    assert phrase in capsys.readouterr().out
+
+
+# ============================================================================ the stubs and the questions
+STUBS = {
+    "column_step": "def column_step(R, U, V, reg, lr, C):\n    raise NotImplementedError(\"your turn\")\n",
+    "minibatch_epoch": ("def minibatch_epoch(ratings, U, V, reg, lr, order, batch_size):\n"
+                        "    raise NotImplementedError(\"your turn\")\n"),
+}
+
+
+@pytest.mark.parametrize("name", STUBS)
+def test_a_stub_is_not_written_yet(name, shell, capsys):
+    shell.run_cell_magic("check", name, STUBS[name])
     assert "not written yet" in capsys.readouterr().out
-    assert not ex.progress().set_index("exercise").loc[NAME, "attempts"]
 
 
-def test_weights_as_a_row_crash_is_diagnosed_with_the_column_axis(capsys):
-    """c_u * V raises a broadcasting error; the diagnosis says to give the weights a column axis."""
-    def weighted_user_update(V, c_u, p_u, reg):
-        return np.linalg.solve(V.T @ (c_u * V) + reg * np.eye(V.shape[1]), V.T @ (c_u * p_u))
-
-    assert ex.check(NAME, weighted_user_update) is False
-    out = capsys.readouterr().out
-    assert "broadcast" in out and "column axis" in out
-
-
-# ============================================================================ fast_user_update
-FAST = "fast_user_update"
-
-
-def test_fast_update_equals_the_dense_formula_on_every_case():
-    """Complete V: the speed-up gives weighted_user_update's u_u (c = 1, p = 0 off Omega_u)."""
-    rng = np.random.default_rng(7)
-    for n, k, count in [(15, 3, 4), (40, 6, 30), (9, 5, 1)]:
-        V = rng.normal(size=(n, k))
-        items = rng.choice(n, size=count, replace=False)
-        c = np.ones(n)
-        c[items] = 1 + 3.0 * rng.integers(1, 5, size=count)
-        dense = ex.EXERCISES[NAME].reference(V, c, (c > 1).astype(float), 0.7)
-        fast = ex.EXERCISES[FAST].reference(V.T @ V, V, items, c[items], 0.7)
-        np.testing.assert_allclose(fast, dense, rtol=1e-10, atol=1e-12)
+def _questions_accept_the_answer_and_explain_every_wrong_choice(lesson, capsys):
+    mine = [q for q in ex.QUESTIONS.values() if q.lesson == lesson]
+    assert len(mine) >= 2
+    for q in mine:
+        if q.kind == "choice":
+            assert ex.answer(q.name, q.answer) is True
+            for j in range(len(q.choices)):
+                if j != q.answer:
+                    assert ex.answer(q.name, j) is False
+                    assert q.feedback[j] in capsys.readouterr().out
+        else:
+            assert ex.answer(q.name, q.answer) is True
+            for value, message in q.feedback.items():
+                assert ex.answer(q.name, value) is False
+                assert message in capsys.readouterr().out
 
 
-def test_fast_first_case_is_weighted_user_updates_first_case():
-    first = ex.EXERCISES[FAST].cases()[0]
-    np.testing.assert_allclose(ex.EXERCISES[FAST].reference(*first),
-                               ex.EXERCISES[NAME].reference(*ex.EXERCISES[NAME].cases()[0]), rtol=1e-12)
-
-
-def test_fast_cases_hide_the_other_rows_and_the_reference_never_reads_them():
-    cases = ex.EXERCISES[FAST].cases()
-    hidden = [case for case in cases if np.isnan(case[1]).any()]
-    assert len(hidden) >= 2 and not np.isnan(cases[0][1]).any()
-    for VtV, V, items, c, reg in cases:
-        assert not np.isnan(V[items]).any() and (c > 1).all()
-        assert np.isfinite(ex.EXERCISES[FAST].reference(VtV, V, items, c, reg)).all()
-
-
-def test_fast_update_is_the_packages_exact_user_half_step():
-    rng = np.random.default_rng(4)
-    m, n, k, reg, alpha = 7, 12, 3, 0.5, 2.0
-    R = rng.integers(1, 4, size=(m, n)).astype(float)
-    R[rng.random((m, n)) < 0.6] = np.nan
-    R[:, 1] = 1.0
-    ratings = mt.Ratings.from_dense(R)
-    model = mt.ImplicitALS(rank=k, reg=reg, alpha=alpha, n_iters=3, solver="exact").fit(ratings)
-    V = model.V_
-    for u in range(m):
-        items = np.flatnonzero(~np.isnan(R[u]))
-        u_u = ex.EXERCISES[FAST].reference(V.T @ V, V, items, 1 + alpha * R[u, items], reg)
-        np.testing.assert_allclose(u_u, model.U_[u], rtol=1e-9, atol=1e-12)
-
-
-def test_fast_dense_computation_is_recognised_by_its_nans(capsys):
-    def fast_user_update(VtV, V, items, c, reg):
-        c_u = np.ones(len(V))
-        c_u[items] = c
-        return np.linalg.solve(V.T @ (c_u[:, None] * V) + reg * np.eye(V.shape[1]), V.T @ (c_u * (c_u > 1)))
-
-    assert ex.check(FAST, fast_user_update) is False
-    assert "you used all of V" in capsys.readouterr().out
-
-
-# ============================================================================ cg_iterates
-CG = "cg_iterates"
-
-
-def _spd(rng, k):
-    M = rng.normal(size=(k, k))
-    return M @ M.T + k * np.eye(k)
-
-
-def test_cg_reaches_the_solution_in_k_steps_and_its_residuals_are_orthogonal():
-    rng = np.random.default_rng(5)
-    for k in (2, 5, 9):
-        A, b, x0 = _spd(rng, k), rng.normal(size=k), rng.normal(size=k)
-        xs = ex.EXERCISES[CG].reference(lambda z: A @ z, b, x0, k)
-        assert xs.shape == (k + 1, k)
-        np.testing.assert_array_equal(xs[0], x0)
-        np.testing.assert_allclose(xs[-1], np.linalg.solve(A, b), rtol=1e-8, atol=1e-10)
-        residuals = b - xs[:-1] @ A            # r_j = b - A x_j (A symmetric), j < k
-        gram = residuals @ residuals.T
-        scale = np.sqrt(np.outer(np.diag(gram), np.diag(gram)))
-        np.testing.assert_allclose((gram / scale)[~np.eye(k, dtype=bool)], 0, atol=1e-7)
-
-
-def test_cg_first_step_is_the_exact_line_search_along_the_residual():
-    rng = np.random.default_rng(6)
-    A, b, x0 = _spd(rng, 4), rng.normal(size=4), rng.normal(size=4)
-    r = b - A @ x0
-    x1 = ex.EXERCISES[CG].reference(lambda z: A @ z, b, x0, 1)[1]
-    np.testing.assert_allclose(x1, x0 + (r @ r) / (r @ A @ r) * r, rtol=1e-12)
-
-
-def test_cg_error_in_the_A_norm_never_grows():
-    rng = np.random.default_rng(8)
-    A, b = _spd(rng, 12), rng.normal(size=12)
-    exact = np.linalg.solve(A, b)
-    errors = [(x - exact) @ A @ (x - exact) for x in ex.EXERCISES[CG].reference(lambda z: A @ z, b, np.zeros(12), 12)]
-    assert all(later <= earlier * (1 + 1e-9) for earlier, later in zip(errors, errors[1:]))
-
-
-def test_cg_is_the_packages_warm_started_cg_solver():
-    """mt.ImplicitALS(solver="cg", n_iters=1): each v_i is cg_steps CG steps on the item's system,
-    started from the initial V; then each u_u the same from the initial U, with the new V."""
-    rng = np.random.default_rng(9)
-    m, n, k, reg, alpha, steps = 6, 9, 3, 0.4, 3.0, 2
-    R = rng.integers(1, 3, size=(m, n)).astype(float)
-    R[rng.random((m, n)) < 0.5] = np.nan
-    R[:, 0], R[0, :] = 1.0, 1.0
-    ratings = mt.Ratings.from_dense(R)
-    model = mt.ImplicitALS(rank=k, reg=reg, alpha=alpha, n_iters=1, solver="cg", cg_steps=steps, seed=3).fit(ratings)
-    init = np.random.default_rng(3)
-    U0, V0 = init.random((m, k)) * 0.01, init.random((n, k)) * 0.01   # as mt.ImplicitALS starts
-    cg = ex.EXERCISES[CG].reference
-
-    def solve_all(F, start, weights):            # weights: (rows, n_features) matrix of r, NaN = none
-        out = []
-        for row, x0 in zip(weights, start):
-            on = ~np.isnan(row)
-            c = np.where(on, 1 + alpha * np.nan_to_num(row), 1.0)
-            A = F.T @ (c[:, None] * F) + reg * np.eye(k)
-            out.append(cg(lambda z: A @ z, F.T @ (c * on), x0, steps)[-1])
-        return np.array(out)
-
-    V1 = solve_all(U0, V0, R.T)
-    np.testing.assert_allclose(V1, model.V_, rtol=1e-8, atol=1e-12)
-    np.testing.assert_allclose(solve_all(V1, U0, R), model.U_, rtol=1e-8, atol=1e-12)
-
-
-# ============================================================================ implicit_best_reg
-BEST = "implicit_best_reg"
-
-
-def test_best_reg_on_movielens_agrees_with_the_explorers_grid_and_alpha_40_needs_more_lambda(ml100k):
-    """The reference's answer for alpha = 40 is the best validation nDCG@10 of implicit_grid (the
-    explorer's code path, mt.metrics.ranking_report), and it is larger than the best lambda for
-    alpha = 1: the effective penalty is about lambda / (1 + alpha). The synthetic case's answer is
-    not in the MovieLens grid and vice versa, so no constant passes both."""
-    exercise = ex.EXERCISES[BEST]
-    small, (fit, valid, alpha, regs) = exercise.cases()
-    assert alpha == 40.0 and fit.shape == (943, 1682) and small[0].shape[0] < 100
-    implicit = ml100k.with_values(np.ones(len(ml100k)))
-    train, test = implicit.split(how="leave_one_out", seed=0)
-    np.testing.assert_array_equal(fit.rows, train.split(how="leave_one_out", seed=1)[0].rows)
-    assert len(test) == len(valid) == 943
-    grid = implicit_grid(fit, valid, alphas=(1.0, 40.0), regs=regs, rank=24, n_iters=6, solver="cg", cg_steps=3)
-    ndcg = grid.metric("ndcg")                      # alpha x lambda
-    best_40 = exercise.reference(fit, valid, alpha, regs)
-    assert best_40 == regs[int(np.argmax(ndcg[1]))]
-    assert best_40 > regs[int(np.argmax(ndcg[0]))]
-    best_small = exercise.reference(*small)
-    assert best_small in small[3] and best_small not in regs and best_40 not in small[3]
-
-
-# ============================================================================ questions
-@pytest.mark.parametrize("name, right", [("q05_no_interaction", 1), ("q05_training_rmse", 1),
-                                         ("q05_all_items_term", 1), ("q05_cg_warm_start", 1),
-                                         ("q05_play_counts", 1)])
-def test_choice_questions(name, right, capsys):
-    question = ex.QUESTIONS[name]
-    assert ex.answer(name, right) is True
-    for j in range(len(question.choices)):
-        if j != right:
-            assert ex.answer(name, j) is False
-            assert question.feedback[j] in capsys.readouterr().out
-
-
-def test_speedup_cost_is_omega_k_squared(capsys):
-    n, k, omega = 10**6, 100, 200
-    assert ex.answer("q05_speedup_cost", omega * k**2) is True
-    assert ex.answer("q05_speedup_cost", f"{omega} * {k}**2") is True
-    assert ex.answer("q05_speedup_cost", n * k**2) is False        # the dense way
-    assert "dense" in capsys.readouterr().out
-    assert ex.answer("q05_speedup_cost", n * k**2 // (omega * k**2)) is False   # the ratio, not the count
+def test_questions_accept_the_answer_and_explain_every_wrong_choice(capsys):
+    _questions_accept_the_answer_and_explain_every_wrong_choice(LESSON, capsys)

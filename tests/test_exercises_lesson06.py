@@ -1,17 +1,16 @@
-"""Lesson 06's exercises and questions: the mathematics of the references, checked against
-independent computations (re-solving the user's ridge problem, lstsq, brute force), and the
-lesson-specific diagnoses."""
+"""Lesson 06's exercises (lecture slides, "Alternating least squares (ALS)"): one user's closed form,
+the item half-step and one ALS sweep; and its questions."""
 
 import numpy as np
 import pytest
 
-import mfteach as mt
 import mfteach.exercises as ex
+from mfteach.als import ALS, update_items, update_users
 from mfteach.data import toy
-from mfteach.explain import influence_matrix
+from mfteach.ratings import Ratings
 
-NAME = "influence_matrix_of_user"
-LESSON = "06_influence_and_impact"
+LESSON = "06_alternating_least_squares"
+NAME = "user_update"
 
 
 pytestmark = pytest.mark.usefixtures("exercise_state")  # progress in a temporary home
@@ -22,312 +21,200 @@ def exercise():
     return ex.EXERCISES[NAME]
 
 
-def _user_solution(F, rated, targets, reg):
-    """The ridge solution w = argmin ||F_O w - t||^2 + reg ||w||^2, by lstsq on the stacked system."""
-    F_O = F[rated]
-    stacked = np.vstack([F_O, np.sqrt(reg) * np.eye(F.shape[1])])
-    return np.linalg.lstsq(stacked, np.r_[targets, np.zeros(F.shape[1])], rcond=None)[0]
-
-
-def _prediction_after_user_step(model, rated, r_O, item):
-    """The model's prediction for ``item`` after re-solving only the user's half-step for the
-    ratings r_O of ``rated`` (V, mu and the item biases fixed): an independent implementation."""
-    if not model.biased:
-        return model.V_[item] @ _user_solution(model.V_, rated, r_O, model.reg)
-    F = np.hstack([model.V_, np.ones((model.V_.shape[0], 1))])
-    w = _user_solution(F, rated, r_O - model.mu_ - model.item_bias_[rated], model.reg)
-    return model.mu_ + model.item_bias_[item] + F[item] @ w
-
-
-@pytest.fixture(scope="module")
-def lesson_model():
-    """The lesson's setup: 650 x 50 slice of MovieLens 100K, ALS rank 4, lambda 1; 150 iterations
-    instead of the lesson's 780 (to tol=1e-12): the influences of user 325 agree to 1e-3 by then."""
-    import os
-
-    if not os.path.isfile(os.path.join(os.environ.get("MFTEACH_DATA", ""), "ml-100k", "u.data")):
-        pytest.fail("MovieLens 100K is not available: set MFTEACH_DATA")
-    ratings = mt.load_movielens("100k").top(650, 50)
-    model = mt.ALS(rank=4, reg=1.0, n_iters=150, seed=0).fit(ratings)
-    t2 = int(np.flatnonzero(ratings.item_titles == "Terminator 2: Judgment Day (1991)")[0])
-    return model, ratings, t2
-
-
-def test_the_lesson_has_four_exercises_in_its_order_and_five_questions():
-    names = [name for name, e in ex.EXERCISES.items() if e.lesson == LESSON]
-    assert names == ["predicted_change", NAME, "biased_impacts", "best_rerating"]
-    assert len([q for q in ex.QUESTIONS.values() if q.lesson == LESSON]) == 5
-
-
-# ============================================================================ predicted_change
-def test_predicted_change_is_the_change_after_re_solving_the_user():
-    """Bump one rating by epsilon, re-solve the user's ridge problem with V fixed: every prediction
-    moves by what predicted_change says, for shuffled rated items."""
-    reference = ex.EXERCISES["predicted_change"].reference
-    rng = np.random.default_rng(1)
-    for n, k, count, reg in [(6, 2, 3, 0.1), (15, 3, 8, 0.7), (30, 5, 20, 2.0)]:
-        V = rng.normal(size=(n, k))
-        rated = rng.choice(n, size=count, replace=False)
-        r = rng.integers(1, 6, size=count).astype(float)
-        J = ex.EXERCISES[NAME].reference(V, rated, reg)
-        for position in (0, count - 1):
-            epsilon = float(rng.normal(0, 2))
-            bumped = r.copy()
-            bumped[position] += epsilon
-            change = V @ (_user_solution(V, rated, bumped, reg) - _user_solution(V, rated, r, reg))
-            np.testing.assert_allclose(reference(J, rated, int(rated[position]), epsilon), change,
-                                       rtol=1e-8, atol=1e-10)
-
-
-def test_predicted_change_first_case_punishes_the_item_number_as_column(capsys):
-    J, rated, changed, epsilon = ex.EXERCISES["predicted_change"].cases()[0]
-    assert changed >= J.shape[1]          # item 3 of a 3-column J: the typical mistake crashes
-    assert list(rated).index(changed) != changed
-
-    def predicted_change(J, rated_items, changed_item, epsilon):
-        return J[:, changed_item] * epsilon
-
-    assert ex.check("predicted_change", predicted_change) is False
-    assert "You used changed_item itself as the column number" in capsys.readouterr().out
-
-
-def test_predicted_change_other_ways_to_find_the_column_pass(capsys):
-    def with_index(J, rated_items, changed_item, epsilon):
-        return epsilon * J[:, list(rated_items).index(changed_item)]
-
-    def with_basis_vector(J, rated_items, changed_item, epsilon):
-        return J @ np.where(rated_items == changed_item, epsilon, 0.0)
-
-    for fn in (with_index, with_basis_vector):
-        assert ex.check("predicted_change", fn) is True
-    assert capsys.readouterr().out.count("✅") == 2
-
-
-# ============================================================================ influence_matrix_of_user
 def test_first_case_is_the_slides_example(exercise):
-    V, rated, reg = exercise.cases()[0]
+    V, rated, ratings, reg = exercise.cases()[0]
     np.testing.assert_array_equal(V.T, toy("lecture_Vt"))
-    np.testing.assert_array_equal(rated, [0, 3, 5])      # user 0 of lesson 03 rated items 0, 3, 5
+    np.testing.assert_array_equal(rated, [0, 3, 5])      # user 0 rated items 0, 3, 5 ...
+    np.testing.assert_array_equal(ratings, [1, 2, 1])    # ... with 1, 2 and 1 stars
     assert reg == 0.1
 
 
-def test_cases_are_shuffled_and_overdetermined(exercise):
-    for V, rated, reg in exercise.cases()[1:]:
-        n, k = V.shape
-        assert k < len(rated) < n and len(set(rated.tolist())) == len(rated) and reg > 0
-        assert not np.all(np.diff(rated) > 0)            # the column order matters
-
-
 @pytest.mark.parametrize("j", range(6))
-def test_J_times_any_ratings_is_the_predictions_of_the_user_update(exercise, j):
-    """r_hat = V u with u the ridge solution for r (lstsq): J r for every r (linear in r), and
-    column k is the change of every prediction per unit change of the k-th rating."""
-    V, rated, reg = exercise.cases()[j]
-    J = exercise.reference(V, rated, reg)
-    assert J.shape == (V.shape[0], len(rated))
-    rng = np.random.default_rng(j)
-    for _ in range(3):
-        r = rng.integers(1, 6, size=len(rated)).astype(float)
-        u = _user_solution(V, rated, r, reg)
-        np.testing.assert_allclose(J @ r, V @ u, rtol=1e-9, atol=1e-12)
-        bumped = r.copy()
-        bumped[0] += 1.0
-        np.testing.assert_allclose(V @ _user_solution(V, rated, bumped, reg) - V @ u, J[:, 0], rtol=1e-8, atol=1e-10)
+def test_reference_zeroes_the_gradient_and_matches_ridge_least_squares(exercise, j):
+    """The user's block: grad = -2 V_O^T (r - V_O u) + 2 lambda u = 0, and u is the least-squares
+    solution of the stacked system [V_O; sqrt(lambda) I] u = [r; 0] (numpy.linalg.lstsq)."""
+    V, rated, r, reg = exercise.cases()[j]
+    u = exercise.reference(V, rated, r, reg)
+    V_O = V[rated]
+    gradient = -2 * V_O.T @ (r - V_O @ u) + 2 * reg * u
+    np.testing.assert_allclose(gradient, 0, atol=1e-9)
+    k = V.shape[1]
+    stacked = np.vstack([V_O, np.sqrt(reg) * np.eye(k)])
+    lstsq = np.linalg.lstsq(stacked, np.concatenate([r, np.zeros(k)]), rcond=None)[0]
+    np.testing.assert_allclose(u, lstsq, rtol=1e-9, atol=1e-12)
 
 
-def test_reference_is_the_packages_influence_matrix():
-    """mt.explain.influence_matrix of an unbiased ALS model: the same J for the model's V and lambda."""
-    rng = np.random.default_rng(5)
-    R = np.where(rng.random((20, 9)) < 0.5, rng.integers(1, 6, (20, 9)).astype(float), np.nan)
-    R[:, 0] = 3.0
-    ratings = mt.Ratings.from_dense(R)
-    model = mt.ALS(rank=3, reg=0.6, n_iters=5).fit(ratings)
-    for user in (0, 7, 19):
-        J, items = influence_matrix(model, ratings, user)
-        np.testing.assert_allclose(ex.EXERCISES[NAME].reference(model.V_, items, 0.6), J, rtol=1e-9, atol=1e-12)
+def test_reference_is_the_minimum_of_the_users_block():
+    """Strict convexity: every perturbation raises ||r - V_O u||^2 + lambda ||u||^2."""
+    rng = np.random.default_rng(4)
+    V, rated, r, reg = rng.normal(size=(12, 3)), np.array([1, 4, 7, 9]), rng.normal(size=4), 0.3
+    u = ex.EXERCISES[NAME].reference(V, rated, r, reg)
+
+    def block(x):
+        e = r - V[rated] @ x
+        return e @ e + reg * x @ x
+
+    for _ in range(50):
+        assert block(u + 1e-3 * rng.normal(size=3)) > block(u)
 
 
-def test_inverse_and_the_push_through_form_are_not_mistakes(capsys):
-    def with_inverse(V, rated_items, reg):
+def test_reference_agrees_with_the_packages_user_half_step():
+    rng = np.random.default_rng(1)
+    m, n, k, reg = 7, 9, 3, 0.4
+    R = rng.integers(1, 6, size=(m, n)).astype(float)
+    R[rng.random((m, n)) < 0.5] = np.nan
+    R[:, 0] = 4.0  # every user has a rating
+    ratings = Ratings.from_dense(R)
+    V = rng.normal(size=(n, k))
+    U = update_users(ratings, V, reg)
+    for u in range(m):
+        rated = np.flatnonzero(~np.isnan(R[u]))
+        np.testing.assert_allclose(ex.EXERCISES[NAME].reference(V, rated, R[u, rated], reg), U[u], rtol=1e-10)
+
+
+def test_a_user_with_fewer_ratings_than_k_is_fine_with_lambda():
+    """lambda I makes the k x k matrix positive definite whatever |Omega_u| is."""
+    V, reg = np.random.default_rng(2).normal(size=(5, 4)), 0.5
+    u = ex.EXERCISES[NAME].reference(V, np.array([2]), np.array([5.0]), reg)
+    # one rating: u is parallel to v_2, u = r v / (||v||^2 + lambda)
+    np.testing.assert_allclose(u, 5.0 * V[2] / (V[2] @ V[2] + reg))
+
+
+def test_inverse_instead_of_solve_is_not_a_mistake(capsys):
+    def user_update(V, rated_items, ratings_of_user, reg):
         V_O = V[rated_items]
-        return V @ np.linalg.inv(V_O.T @ V_O + reg * np.eye(V.shape[1])) @ V_O.T
+        return np.linalg.inv(V_O.T @ V_O + reg * np.eye(V.shape[1])) @ V_O.T @ ratings_of_user
 
-    def push_through(V, rated_items, reg):
-        # (V_O^T V_O + lambda I)^{-1} V_O^T = V_O^T (V_O V_O^T + lambda I)^{-1}: an |Omega_u| x |Omega_u| solve
-        V_O = V[rated_items]
-        return V @ V_O.T @ np.linalg.inv(V_O @ V_O.T + reg * np.eye(len(rated_items)))
+    assert ex.check(NAME, user_update) is True
+    assert "✅" in capsys.readouterr().out
 
-    for fn in (with_inverse, push_through):
-        assert ex.check(NAME, fn) is True
-        assert "✅" in capsys.readouterr().out
+
 
 
 @pytest.mark.parametrize(
     "wrong, phrase",
     [
-        (lambda V, items, reg: V @ np.linalg.pinv(V[items]), "λI is missing"),
-        (lambda V, items, reg: V @ np.linalg.inv(V.T @ V + reg * np.eye(V.shape[1])) @ V[items].T, "ALL items"),
-        (lambda V, items, reg: np.linalg.solve(V[items].T @ V[items] + reg * np.eye(V.shape[1]), V[items].T).T
-         @ V.T, "Jᵀ"),
-        (lambda V, items, reg: V[items] @ np.linalg.inv(V[items].T @ V[items] + reg * np.eye(V.shape[1]))
-         @ V[items].T, "EVERY item"),
-        (lambda V, items, reg: V @ np.linalg.solve(V[sorted(items)].T @ V[sorted(items)] + reg * np.eye(V.shape[1]),
-                                                   V[sorted(items)].T), "sorted"),
+        (lambda V, items, r, reg: np.linalg.lstsq(V[items], r, rcond=None)[0], "λI is missing"),
+        (lambda V, items, r, reg: np.linalg.solve(V.T @ V + reg * np.eye(V.shape[1]), V[items].T @ r), "ALL items"),
+        (lambda V, items, r, reg: np.linalg.solve(V[items].T @ V[items] + reg, V[items].T @ r), "EVERY entry"),
+        (lambda V, items, r, reg: np.linalg.solve(V[items].T @ V[items] + 2 * reg * np.eye(V.shape[1]),
+                                                  V[items].T @ r), "added twice"),
+        (lambda V, items, r, reg: np.linalg.solve(V[items].T @ V[items] / len(items) + reg * np.eye(V.shape[1]),
+                                                  V[items].T @ r / len(items)), "ALS-WR"),
     ],
-    ids=["pinv-no-reg", "all-items-inverse", "transposed-solve", "rated-rows", "sorted-builtin"],
+    ids=["no-reg-lstsq", "all-items", "reg-everywhere", "reg-twice", "mean-loss"],
 )
 def test_typical_mistakes_written_differently_are_recognised(wrong, phrase, capsys):
     assert ex.check(NAME, wrong) is False
     assert phrase in capsys.readouterr().out
 
 
+def test_shape_errors_are_reported_as_exceptions_with_the_line(capsys):
+    def user_update(V, rated_items, ratings_of_user, reg):
+        V_O = V[rated_items]
+        return np.linalg.solve(V_O @ V_O.T + reg * np.eye(V.shape[1]), V_O.T @ ratings_of_user)
+
+    assert ex.check(NAME, user_update) is False
+    out = capsys.readouterr().out
+    assert "your function raised ValueError" in out
+    assert "V_O @ V_O.T" in out  # the learner's line
+    assert "Test case 1 of 6" in out
+
+
+def test_unsolved_stub_says_so(capsys):
+    def user_update(V, rated_items, ratings_of_user, reg):
+        raise NotImplementedError("your turn")
+
+    assert ex.check(NAME, user_update) is False
+    assert "not written yet" in capsys.readouterr().out
+
+
 def test_the_solution_solves_rather_than_inverts(capsys):
     ex.solution(NAME)
-    assert "np.linalg.solve(A, V_O.T)" in capsys.readouterr().out
+    assert "np.linalg.solve(A, b)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name", ["predicted_change", NAME, "biased_impacts", "best_rerating"])
-def test_no_hint_writes_a_line_of_the_reference(name):
-    """Hints nudge; the code itself only comes from solution()."""
-    import inspect
+def test_all_of_V_instead_of_the_rated_rows_is_named_although_it_crashes(capsys):
+    """numpy's gufunc message alone does not say what is wrong: the diagnosis does."""
+    def user_update(V, rated_items, ratings_of_user, reg):
+        A = V.T @ V + reg * np.eye(V.shape[1])
+        return np.linalg.solve(A, V.T @ ratings_of_user)
 
-    reference = ex.EXERCISES[name].reference
-    lines = [line.split("#")[0].strip() for line in inspect.getsource(reference).splitlines()[1:]]
-    code = [line for line in lines if line and not line.startswith(('"""', "r\"\"\"")) and "=" in line
-            or line.startswith("return")]
-    for hint in ex.EXERCISES[name].hints:
-        squeezed = hint.replace(" ", "")
-        for line in code:
-            assert line.replace(" ", "") not in squeezed, (name, line)
+    assert ex.check(NAME, user_update) is False
+    out = capsys.readouterr().out
+    assert "matmul" in out and "V[rated_items]" in out and "You used all of V" in out
 
 
-# ============================================================================ biased_impacts
-def _biased_problem(seed):
-    rng = np.random.default_rng(seed)
-    n, k = 12, 3
-    V = rng.normal(size=(n, k))
-    rated = rng.choice(n, size=7, replace=False)
-    r_O = rng.integers(1, 6, size=7).astype(float)
-    return V, rated, r_O, 0.8, 3.5, rng.normal(0, 0.4, size=n)
+# ============================================================================ item_half_step
+@pytest.mark.parametrize("j", range(5))
+def test_item_half_step_is_the_packages_and_zeroes_every_items_gradient(j):
+    R, U, reg = ex.EXERCISES["item_half_step"].cases()[j]
+    V = ex.EXERCISES["item_half_step"].reference(R, U, reg)
+    np.testing.assert_allclose(V, update_items(R, U, reg), rtol=1e-9, atol=1e-12)
+    # gradient of L with respect to V, with U fixed: -2 E^T U + 2 lambda V (E: residuals on Omega, 0 elsewhere)
+    E = np.nan_to_num(R.to_dense() - U @ V.T, nan=0.0)
+    np.testing.assert_allclose(-2 * E.T @ U + 2 * reg * V, 0, atol=1e-9)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_biased_impacts_add_up_and_are_derivatives_times_residuals(seed):
-    """Independent lstsq solution of the biased user step (features (v_i, 1), targets r - mu - c):
-    baseline + sum of impacts is its prediction, and impact_k / (r_uk - mu - c_k) is the finite
-    difference of the prediction in r_uk."""
-    V, rated, r_O, reg, mu, c = _biased_problem(seed)
-    F = np.hstack([V, np.ones((len(V), 1))])
-    item = int(np.setdiff1d(np.arange(len(V)), rated)[0])
-
-    def prediction(r):
-        return mu + c[item] + F[item] @ _user_solution(F, rated, r - mu - c[rated], reg)
-
-    baseline, impacts = ex.EXERCISES["biased_impacts"].reference(V, rated, r_O, reg, mu, c, item)
-    assert baseline == pytest.approx(mu + c[item])
-    assert baseline + impacts.sum() == pytest.approx(prediction(r_O), abs=1e-10)
-    for j in range(len(rated)):
-        bumped = r_O.copy()
-        bumped[j] += 1.0
-        beta = prediction(bumped) - prediction(r_O)            # exact: linear in the ratings
-        assert impacts[j] == pytest.approx(beta * (r_O[j] - mu - c[rated[j]]), abs=1e-10)
+def test_item_half_step_cases_hold_an_item_nobody_rated_and_one_with_fewer_ratings_than_k():
+    for R, U, reg in ex.EXERCISES["item_half_step"].cases()[1:]:
+        counts = R.item_counts()
+        assert counts[-1] == 0 and counts[0] < max(U.shape[1], 2)
+        np.testing.assert_array_equal(ex.EXERCISES["item_half_step"].reference(R, U, reg)[-1], 0)
 
 
-def test_biased_impacts_are_the_packages_for_a_biased_ALS_model():
-    rng = np.random.default_rng(3)
-    R = np.where(rng.random((30, 12)) < 0.5, rng.integers(1, 6, (30, 12)).astype(float), np.nan)
-    ratings = mt.Ratings.from_dense(R)
-    model = mt.ALS(rank=3, reg=0.5, n_iters=10, biased=True, seed=0).fit(ratings)
-    for user, item in [(0, 1), (5, 11), (29, 4)]:
-        rated = ratings.cols[ratings.rows == user]
-        r_O = ratings.values[ratings.rows == user]
-        baseline, impacts = ex.EXERCISES["biased_impacts"].reference(model.V_, rated, r_O, model.reg, model.mu_,
-                                                                     model.item_bias_, item)
-        frame = mt.explain.influence(model, ratings, user, item).set_index("item").loc[rated]
-        np.testing.assert_allclose(impacts, frame["impact"], rtol=1e-9, atol=1e-12)
-        assert baseline == pytest.approx(frame.attrs["baseline"])
-        assert baseline + impacts.sum() == pytest.approx(model.predict([user], [item])[0], abs=1e-9)
+def test_the_transpose_trick_passes_item_half_step(capsys):
+    """Another correct route: the user half-step of R^T with U in V's place."""
+    def item_half_step(R, U, reg):
+        R_T = Ratings(R.cols, R.rows, R.values, shape=R.shape[::-1])
+        return update_users(R_T, U, reg)
+
+    assert ex.check("item_half_step", item_half_step) is True
 
 
-def test_a_biased_split_without_item_biases_in_the_residuals_is_named(capsys):
-    def biased_impacts(V, rated_items, r_O, reg, mu, item_bias, item):
-        F = np.c_[V, np.ones(len(V))]
-        F_O = F[rated_items]
-        beta = F_O @ np.linalg.inv(F_O.T @ F_O + reg * np.eye(V.shape[1] + 1)) @ F[item]
-        return mu + item_bias[item], beta * r_O
+# ============================================================================ als_sweep
+@pytest.mark.parametrize("j", range(4))
+def test_als_sweep_is_one_iteration_of_mt_ALS_and_its_objective(j):
+    R, U, V, reg = ex.EXERCISES["als_sweep"].cases()[j]
+    U_new, V_new, loss = ex.EXERCISES["als_sweep"].reference(R, U, V, reg)
+    model = ALS(rank=U.shape[1], reg=reg, n_iters=1).fit(R, init=(U, V))
+    np.testing.assert_allclose(U_new, model.U_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(V_new, model.V_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(loss, model.objective(), rtol=1e-12)
+    # the objective by a plain dense computation, and that the sweep did not raise it
+    dense = R.to_dense()
+    known = ~np.isnan(dense)
 
-    assert ex.check("biased_impacts", biased_impacts) is False
-    assert "raw ratings" in capsys.readouterr().out
+    def objective(U, V):
+        return np.sum(((dense - U @ V.T)[known]) ** 2) + reg * (np.sum(U ** 2) + np.sum(V ** 2))
 
-
-# ============================================================================ best_rerating
-def _brute_force_rerating(model, ratings, user, item):
-    """Every past rating set to every value 1..5, the user's half-step re-solved: the best one."""
-    rated = ratings.cols[ratings.rows == user]
-    r_O = ratings.values[ratings.rows == user]
-    now = _prediction_after_user_step(model, rated, r_O, item)
-    best, gain = None, -np.inf
-    for j in range(len(rated)):
-        for stars in range(1, 6):
-            changed = r_O.copy()
-            changed[j] = stars
-            g = _prediction_after_user_step(model, rated, changed, item) - now
-            if g > gain + 1e-12:
-                best, gain = (int(rated[j]), stars), g
-    return best
+    np.testing.assert_allclose(loss, objective(U_new, V_new), rtol=1e-12)
+    # the item half-step minimizes over V whatever V was, so compare with the best V for the old U
+    assert loss <= objective(U, update_items(R, U, reg)) + 1e-9
 
 
-def test_best_rerating_is_the_brute_force_answer_on_every_case():
-    exercise = ex.EXERCISES["best_rerating"]
-    cases = exercise.cases()
-    assert cases[1][1].shape == (650, 50)                 # real MovieLens, unbiased and biased
-    assert not cases[1][0].biased and cases[2][0].biased
-    for case in cases:
-        assert exercise.reference(*case) == _brute_force_rerating(*case)
-    assert len({exercise.reference(*case) for case in cases}) >= 3   # no hard-coded answer passes
-
-
-def test_on_the_lessons_model_the_best_rerating_is_not_the_largest_influence(lesson_model):
-    """What the lesson asks the learner to find out: for user 325 and Terminator 2 the largest
-    influence (L.A. Confidential, already 5 stars) cannot raise the prediction; another movie can."""
-    model, ratings, t2 = lesson_model
-    frame = mt.explain.influence(model, ratings, 325, t2)
-    best = ex.EXERCISES["best_rerating"].reference(model, ratings, 325, t2)
-    assert best == _brute_force_rerating(model, ratings, 325, t2)
-    assert frame["rating"].iloc[0] == 5 and frame["influence"].iloc[0] > 0
-    assert best[0] != frame["item"].iloc[0]
-
-
-def test_best_rerating_naive_answer_is_explained(capsys):
-    def best_rerating(model, ratings, user, item):
-        frame = mt.explain.influence(model, ratings, user, item)
-        k = frame["influence"].abs().idxmax()
-        return int(frame.loc[k, "item"]), (5 if frame.loc[k, "influence"] > 0 else 1)
-
-    assert ex.check("best_rerating", best_rerating) is False
-    assert "largest |influence|" in capsys.readouterr().out
+def test_fifty_sweeps_are_mt_ALS():
+    R = Ratings.from_dense(toy("lecture_R"))
+    U, V = np.random.default_rng(0).normal(0.0, 0.1, (4, 2)), np.zeros((6, 2))
+    for _ in range(50):
+        U, V, loss = ex.EXERCISES["als_sweep"].reference(R, U, V, 0.1)
+    model = ALS(rank=2, reg=0.1, n_iters=50, seed=0).fit(R)
+    np.testing.assert_allclose(U, model.U_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(loss / len(R), model.history_["loss"].iloc[-1], rtol=1e-10)
 
 
 # ============================================================================ questions
-def test_the_leverage_question_is_the_trace_of_a_projection_and_the_lessons_numbers(lesson_model):
-    """q06_leverage_sum: with lambda = 0, sum_k J_kk = rank; its explanation quotes ~3.7 for user 325
-    and ~0.6 for Scream (lambda = 1)."""
-    rng = np.random.default_rng(0)
-    V = rng.normal(size=(30, 4))
-    rated = rng.choice(30, size=10, replace=False)
-    V_O = V[rated]
-    H = V_O @ np.linalg.solve(V_O.T @ V_O, V_O.T)
-    assert ex.QUESTIONS["q06_leverage_sum"].answer == pytest.approx(np.trace(H))
-    model, ratings, _ = lesson_model
-    J, items = influence_matrix(model, ratings, 325)
-    assert np.trace(J[items]) == pytest.approx(3.7, abs=0.05)
-    scream = int(np.flatnonzero(ratings.item_titles[items] == "Scream (1996)")[0])
-    assert J[items[scream], scream] == pytest.approx(0.6, abs=0.05)
+def test_exercises_and_questions_of_the_lesson():
+    assert [name for name, e in ex.EXERCISES.items() if e.lesson == LESSON] == ["user_update", "item_half_step",
+                                                                                  "als_sweep"]
+    names = [name for name, q in ex.QUESTIONS.items() if q.lesson == LESSON]
+    assert names == ["q06_users_independent", "q06_few_ratings", "q06_global_minimum"]
 
 
-def test_the_small_service_answer_is_appendix_a_ratio(capsys):
-    m, n = 50, 200
-    assert ex.answer("q06_small_service", f"({m} - 1) / ({n} - 1)") is True
-    assert ex.answer("q06_appendix_a_ratio", "(m-1)/(n-1)") is True
-    assert ex.answer("q06_appendix_a_ratio", "m/n") is False
-    assert "rough version" in capsys.readouterr().out
+def test_few_ratings_question_matches_the_mathematics():
+    """The claim of q06_few_ratings: rank of V_O^T V_O <= |Omega_u| = 3 < k = 10, and + lambda I lifts every
+    eigenvalue to >= lambda."""
+    V_O, reg = np.random.default_rng(5).normal(size=(3, 10)), 0.5
+    gram = V_O.T @ V_O
+    assert np.linalg.matrix_rank(gram) == 3
+    assert np.linalg.eigvalsh(gram + reg * np.eye(10)).min() >= reg - 1e-12

@@ -1,332 +1,157 @@
-"""Lesson 07's exercises (1-D influence, FIA's user block, the exact local downdate, a find-out on MovieLens)
-and questions, against independent computations."""
+"""Lesson 07's exercises (ALS in practice): the user update with biases, checked against
+``mt.ALS(biased=True)`` and the block's gradient, and the find-out on MovieLens (the lambda with the
+lowest validation RMSE); and its questions."""
 
 import numpy as np
 import pytest
 
-import mfteach as mt
 import mfteach.exercises as ex
-from mfteach.data import toy
+from mfteach.als import ALS, update_users
+from mfteach.data import synthetic, toy
+from mfteach.ratings import Ratings
+from mfteach.widgets.als_explorer import als_grid
 
-NAME = "infl_of_user_rating"
-
+LESSON = "07_als_in_practice"
+BIASED = ex.EXERCISES["biased_user_update"]
 
 pytestmark = pytest.mark.usefixtures("exercise_state")  # progress in a temporary home
 
 
-@pytest.fixture
-def exercise():
-    return ex.EXERCISES[NAME]
-
-
-def _ridge(V_O, r, reg, weights=None):
-    """argmin_u sum_j w_j (r_j - u^T v_j)^2 + reg ||u||^2 (weights 1 by default)."""
-    w = np.ones(len(r)) if weights is None else weights
-    return np.linalg.solve(V_O.T @ (w[:, None] * V_O) + reg * np.eye(V_O.shape[1]), V_O.T @ (w * r))
-
-
-def test_first_case_is_the_slides_example(exercise):
-    V, rated, r, u, reg, target, removed = exercise.cases()[0]
+# ============================================================================ biased_user_update
+def test_first_case_is_user_0_of_the_slides_example():
+    V, item_bias, mu, rated, ratings, reg = BIASED.cases()[0]
     R = toy("lecture_R")
-    np.testing.assert_array_equal(V.T, toy("lecture_Vt"))
-    np.testing.assert_array_equal(rated, [0, 3, 5])
-    np.testing.assert_array_equal(r, R[0, [0, 3, 5]])
-    np.testing.assert_allclose(u, ex.EXERCISES["user_update"].reference(V, rated, r, reg))  # lesson 03's update
-    assert (reg, target, removed) == (0.1, 2, 1)
+    np.testing.assert_array_equal(rated, [0, 3, 5])      # user 0 rated items 0, 3, 5 ...
+    np.testing.assert_array_equal(ratings, [1, 2, 1])    # ... with 1, 2 and 1 stars
+    assert mu == pytest.approx(np.nanmean(R)) and reg == 0.1 and V.shape == (6, 2) and item_bias.shape == (6,)
 
 
-def test_cases_are_consistent(exercise):
-    for V, rated, r, u, reg, target, removed in exercise.cases():
+@pytest.mark.parametrize("j", range(6))
+def test_biased_reference_zeroes_the_gradient_of_the_users_block(j):
+    """d/du and d/db of sum (r - mu - b - c_i - u.v_i)^2 + lambda (||u||^2 + b^2) vanish at the reference."""
+    V, c, mu, rated, r, reg = BIASED.cases()[j]
+    u, b = BIASED.reference(V, c, mu, rated, r, reg)
+    assert u.shape == (V.shape[1],) and np.ndim(b) == 0
+    e = r - mu - b - c[rated] - V[rated] @ u
+    np.testing.assert_allclose(-2 * V[rated].T @ e + 2 * reg * u, 0, atol=1e-9)
+    np.testing.assert_allclose(-2 * e.sum() + 2 * reg * b, 0, atol=1e-9)
+
+
+def test_biased_reference_is_the_user_half_step_of_mt_ALS():
+    """mt.ALS(biased=True) ends every iteration with the user half-step: its U_ and user_bias_ are the
+    reference's pair for its own V_, item_bias_ and mu_, for every user."""
+    data, _, _ = synthetic(30, 25, rank=3, density=0.4, noise=0.3, seed=3)
+    model = ALS(rank=3, reg=0.7, n_iters=4, biased=True, seed=0).fit(data)
+    for u in range(data.shape[0]):
+        mine = data.rows == u
+        got_u, got_b = BIASED.reference(model.V_, model.item_bias_, model.mu_, data.cols[mine], data.values[mine], 0.7)
+        np.testing.assert_allclose(got_u, model.U_[u], rtol=1e-8, atol=1e-10)
+        assert got_b == pytest.approx(model.user_bias_[u], rel=1e-8, abs=1e-10)
+
+
+def test_the_slides_case_reproduces_its_fit():
+    R = Ratings.from_dense(toy("lecture_R"))
+    model = ALS(rank=2, reg=0.1, n_iters=20, biased=True, seed=0).fit(R)
+    u, b = BIASED.reference(*BIASED.cases()[0])
+    np.testing.assert_allclose(np.append(u, b), np.append(model.U_[0], model.user_bias_[0]), rtol=1e-8)
+
+
+def test_stacked_least_squares_and_bias_first_column_pass(capsys):
+    """Other correct routes: lstsq on the stacked ridge system, with the constant column FIRST."""
+    def biased_user_update(V, item_bias, mu, rated_items, ratings_of_user, reg):
         k = V.shape[1]
-        assert len(rated) == len(r) == len(set(rated.tolist())) > k and len(rated) != 2
-        assert target not in set(rated.tolist()) and 0 <= removed < len(rated) and reg > 0
-        V_O = V[rated]
-        np.testing.assert_allclose(-2 * V_O.T @ (r - V_O @ u) + 2 * reg * u, 0, atol=1e-9)   # u is the trained u_u
+        X = np.hstack([np.ones((len(rated_items), 1)), V[rated_items]])
+        A = np.vstack([X, np.sqrt(reg) * np.eye(k + 1)])
+        y = np.concatenate([ratings_of_user - item_bias[rated_items] - mu, np.zeros(k + 1)])
+        w = np.linalg.lstsq(A, y, rcond=None)[0]
+        return w[1:], w[0]
+
+    assert ex.check("biased_user_update", biased_user_update) is True
 
 
-@pytest.mark.parametrize("j", range(6))
-def test_reference_is_the_exact_refit_times_one_minus_the_leverage(exercise, j):
-    """Removing z from the ridge problem exactly: INFL_exact = e_z v_t^T A^-1 v_z / (1 - h_z)
-    (Sherman-Morrison), so the first-order INFL equals INFL_exact (1 - h_z), h_z = v_z^T A^-1 v_z."""
-    V, rated, r, u, reg, target, removed = exercise.cases()[j]
-    keep = np.arange(len(rated)) != removed
-    u_without = _ridge(V[rated[keep]], r[keep], reg)
-    exact = V[target] @ u - V[target] @ u_without                    # y_hat - y_hat_{-z}, retrained
-    v_z = V[rated[removed]]
-    A = V[rated].T @ V[rated] + reg * np.eye(V.shape[1])
-    leverage = v_z @ np.linalg.solve(A, v_z)
-    assert 0 < leverage < 1
-    np.testing.assert_allclose(exercise.reference(V, rated, r, u, reg, target, removed), exact * (1 - leverage),
-                               rtol=1e-9, atol=1e-12)
+def _biased_learner_versions():
+    def unpenalized_bias(V, item_bias, mu, rated_items, ratings_of_user, reg):
+        X = np.hstack([V[rated_items], np.ones((len(rated_items), 1))])
+        D = reg * np.eye(X.shape[1])
+        D[-1, -1] = 0
+        w = np.linalg.solve(X.T @ X + D, X.T @ (ratings_of_user - mu - item_bias[rated_items]))
+        return w[:-1], w[-1]
 
+    def no_item_bias(V, item_bias, mu, rated_items, ratings_of_user, reg):
+        X = np.hstack([V[rated_items], np.ones((len(rated_items), 1))])
+        w = np.linalg.solve(X.T @ X + reg * np.eye(X.shape[1]), X.T @ (ratings_of_user - mu))
+        return w[:-1], w[-1]
 
-@pytest.mark.parametrize("j", range(6))
-def test_reference_is_the_derivative_of_the_prediction_when_z_is_upweighted(exercise, j):
-    """Eq. (7)-(8): upweight z by eps (weight 1 + eps), refit; d y_hat / d eps at 0 is -grad_y^T H^-1 grad_l(z),
-    which is INFL; a central difference of exact refits agrees to O(eps^2)."""
-    V, rated, r, u, reg, target, removed = exercise.cases()[j]
-
-    def prediction(eps):
-        w = np.ones(len(rated))
-        w[removed] += eps
-        return V[target] @ _ridge(V[rated], r, reg, w)
-
-    eps = 1e-5
-    derivative = (prediction(eps) - prediction(-eps)) / (2 * eps)
-    np.testing.assert_allclose(exercise.reference(V, rated, r, u, reg, target, removed), derivative,
-                               rtol=1e-6, atol=1e-9)
-
-
-def test_reference_against_finite_difference_gradient_and_hessian(exercise):
-    """H and grad l(z) of the reference are the second and first derivatives of the user's loss."""
-    V, rated, r, u, reg, target, removed = exercise.cases()[2]
-    k, h = V.shape[1], 1e-4
-
-    def loss(x):
-        return float(np.sum((r - V[rated] @ x) ** 2) + reg * x @ x)
-
-    def loss_z(x):
-        return float((r[removed] - V[rated[removed]] @ x) ** 2)
-
-    I = np.eye(k)
-    grad_l = np.array([(loss_z(u + h * e) - loss_z(u - h * e)) / (2 * h) for e in I])
-    H = np.array([[(loss(u + h * a + h * b) - loss(u + h * a - h * b) - loss(u - h * a + h * b)
-                    + loss(u - h * a - h * b)) / (4 * h * h) for b in I] for a in I])
-    expected = -V[target] @ np.linalg.solve(H, grad_l)
-    np.testing.assert_allclose(exercise.reference(V, rated, r, u, reg, target, removed), expected, rtol=1e-5)
-
-
-def test_positive_residual_on_the_target_itself_pushes_up():
-    """Sanity of the sign: with target = the removed item, INFL = e_z h_z, of the sign of the residual."""
-    rng = np.random.default_rng(4)
-    V, reg = rng.normal(size=(10, 3)), 0.3
-    rated, r = np.arange(6), rng.integers(1, 6, size=6).astype(float)
-    u = _ridge(V[rated], r, reg)
-    reference = ex.EXERCISES[NAME].reference
-    for z in range(6):
-        e_z = r[z] - u @ V[z]
-        assert np.sign(reference(V, rated, r, u, reg, z, z)) == np.sign(e_z)
-
-
-def test_agrees_with_the_item_based_influence_of_an_als_model():
-    """After an ALS fit (last half-step: users, exact), the item-based INFL of a user's rating on an unrated
-    item is this exercise with V = model.V_ and u = model.U_[user]; and it is the first-order version of
-    removing the rating and re-solving the user's ridge problem (V fixed)."""
-    ratings, _, _ = mt.synthetic(30, 25, rank=3, density=0.4, noise=0.3, seed=2)
-    reg = 0.5
-    model = mt.ALS(rank=3, reg=reg, n_iters=10, seed=0).fit(ratings)
-    user = 4
-    lo, hi = np.searchsorted(ratings.rows, [user, user + 1])
-    rated, r = ratings.cols[lo:hi], ratings.values[lo:hi]
-    target = int(np.setdiff1d(np.arange(25), rated)[0])
-    reference = ex.EXERCISES[NAME].reference
-    for z in range(len(rated)):
-        first_order = reference(model.V_, rated, r, model.U_[user], reg, target, z)
-        keep = np.arange(len(rated)) != z
-        u_without = _ridge(model.V_[rated[keep]], r[keep], reg)
-        v_z = model.V_[rated[z]]
-        A = model.V_[rated].T @ model.V_[rated] + reg * np.eye(3)
-        exact = model.V_[target] @ (model.U_[user] - u_without)
-        np.testing.assert_allclose(first_order, exact * (1 - v_z @ np.linalg.solve(A, v_z)), rtol=1e-8, atol=1e-12)
-
-
-def test_the_simplified_formula_and_an_explicit_inverse_pass(capsys):
-    def infl_of_user_rating(V, rated_items, ratings_of_user, u, reg, target_item, removed):
+    def bias_first(V, item_bias, mu, rated_items, ratings_of_user, reg):
+        rest = ratings_of_user - mu - item_bias[rated_items]
+        b = np.mean(rest)
         V_O = V[rated_items]
-        v_z = V[rated_items[removed]]
-        e_z = ratings_of_user[removed] - u @ v_z
-        return e_z * V[target_item] @ np.linalg.inv(V_O.T @ V_O + reg * np.eye(V.shape[1])) @ v_z
+        return np.linalg.solve(V_O.T @ V_O + reg * np.eye(V.shape[1]), V_O.T @ (rest - b)), b
 
-    assert ex.check(NAME, infl_of_user_rating) is True
-    assert "✅" in capsys.readouterr().out
+    def one_vector(V, item_bias, mu, rated_items, ratings_of_user, reg):
+        X = np.hstack([V[rated_items], np.ones((len(rated_items), 1))])
+        return np.linalg.solve(X.T @ X + reg * np.eye(X.shape[1]), X.T @ (ratings_of_user - mu - item_bias[rated_items]))
 
-
-def test_a_loop_over_the_ratings_passes(capsys):
-    def infl_of_user_rating(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-        k = V.shape[1]
-        H = 2 * reg * np.eye(k)
-        for j in rated_items:
-            H = H + 2 * np.outer(V[j], V[j])
-        j = rated_items[removed]
-        grad = -2 * (ratings_of_user[removed] - V[j] @ u) * V[j]
-        return float(-V[target_item] @ np.linalg.solve(H, grad))
-
-    assert ex.check(NAME, infl_of_user_rating) is True
+    return [(unpenalized_bias, "unpenalized"), (no_item_bias, "item biases are missing"),
+            (bias_first, "jointly"), (one_vector, "split it")]
 
 
-@pytest.mark.parametrize(
-    "wrong, phrase",
-    [
-        # the sign of eq. (11) taken as y_hat_{-z} - y_hat
-        (lambda V, R, r, u, reg, t, z: V[t] @ np.linalg.solve(V[R].T @ V[R] + reg * np.eye(V.shape[1]),
-                                                             -(r[z] - u @ V[R[z]]) * V[R[z]]), "wrong sign"),
-        # H = 2(...) with the gradient -e v
-        (lambda V, R, r, u, reg, t, z: V[t] @ np.linalg.solve(2 * (V[R].T @ V[R] + reg * np.eye(V.shape[1])),
-                                                             (r[z] - u @ V[R[z]]) * V[R[z]]), "half"),
-        # the rating instead of the residual, with an explicit inverse
-        (lambda V, R, r, u, reg, t, z: r[z] * V[t] @ np.linalg.inv(V[R].T @ V[R] + reg * np.eye(V.shape[1]))
-         @ V[R[z]], "residual"),
-        # the Hessian without lambda, by lstsq-like pinv
-        (lambda V, R, r, u, reg, t, z: (r[z] - u @ V[R[z]]) * V[t] @ np.linalg.pinv(V[R].T @ V[R]) @ V[R[z]],
-         "λI is missing"),
-    ],
-    ids=["sign", "half", "rating", "no-reg-pinv"],
-)
-def test_typical_mistakes_written_differently_are_recognised(wrong, phrase, capsys):
-    assert ex.check(NAME, wrong) is False
+@pytest.mark.parametrize("wrong, phrase", _biased_learner_versions(), ids=lambda x: getattr(x, "__name__", ""))
+def test_biased_mistakes_written_differently_are_recognised(wrong, phrase, capsys):
+    assert ex.check("biased_user_update", wrong) is False
     assert phrase in capsys.readouterr().out
 
 
-def test_stub_is_not_written_yet(capsys):
-    def infl_of_user_rating(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-        raise NotImplementedError("your turn")
-
-    assert ex.check(NAME, infl_of_user_rating) is False
+def test_biased_stub_is_not_written_yet(shell, capsys):
+    shell.run_cell_magic("check", "biased_user_update",
+                         "def biased_user_update(V, item_bias, mu, rated_items, ratings_of_user, reg):\n"
+                         "    raise NotImplementedError(\"your turn\")\n")
     assert "not written yet" in capsys.readouterr().out
 
 
-# ============================================================================ ridge_influence_1d
-def _ridge_fit_1d(x, y, lam, weights):
-    return np.sum(weights * x * y) / (np.sum(weights * x**2) + lam)
-
-
-@pytest.mark.parametrize("j", range(5))
-def test_ridge_1d_is_the_derivative_of_the_prediction_and_the_exact_change_times_1_minus_h(j):
-    """Eq. (7)-(9): d y_hat / d eps of exact weighted refits, by central differences; and the exact
-    leave-one-out change (N refits in a loop) times 1 - h_z."""
-    x, y, lam, x_t = ex.EXERCISES["ridge_influence_1d"].cases()[j]
-    got = ex.EXERCISES["ridge_influence_1d"].reference(x, y, lam, x_t)
-    n, eps = len(x), 1e-6
-    w = _ridge_fit_1d(x, y, lam, np.ones(n))
-    for z in range(n):
-        up, down = np.ones(n), np.ones(n)
-        up[z], down[z] = 1 + eps, 1 - eps
-        derivative = x_t * (_ridge_fit_1d(x, y, lam, up) - _ridge_fit_1d(x, y, lam, down)) / (2 * eps)
-        assert got[z] == pytest.approx(derivative, rel=1e-6, abs=1e-9)
-        keep = np.arange(n) != z
-        exact = x_t * (w - _ridge_fit_1d(x[keep], y[keep], lam, np.ones(n - 1)))
-        assert got[z] == pytest.approx(exact * (1 - x[z] ** 2 / (np.sum(x**2) + lam)), rel=1e-9, abs=1e-12)
-
-
-def test_ridge_1d_a_loop_with_refits_of_the_derivative_passes(capsys):
-    def ridge_influence_1d(x, y, lam, x_t):
-        w = x @ y / (x @ x + lam)
-        out = []
-        for xz, yz in zip(x, y):
-            out.append(x_t * (yz - w * xz) * xz / (x @ x + lam))
-        return np.array(out)
-
-    assert ex.check("ridge_influence_1d", ridge_influence_1d) is True
-
-
-def test_ridge_1d_exact_refits_are_recognised(capsys):
-    def ridge_influence_1d(x, y, lam, x_t):
-        w = x @ y / (x @ x + lam)
-        keep = ~np.eye(len(x), dtype=bool)
-        return np.array([x_t * (w - x[k] @ y[k] / (x[k] @ x[k] + lam)) for k in keep])
-
-    assert ex.check("ridge_influence_1d", ridge_influence_1d) is False
-    assert "EXACT leave-one-out" in capsys.readouterr().out
-
-
-# ============================================================================ exact_local_infl
-@pytest.mark.parametrize("j", range(6))
-def test_exact_local_is_a_re_solve_without_each_rating(j):
-    """Against lstsq on the augmented system [V_O; sqrt(lambda) I] u = [r; 0] without row z."""
-    V, rated, r, u, reg, target = ex.EXERCISES["exact_local_infl"].cases()[j]
-    got = ex.EXERCISES["exact_local_infl"].reference(V, rated, r, u, reg, target)
-    k = V.shape[1]
-    assert got.shape == (len(rated),)
-    for z in range(len(rated)):
-        keep = np.arange(len(rated)) != z
-        M = np.vstack([V[rated[keep]], np.sqrt(reg) * np.eye(k)])
-        u_without = np.linalg.lstsq(M, np.concatenate([r[keep], np.zeros(k)]), rcond=None)[0]
-        assert got[z] == pytest.approx(V[target] @ (u - u_without), rel=1e-8, abs=1e-10)
-
-
-def test_exact_local_is_fia_exact_local_on_an_als_model():
-    """The package's fia(..., exact_local=True), item-based rows, after an ALS fit (users solved last)."""
-    ratings, _, _ = mt.synthetic(30, 25, rank=3, density=0.4, noise=0.3, seed=2)
-    model = mt.ALS(rank=3, reg=0.5, n_iters=10, seed=0).fit(ratings)
-    user = 4
-    lo, hi = np.searchsorted(ratings.rows, [user, user + 1])
-    rated, r = ratings.cols[lo:hi], ratings.values[lo:hi]
-    target = int(np.setdiff1d(np.arange(25), rated)[0])
-    got = ex.EXERCISES["exact_local_infl"].reference(model.V_, rated, r, model.U_[user], 0.5, target)
-    frame = mt.explain.fia(model, ratings, user, target, side="item-based", exact_local=True)
-    package = frame.set_index("item")["influence"]
-    np.testing.assert_allclose(got, package.loc[rated].to_numpy(), rtol=1e-8, atol=1e-12)
-
-
-def test_exact_local_a_loop_of_re_solves_passes_and_first_order_is_recognised(capsys):
-    def exact_local_infl(V, rated_items, ratings_of_user, u, reg, target_item):
-        out = []
-        for z in range(len(rated_items)):
-            keep = np.arange(len(rated_items)) != z
-            V_k = V[rated_items[keep]]
-            u_z = np.linalg.solve(V_k.T @ V_k + reg * np.eye(V.shape[1]), V_k.T @ ratings_of_user[keep])
-            out.append(V[target_item] @ (u - u_z))
-        return np.array(out)
-
-    assert ex.check("exact_local_infl", exact_local_infl) is True
-
-    def first_order(V, rated_items, ratings_of_user, u, reg, target_item):
-        return np.array([ex.EXERCISES[NAME].reference(V, rated_items, ratings_of_user, u, reg, target_item, z)
-                         for z in range(len(rated_items))])
-
-    assert ex.check("exact_local_infl", first_order) is False
-    assert "first-order estimates" in capsys.readouterr().out
-
-
-# ============================================================================ because_you_rated
-def test_because_you_rated_on_movielens_is_the_largest_positive_item_based_fia(ml100k):
-    """The lesson's model; FIA's item-based influences computed here from the factors (e_uj v_j^T A_u^-1 v_i),
-    not with mt.explain.fia."""
-    exercise = ex.EXERCISES["because_you_rated"]
-    cases = exercise.cases()
-    assert len(cases) >= 3 and cases[0][1].shape == (40, 30)            # a small synthetic case first
-    data = ml100k.top(n_users=250, n_items=250)
-    train, test = data.split(how="leave_one_out", seed=0)
-    real = [c for c in cases if c[1].shape == (250, 250)]
-    assert len(real) >= 3
-    for model, ratings, user, item in cases:
-        np.testing.assert_array_equal(ratings.values, (train if ratings.shape == (250, 250) else ratings).values)
-        lo, hi = np.searchsorted(ratings.rows, [user, user + 1])
-        items_u, r_u = ratings.cols[lo:hi], ratings.values[lo:hi]
-        assert item not in set(items_u.tolist())                         # a prediction, not a training rating
-        V, u = model.V_, model.U_[user]
-        A = V[items_u].T @ V[items_u] + model.reg * np.eye(V.shape[1])
-        influence = (r_u - V[items_u] @ u) * (V[items_u] @ np.linalg.solve(A, V[item]))
-        answer = exercise.reference(model, ratings, user, item)
-        assert answer == items_u[np.argmax(influence)] and influence.max() > 0
-    _, _, user, item = real[0]
-    assert (user, item) == (int(test.rows[0]), int(test.cols[0]))       # the lesson's USER, ITEM
+# ============================================================================ best_reg
+def test_best_reg_chooses_on_the_validation_split_never_the_test_set(ml100k):
+    cases = ex.EXERCISES["best_reg"].cases()
+    fit, valid, rank, regs = next(c for c in cases if c[0].shape == ml100k.shape)
+    train, test = ml100k.split(0.2, seed=0)
+    assert len(fit) + len(valid) == len(train)                      # fit and valid are the training ratings
+    key = lambda r: set(zip(r.rows.tolist(), r.cols.tolist()))      # noqa: E731
+    assert not key(valid) & key(test) and not key(fit) & key(test)
+    # the lesson's answer, by an independent route: the explorer's grid (package half-steps, no history)
+    grid = als_grid(fit, valid, ranks=(rank,), regs=regs, n_iters=10)
+    best = grid.regs[int(np.argmin(grid.test_rmse[0]))]
+    assert ex.EXERCISES["best_reg"].reference(fit, valid, rank, regs) == best == 10.0  # section 6's lambda
+    assert best != regs[int(np.argmin(grid.train_rmse[0]))]          # the training RMSE would choose otherwise
+    small = next(c for c in cases if c[0].shape != ml100k.shape)      # a hard-coded 10.0 fails here
+    assert ex.EXERCISES["best_reg"].reference(*small) != best
 
 
 # ============================================================================ questions
-@pytest.mark.parametrize("name, right, wrong", [
-    ("q07_mean_or_sum", 1, 0), ("q07_block_diagonal", 2, 0), ("q07_negative_five_stars", 1, 0),
-    ("q07_smaller_than_retraining", 0, 3), ("q07_leverage_share", "4/5", 1.25),
-])
-def test_questions(name, right, wrong, capsys):
-    assert ex.answer(name, right) is True
-    capsys.readouterr()
-    assert ex.answer(name, wrong) is False
-    assert ex.QUESTIONS[name].feedback[wrong] in capsys.readouterr().out
+def test_exercises_and_questions_of_the_lesson():
+    assert [name for name, e in ex.EXERCISES.items() if e.lesson == LESSON] == ["biased_user_update", "best_reg"]
+    names = [name for name, q in ex.QUESTIONS.items() if q.lesson == LESSON]
+    assert names == ["q07_gram_cost", "q07_alswr_weights", "q07_large_lambda"]
 
 
-def test_leverage_question_matches_sherman_morrison():
-    """first order / exact local = 1 - h_z, with h_z = 0.2: checked on a block built to have that leverage."""
-    rng = np.random.default_rng(1)
-    V_O, reg = rng.normal(size=(6, 2)), 0.5
-    A = V_O.T @ V_O + reg * np.eye(2)
-    v = rng.normal(size=2)
-    v *= np.sqrt(0.25 / (v @ np.linalg.solve(A, v)))     # g = v^T A^-1 v = 1/4: leverage g / (1 + g) = 0.2 in A + v v^T
-    V = np.vstack([V_O, v, rng.normal(size=(1, 2))])
-    rated, r = np.arange(7), rng.integers(1, 6, size=7).astype(float)
-    u = np.linalg.solve(V[rated].T @ V[rated] + reg * np.eye(2), V[rated].T @ r)
-    A_full = V[rated].T @ V[rated] + reg * np.eye(2)
-    assert v @ np.linalg.solve(A_full, v) == pytest.approx(0.2)
-    first = ex.EXERCISES[NAME].reference(V, rated, r, u, reg, 7, 6)
-    exact = ex.EXERCISES["exact_local_infl"].reference(V, rated, r, u, reg, 7)[6]
-    assert first / exact == pytest.approx(ex.QUESTIONS["q07_leverage_share"].answer, rel=1e-9)
+@pytest.mark.parametrize("value, right", [("N * k**2", True), ("k*k*N", True), ("N*k**2 + 0*m", True),
+                                          ("m*n*k**2", False), ("N*k", False), ("m * k**3", False)])
+def test_gram_cost_expression(value, right):
+    assert ex.answer("q07_gram_cost", value) is right
+
+
+def test_alswr_question_matches_the_package():
+    """The claim of q07_alswr_weights: ALS-WR's user update is the plain closed form with lambda |Omega_u|,
+    so at lambda = 0.1 a user with 20 ratings gets 2 and one with 600 gets 60 on the diagonal."""
+    rng = np.random.default_rng(7)
+    m, n, k, reg = 6, 40, 3, 0.1
+    R = np.full((m, n), np.nan)
+    for u, count in enumerate([20, 3, 35, 8, 40, 12]):
+        R[u, rng.choice(n, size=count, replace=False)] = rng.integers(1, 6, size=count)
+    ratings = Ratings.from_dense(R)
+    V = rng.normal(size=(n, k))
+    U = update_users(ratings, V, reg, weighted_reg=True)
+    for u in range(m):
+        rated = np.flatnonzero(~np.isnan(R[u]))
+        np.testing.assert_allclose(U[u], ex.EXERCISES["user_update"].reference(V, rated, R[u, rated], reg * len(rated)),
+                                   rtol=1e-10)
+    assert ex.answer("q07_alswr_weights", 1) is True

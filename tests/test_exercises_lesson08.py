@@ -1,400 +1,236 @@
-"""Lesson 08's exercises and questions (KDD 2019, sec. 3.3): the forward and backward pass of NCF for one pair,
-the Hessian of one rating's loss over (p_u, q_i) for a ReLU network, the most influential rating by FIA-NCF."""
+"""Lesson 08's exercises and questions (08_svd_and_biases): the imputed SVD, the biased prediction,
+one round of bias updates, and the two check-your-understanding questions."""
+
+import inspect
+import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.linalg as la
 
 import mfteach as mt
-import mfteach.exercises as ex
-from mfteach.exercises.compare import same
-from mfteach.explain.fia_ncf import local_objective
-from mfteach.ncf import NCF, backward, forward
+from mfteach.exercises import EXERCISES, QUESTIONS, answer, check, hint, solution
+from mfteach.exercises.lesson08 import imputed_svd, predict_biased, update_biases
 
-NAME = "rating_hessian"
-
-
-pytestmark = pytest.mark.usefixtures("exercise_state")  # progress in a temporary home
+LESSON = "08_svd_and_biases"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "lessons" / f"{LESSON}.ipynb"
+OURS = ["imputed_svd", "predict_biased", "update_biases"]
 
 
-@pytest.fixture
-def exercise():
-    return ex.EXERCISES[NAME]
+@pytest.fixture(autouse=True)
+def _private_progress(exercise_state):
+    return exercise_state
 
 
-def _loss(theta, d, W1, b1, w_out, reg, r, mu=0.0, b_out=0.0):
-    """(r - r_hat)^2 + lambda ||theta||^2 with r_hat = mu + w_out . ReLU(W1 theta + b1) + b_out."""
-    r_hat = mu + w_out @ np.maximum(W1 @ theta + b1, 0.0) + b_out
-    return (r - r_hat) ** 2 + reg * theta @ theta
+def _notebook_cells():
+    return json.loads(NOTEBOOK.read_text())["cells"]
 
 
-def _finite_difference_hessian(f, theta, h=1e-4):
-    """Central second differences of the values of f (no derivative of ours involved)."""
-    n = len(theta)
-    E = h * np.eye(n)
-    H = np.empty((n, n))
-    for j in range(n):
-        for k in range(n):
-            H[j, k] = (f(theta + E[j] + E[k]) - f(theta + E[j] - E[k]) - f(theta - E[j] + E[k])
-                       + f(theta - E[j] - E[k])) / (4 * h * h)
-    return H
+def _verdict(capsys, name, fn):
+    ok = check(name, fn)
+    return ok, capsys.readouterr().out
 
 
-def test_first_case_is_the_small_one_with_the_documented_units(exercise):
-    p_u, q_i, W1, b1, w_out, reg = exercise.cases()[0]
-    assert p_u.shape == q_i.shape == (2,) and W1.shape == (3, 4) and reg == 0.1
-    z0 = np.concatenate([p_u, q_i])
-    np.testing.assert_allclose(W1 @ z0 + b1, [1.7, -0.6, 0.5])             # active, inactive, active by its bias
-    assert (W1 @ z0)[2] < 0
+# ---------------------------------------------------------------------------- registration and lesson
+def test_registered_in_the_order_of_the_lesson():
+    mine = [name for name, ex in EXERCISES.items() if ex.lesson == LESSON]
+    assert mine == OURS
+    for name in OURS:
+        assert len(EXERCISES[name].hints) >= 3 and len(EXERCISES[name].diagnostics) >= 2
+    assert [name for name, q in QUESTIONS.items() if q.lesson == LESSON] == ["q08_eckart_young", "q08_biased_parameters"]
 
 
-def test_cases_exercise_every_branch(exercise):
-    for p_u, q_i, W1, b1, w_out, reg in exercise.cases():
-        d, h = len(p_u), len(b1)
-        assert q_i.shape == (d,) and W1.shape == (h, 2 * d) and w_out.shape == (h,) and reg > 0
-        a = W1 @ np.concatenate([p_u, q_i]) + b1
-        assert (a > 0).any() and (a < 0).any()                                 # the mask matters
-        assert ((a > 0) != (a - b1 > 0)).any()                                 # the bias decides some unit
-        assert np.abs(a).min() > 1e-3                                          # no unit sits on a kink
+def test_the_lesson_checks_every_exercise_and_shows_the_quiz():
+    sources = ["".join(c["source"]) for c in _notebook_cells() if c["cell_type"] == "code"]
+    checked = [s.split()[1] for s in sources if s.startswith("%%check")]
+    assert checked == OURS
+    assert any(f'mt.exercises.quiz("{LESSON}")' in s for s in sources)
+    assert not any(re.search(r"\b(hint|solution)\(", s) for s in sources)
 
 
-@pytest.mark.parametrize("j", range(6))
-def test_reference_is_the_finite_difference_hessian_whatever_the_rating(exercise, j):
-    """The zero-curvature claim: second differences of the loss VALUES equal 2 g g^T + 2 lambda I, for any
-    rating r and any offsets mu, b_out (the residual term -2 e grad^2 r_hat vanishes)."""
-    p_u, q_i, W1, b1, w_out, reg = exercise.cases()[j]
-    theta, d = np.concatenate([p_u, q_i]), len(p_u)
-    H = exercise.reference(p_u, q_i, W1, b1, w_out, reg)
-    for r, mu, b_out in [(1.0, 0.0, 0.0), (5.0, 3.5, -0.3), (-20.0, 0.0, 2.0)]:
-        fd = _finite_difference_hessian(lambda t: _loss(t, d, W1, b1, w_out, reg, r, mu, b_out), theta)
-        np.testing.assert_allclose(fd, H, atol=1e-5 * (1 + np.abs(H).max()))
-    np.testing.assert_allclose(H, H.T)
-    assert np.linalg.eigvalsh(H).min() == pytest.approx(2 * reg)               # 2 g g^T has rank one
-    g = W1.T @ (w_out * (W1 @ theta + b1 > 0))
-    assert np.linalg.eigvalsh(H).max() == pytest.approx(2 * g @ g + 2 * reg)
+# ---------------------------------------------------------------------------- imputed_svd
+def test_imputed_svd_equals_the_package_with_item_means():
+    for R, k in EXERCISES["imputed_svd"].cases():
+        model = mt.TruncatedSVD(rank=k, impute="item_mean").fit(mt.Ratings.from_dense(R))
+        np.testing.assert_allclose(imputed_svd(R, k), model.predict_matrix(), atol=1e-9)
 
 
-def test_reference_gradient_is_the_packages_backward_pass(exercise):
-    """g in the reference is what mfteach.ncf.backward returns as dz_0 for the same one-layer network."""
-    for p_u, q_i, W1, b1, w_out, reg in exercise.cases():
-        params = {"P": p_u[None], "Q": q_i[None], "W1": W1, "b1": b1, "w_out": w_out, "b_out": np.zeros(1)}
-        _, cache = forward(params, np.array([0]), np.array([0]))
-        _, dz0 = backward(params, cache, np.ones(1), with_embeddings=False)
-        H = exercise.reference(p_u, q_i, W1, b1, w_out, reg)
-        np.testing.assert_allclose(H, 2 * np.outer(dz0[0], dz0[0]) + 2 * reg * np.eye(2 * len(p_u)), rtol=1e-12)
+def test_imputed_svd_meets_eckart_young():
+    R, k = EXERCISES["imputed_svd"].cases()[1]
+    filled = np.where(np.isnan(R), np.nanmean(R, axis=0), R)
+    sigma = np.linalg.svd(filled, compute_uv=False)
+    M_k = imputed_svd(R, k)
+    assert np.linalg.matrix_rank(M_k) == k
+    np.testing.assert_allclose(np.sum((filled - M_k) ** 2), np.sum(sigma[k:] ** 2))
 
 
-def test_reference_is_fia_ncfs_embedding_hessian_when_r_t_is_one_rating():
-    """An NCF with one hidden layer in which user 0 rated only item 0 and nobody else rated item 0: R_t is that
-    single rating, and the package's H_e = 2 J^T J + 2 lambda I is the exercise's Hessian."""
-    rng = np.random.default_rng(5)
-    R = rng.integers(1, 6, size=(6, 7)).astype(float)
-    R[0, :] = np.nan
-    R[:, 0] = np.nan
-    R[0, 0] = 4.0
-    ratings = mt.Ratings.from_dense(R)
-    model = NCF(embedding_dim=3, hidden=(5,), reg=0.7, n_epochs=3, batch_size=8, seed=0).fit(ratings)
-    p = model.params_
-    H = ex.EXERCISES[NAME].reference(p["P"][0], p["Q"][0], p["W1"], p["b1"], p["w_out"], model.reg)
-    _, _, H_e = local_objective(model, ratings, 0, 0)                         # (L_t, its gradient, H_e)
-    np.testing.assert_allclose(H, H_e, rtol=1e-12, atol=1e-14)
+@pytest.mark.parametrize("wrong, words", [
+    (lambda R, k: _svd_k(np.where(np.isnan(R), np.nanmean(R, axis=1)[:, None], R), k), "USER's mean"),
+    (lambda R, k: _svd_k(np.nan_to_num(R), k), "filled the holes with 0"),
+    (lambda R, k: _svd_k(np.where(np.isnan(R), np.nanmean(R), R), k), "one global mean"),
+    (lambda R, k: _no_sigma(np.where(np.isnan(R), np.nanmean(R, axis=0), R), k), "singular values are missing"),
+    (lambda R, k: _svd_k(R, k), "R with its NaN"),
+])
+def test_imputed_svd_mistakes_are_named(capsys, wrong, words):
+    ok, out = _verdict(capsys, "imputed_svd", wrong)
+    assert not ok and words in out, out
 
 
-def test_every_diagnostic_differs_from_the_reference_and_from_the_others(exercise):
-    """No correct answer is ever diagnosed, and each message is the one a learner with that mistake reads."""
-    cases = exercise.cases()
-    expected = [exercise.reference(*case) for case in cases]
-    answers = []
-    for diagnostic in exercise.diagnostics:
-        results = [diagnostic.wrong(*case) for case in cases]
-        assert not all(same(r, e, exercise.rtol, exercise.atol) for r, e in zip(results, expected))
-        answers.append(results)
-    for i in range(len(answers)):
-        for j in range(i):
-            assert not all(same(a, b, exercise.rtol, exercise.atol) for a, b in zip(answers[i], answers[j]))
+def _svd_k(M, k):
+    X, s, Yt = np.linalg.svd(M)
+    return X[:, :k] @ np.diag(s[:k]) @ Yt[:k, :]
 
 
-@pytest.mark.parametrize("j", range(11))
-def test_each_diagnostic_is_recognised(exercise, j, capsys):
-    diagnostic = exercise.diagnostics[j]
-    assert ex.check(NAME, diagnostic.wrong) is False
-    assert "💡 " + diagnostic.message in capsys.readouterr().out
+def _no_sigma(M, k):
+    X, s, Yt = np.linalg.svd(M)
+    return X[:, :k] @ Yt[:k, :]
 
 
-def test_a_dense_loop_version_passes(capsys):
-    def rating_hessian(p_u, q_i, W1, b1, w_out, reg):
-        z0 = np.concatenate([p_u, q_i])
-        g = np.zeros(len(z0))
-        for k in range(len(b1)):                     # unit by unit
-            if W1[k] @ z0 + b1[k] > 0:
-                g += w_out[k] * W1[k]
-        H = np.zeros((len(z0), len(z0)))
-        for a in range(len(z0)):
-            for b in range(len(z0)):
-                H[a, b] = 2 * g[a] * g[b] + (2 * reg if a == b else 0.0)
-        return H
-
-    assert ex.check(NAME, rating_hessian) is True
-    assert "✅" in capsys.readouterr().out
+# ---------------------------------------------------------------------------- predict_biased
+def test_predict_biased_matches_the_formula_term_by_term():
+    mu, b, c, U, V, rows, cols = EXERCISES["predict_biased"].cases()[0]
+    expected = [mu + b[u] + c[i] + U[u] @ V[i] for u, i in zip(rows, cols)]
+    np.testing.assert_allclose(predict_biased(mu, b, c, U, V, rows, cols), expected)
 
 
-@pytest.mark.parametrize(
-    "wrong, phrase",
-    [
-        # the linear network's gradient, written with .dot
-        (lambda p, q, W1, b1, w, reg: 2 * np.outer(W1.T.dot(w), W1.T.dot(w)) + 2 * reg * np.identity(2 * len(p)),
-         "gradient of a LINEAR network"),
-        # the mask without the bias, via heaviside
-        (lambda p, q, W1, b1, w, reg: 2 * np.outer(W1.T @ (w * np.heaviside(W1 @ np.r_[p, q], 0)),
-                                                   W1.T @ (w * np.heaviside(W1 @ np.r_[p, q], 0)))
-         + 2 * reg * np.eye(2 * len(p)), "the bias is missing"),
-        # the p and q blocks computed separately and put on the diagonal
-        (lambda p, q, W1, b1, w, reg: la.block_diag(
-            *[2 * np.outer(gs, gs) + 2 * reg * np.eye(len(p))
-              for gs in np.split(W1.T @ (w * (W1 @ np.r_[p, q] + b1 > 0)), 2)]), "blocks off the diagonal are zero"),
-        # lambda I instead of 2 lambda I, with np.diag
-        (lambda p, q, W1, b1, w, reg: 2 * np.outer(W1.T @ (w * (W1 @ np.r_[p, q] + b1 > 0)),
-                                                   W1.T @ (w * (W1 @ np.r_[p, q] + b1 > 0)))
-         + np.diag(np.full(2 * len(p), reg)), "is 2λI"),
-    ],
-    ids=["no-mask-dot", "heaviside-no-bias", "block-diag", "reg-once"],
-)
-def test_typical_mistakes_written_differently_are_recognised(wrong, phrase, capsys):
-    assert ex.check(NAME, wrong) is False
-    assert phrase in capsys.readouterr().out
+def test_predict_biased_equals_a_biased_model_predict():
+    ratings, _, _ = mt.synthetic(30, 20, rank=3, density=0.5, seed=0)
+    model = mt.ALS(rank=3, reg=1.0, n_iters=3, biased=True).fit(ratings)
+    rows, cols = ratings.rows[:50], ratings.cols[:50]
+    np.testing.assert_allclose(
+        predict_biased(model.mu_, model.user_bias_, model.item_bias_, model.U_, model.V_, rows, cols),
+        model.predict(rows, cols))
 
 
-@pytest.mark.parametrize("name", ["ncf_predict", "ncf_backward", "rating_hessian", "most_influential_rating"])
-def test_stub_is_not_written_yet(name, capsys):
-    source = ex.EXERCISES[name].reference.__code__.co_varnames[:ex.EXERCISES[name].reference.__code__.co_argcount]
+def test_predict_biased_cases_allow_the_swap_diagnostic():
+    for mu, b, c, U, V, rows, cols in EXERCISES["predict_biased"].cases():
+        side = min(len(b), len(c))
+        assert rows.max() < side and cols.max() < side  # a swap gives numbers, not an IndexError
+        assert len(set(zip(rows.tolist(), cols.tolist()))) == len(rows)
+
+
+def test_predict_biased_correct_variants_pass(capsys):
+    assert check("predict_biased", lambda mu, b, c, U, V, rows, cols: (mu + b[:, None] + c[None, :] + U @ V.T)[rows, cols])
+    assert check("predict_biased",
+                 lambda mu, b, c, U, V, rows, cols: mu + b[rows] + c[cols] + np.einsum("pk,pk->p", U[rows], V[cols]))
+
+
+def _dot(U, V, rows, cols):
+    return np.sum(U[rows] * V[cols], axis=1)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda mu, b, c, U, V, r, i: b[r] + c[i] + _dot(U, V, r, i), "global mean μ is missing"),
+    (lambda mu, b, c, U, V, r, i: mu + b[r] + c[i], "dot product u_u · v_i is missing"),
+    (lambda mu, b, c, U, V, r, i: (mu + b[r]) + (mu + c[i]) + _dot(U, V, r, i), "μ is added twice"),
+    (lambda mu, b, c, U, V, r, i: mu + b[i] + c[r] + _dot(U, V, r, i), "biases are swapped"),
+    (lambda mu, b, c, U, V, r, i: mu + b[:, None] + c[None, :] + U @ V.T, "whole m x n matrix"),
+    (lambda mu, b, c, U, V, r, i: mu + b[r] + c[i] + U[r] @ V[i].T, "(pairs x pairs) table"),
+])
+def test_predict_biased_mistakes_are_named(capsys, wrong, words):
+    ok, out = _verdict(capsys, "predict_biased", wrong)
+    assert not ok and words in out, out
+
+
+# ---------------------------------------------------------------------------- update_biases
+def _loss(rows, cols, values, mu, b, c, reg_user, reg_item):
+    e = values - mu - b[rows] - c[cols]
+    return e @ e + reg_user * b @ b + reg_item * c @ c
+
+
+def test_update_biases_minimizes_each_block_exactly():
+    """After the round, c is the exact minimizer for the GIVEN b, and b for the NEW c: the partial
+    derivatives vanish (central finite differences of the loss, which is quadratic)."""
+    for rows, cols, values, mu, b0, c0, reg_user, reg_item in EXERCISES["update_biases"].cases():
+        b, c = update_biases(rows, cols, values, mu, b0, c0, reg_user, reg_item)
+        h = 1e-4
+        for j in range(len(c)):
+            step = np.zeros_like(c)
+            step[j] = h
+            slope = (_loss(rows, cols, values, mu, b0, c + step, reg_user, reg_item)
+                     - _loss(rows, cols, values, mu, b0, c - step, reg_user, reg_item)) / (2 * h)
+            assert abs(slope) < 1e-6
+        for u in range(len(b)):
+            step = np.zeros_like(b)
+            step[u] = h
+            slope = (_loss(rows, cols, values, mu, b + step, c, reg_user, reg_item)
+                     - _loss(rows, cols, values, mu, b - step, c, reg_user, reg_item)) / (2 * h)
+            assert abs(slope) < 1e-6
+
+
+def test_ten_rounds_are_the_package_baseline():
+    ratings, _, _ = mt.synthetic(40, 30, rank=2, density=0.3, seed=3)
+    model = mt.Baseline(reg_user=15, reg_item=10, n_iters=10).fit(ratings)
+    m, n = ratings.shape
+    b, c = np.zeros(m), np.zeros(n)
+    for _ in range(10):
+        b, c = update_biases(ratings.rows, ratings.cols, ratings.values, model.mu_, b, c, 15.0, 10.0)
+    np.testing.assert_allclose(b, model.user_bias_, atol=1e-12)
+    np.testing.assert_allclose(c, model.item_bias_, atol=1e-12)
+
+
+def test_update_biases_a_plain_loop_passes(capsys):
+    def loop(rows, cols, values, mu, user_bias, item_bias, reg_user, reg_item):
+        b, c = np.array(user_bias, dtype=float), np.zeros(len(item_bias))
+        for i in range(len(c)):
+            mine = cols == i
+            c[i] = np.sum(values[mine] - mu - b[rows[mine]]) / (reg_item + mine.sum())
+        for u in range(len(b)):
+            mine = rows == u
+            b[u] = np.sum(values[mine] - mu - c[cols[mine]]) / (reg_user + mine.sum())
+        return b, c
+
+    assert check("update_biases", loop)
+
+
+def _round(rows, cols, values, mu, b, c, reg_user, reg_item, *, new_c_for_b=True, minlength=True):
+    m, n = (len(b), len(c)) if minlength else (0, 0)
+    c_new = np.bincount(cols, values - mu - b[rows], n) / (reg_item + np.bincount(cols, minlength=n))
+    c_used = c_new if new_c_for_b else c
+    b_new = np.bincount(rows, values - mu - c_used[cols], m) / (reg_user + np.bincount(rows, minlength=m))
+    return b_new, c_new
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda *case: _round(*case, new_c_for_b=False), "OLD item biases"),
+    (lambda *case: _round(*case, minlength=False), "shorter than n"),
+    (lambda r, i, v, mu, b, c, lu, li: _round(r, i, v, mu, b, c, li, lu), "swapped"),
+    (lambda r, i, v, mu, b, c, lu, li: _round(r, i, v, 0.0, b, c, lu, li), "μ is missing"),
+])
+def test_update_biases_mistakes_are_named(capsys, wrong, words):
+    ok, out = _verdict(capsys, "update_biases", wrong)
+    assert not ok and words in out, out
+
+
+# ---------------------------------------------------------------------------- stubs, hints, solutions
+@pytest.mark.parametrize("name", OURS)
+def test_stubs_are_not_written_yet_and_hints_hold_no_code(capsys, name):
+    stub = next("".join(c["source"]) for c in _notebook_cells()
+                if c["cell_type"] == "code" and "".join(c["source"]).startswith(f"%%check {name}\n"))
     namespace = {}
-    exec(f"def {name}({', '.join(source)}):\n    raise NotImplementedError('your turn')\n", namespace)
-    assert ex.check(name, namespace[name]) is False
+    exec(stub.split("\n", 1)[1], namespace)
+    assert not check(name, namespace[name])
     assert "not written yet" in capsys.readouterr().out
+    code = [line.split("#")[0].strip() for line in inspect.getsource(EXERCISES[name].reference).splitlines()]
+    code = [line for line in code if ("=" in line or line.startswith("return ")) and not line.startswith("@")]
+    assert code
+    for text in EXERCISES[name].hints:
+        for line in code:
+            assert line not in text, (name, line)
+    hint(name)
+    assert "Hint 1 of" in capsys.readouterr().out
+    solution(name)
+    assert f"def {name}" in capsys.readouterr().out
 
 
-
-# ============================================================================ ncf_predict, ncf_backward
-def _params(p_u, q_i, weights, biases, w_out, b_out=0.0):
-    """The package's parameter dict for a network with one user and one item."""
-    params = {"P": p_u[None], "Q": q_i[None]}
-    for l, (W, b) in enumerate(zip(weights, biases), start=1):
-        params[f"W{l}"], params[f"b{l}"] = W, b
-    return {**params, "w_out": w_out, "b_out": np.array([b_out])}
-
-
-def _package_prediction(p_u, q_i, weights, biases, w_out, b_out=0.0, mu=0.0):
-    return forward(_params(p_u, q_i, weights, biases, w_out, b_out), np.array([0]), np.array([0]), mu)[0][0]
-
-
-def test_forward_small_case_is_the_one_worked_out_in_the_comment():
-    p_u, q_i, weights, biases, w_out, b_out, mu = ex.EXERCISES["ncf_predict"].cases()[0]
-    z0 = np.concatenate([p_u, q_i])
-    a1 = weights[0] @ z0 + biases[0]
-    a2 = weights[1] @ np.maximum(a1, 0) + biases[1]
-    np.testing.assert_allclose(a1, [1.7, -0.6, 0.5])
-    np.testing.assert_allclose(a2, [1.2, -0.7])
-    assert ex.EXERCISES["ncf_predict"].reference(p_u, q_i, weights, biases, w_out, b_out, mu) == pytest.approx(5.4)
-
-
-def test_forward_reference_is_the_packages_forward():
-    cases = ex.EXERCISES["ncf_predict"].cases()
-    assert sorted({len(case[2]) for case in cases}) == [1, 2, 3]                 # one, two and three hidden layers
-    for case in cases:
-        ours = ex.EXERCISES["ncf_predict"].reference(*case)
-        assert np.ndim(ours) == 0
-        assert ours == pytest.approx(_package_prediction(*case), rel=1e-12)
-
-
-def test_backward_reference_is_finite_differences_of_the_packages_forward():
-    """Central differences of the package's prediction, for every entry of p_u, q_i and every W_l (the cases keep
-    every unit at least 1e-3 away from its kink, and r_hat is linear between kinks: the differences are exact up
-    to rounding)."""
-    exercise = ex.EXERCISES["ncf_backward"]
-    for p_u, q_i, weights, biases, w_out in exercise.cases():
-        grad_p, grad_q, grads_W = exercise.reference(p_u, q_i, weights, biases, w_out)
-        assert len(grads_W) == len(weights)
-        h = 1e-6
-
-        def f(p=p_u, q=q_i, Ws=weights):
-            return _package_prediction(p, q, Ws, biases, w_out)
-
-        fd_p = [(f(p=p_u + h * e) - f(p=p_u - h * e)) / (2 * h) for e in np.eye(len(p_u))]
-        fd_q = [(f(q=q_i + h * e) - f(q=q_i - h * e)) / (2 * h) for e in np.eye(len(q_i))]
-        np.testing.assert_allclose(grad_p, fd_p, atol=1e-6)
-        np.testing.assert_allclose(grad_q, fd_q, atol=1e-6)
-        for l, W in enumerate(weights):
-            fd_W = np.zeros_like(W)
-            for index in np.ndindex(W.shape):
-                E = np.zeros_like(W)
-                E[index] = h
-                up = [*weights[:l], W + E, *weights[l + 1:]]
-                down = [*weights[:l], W - E, *weights[l + 1:]]
-                fd_W[index] = (f(Ws=up) - f(Ws=down)) / (2 * h)
-            np.testing.assert_allclose(grads_W[l], fd_W, atol=1e-6)
-
-
-def test_backward_reference_is_the_packages_backward_with_dy_one():
-    exercise = ex.EXERCISES["ncf_backward"]
-    for p_u, q_i, weights, biases, w_out in exercise.cases():
-        params = _params(p_u, q_i, weights, biases, w_out)
-        _, cache = forward(params, np.array([0]), np.array([0]))
-        grads, dz0 = backward(params, cache, np.ones(1), with_embeddings=False)
-        grad_p, grad_q, grads_W = exercise.reference(p_u, q_i, weights, biases, w_out)
-        np.testing.assert_allclose(np.concatenate([grad_p, grad_q]), dz0[0], rtol=1e-12, atol=1e-15)
-        for l, G in enumerate(grads_W, start=1):
-            np.testing.assert_allclose(G, grads[f"W{l}"], rtol=1e-12, atol=1e-15)
-
-
-def test_rating_hessian_is_built_from_the_one_layer_backward_pass():
-    """Exercise 3 is exercise 2 with one layer: g = (grad_p, grad_q)."""
-    for p_u, q_i, W1, b1, w_out, reg in ex.EXERCISES[NAME].cases():
-        grad_p, grad_q, _ = ex.EXERCISES["ncf_backward"].reference(p_u, q_i, [W1], [b1], w_out)
-        g = np.concatenate([grad_p, grad_q])
-        np.testing.assert_allclose(ex.EXERCISES[NAME].reference(p_u, q_i, W1, b1, w_out, reg),
-                                   2 * np.outer(g, g) + 2 * reg * np.eye(len(g)), rtol=1e-12)
-
-
-@pytest.mark.parametrize("name", ["ncf_predict", "ncf_backward", "most_influential_rating"])
-def test_new_diagnostics_are_wrong_distinct_and_recognised(name, capsys):
-    exercise = ex.EXERCISES[name]
-    cases = exercise.cases()
-    expected = [exercise.reference(*case) for case in cases]
-    answers = []
-    for diagnostic in exercise.diagnostics:
-        try:
-            results = [diagnostic.wrong(*case) for case in cases]
-        except ValueError:                                    # the crashing mistake: recognised by its error
-            results = None
-        else:
-            assert not all(same(r, e, exercise.rtol, exercise.atol) for r, e in zip(results, expected))
-            for other in answers:
-                assert not all(same(a, b, exercise.rtol, exercise.atol) for a, b in zip(results, other))
-            answers.append(results)
-        assert ex.check(name, diagnostic.wrong) is False
-        assert "💡 " + diagnostic.message in capsys.readouterr().out
-    assert len(exercise.hints) >= 3 and len(exercise.diagnostics) >= 2
-
-
-def test_backward_mistakes_written_by_hand_are_recognised(capsys):
-    def ncf_backward(p_u, q_i, weights, biases, w_out):      # W_l @ da on the way down: crashes
-        zs, pre = [np.r_[p_u, q_i]], []
-        for W, b in zip(weights, biases):
-            pre.append(W @ zs[-1] + b)
-            zs.append(np.maximum(pre[-1], 0))
-        g, gW = w_out, []
-        for l in range(len(weights) - 1, -1, -1):
-            g = g * (pre[l] > 0)
-            gW = [np.outer(g, zs[l])] + gW
-            g = weights[l] @ g
-        return g[:len(p_u)], g[len(p_u):], gW
-
-    assert ex.check("ncf_backward", ncf_backward) is False
-    assert "TRANSPOSED" in capsys.readouterr().out
-
-    def ncf_backward(p_u, q_i, weights, biases, w_out):      # a loop over units, no mask
-        zs = [np.r_[p_u, q_i]]
-        for W, b in zip(weights, biases):
-            zs.append(np.maximum(W @ zs[-1] + b, 0))
-        g, gW = w_out.copy(), []
-        for l in reversed(range(len(weights))):
-            gW.insert(0, np.array([[g[k] * x for x in zs[l]] for k in range(len(g))]))
-            g = weights[l].T.dot(g)
-        return g[:len(p_u)], g[len(p_u):], gW
-
-    assert ex.check("ncf_backward", ncf_backward) is False
-    assert "gradients ignore the ReLUs" in capsys.readouterr().out
-
-
-# ============================================================================ most_influential_rating
-def _influences_by_eq_24(model, train, user, item):
-    """INFL(z) = 2 e_z g_z^T H_e^{-1} grad r_hat_ui over R_t, from the package's forward/backward and H_e
-    (not from fia_ncf's frame): {(a, j): INFL}."""
-    d = model.embedding_dim
-    in_R_t = (train.rows == user) | (train.cols == item)
-    rows, cols, values = train.rows[in_R_t], train.cols[in_R_t], train.values[in_R_t]
-    prediction, cache = forward(model.params_, rows, cols, model.mu_)
-    _, dz0 = backward(model.params_, cache, np.ones(len(rows)), with_embeddings=False)
-    J = np.zeros((len(rows), 2 * d))
-    J[rows == user, :d] = dz0[rows == user, :d]
-    J[cols == item, d:] = dz0[cols == item, d:]
-    _, target_cache = forward(model.params_, np.array([user]), np.array([item]), model.mu_)
-    target = backward(model.params_, target_cache, np.ones(1), with_embeddings=False)[1][0]
-    H_e = 2 * J.T @ J + 2 * model.reg * np.eye(2 * d)
-    influence = 2 * (values - prediction) * (J @ np.linalg.solve(H_e, target))
-    return dict(zip(zip(rows.tolist(), cols.tolist()), influence))
-
-
-def test_most_influential_rating_is_the_largest_absolute_eq_24():
-    exercise = ex.EXERCISES["most_influential_rating"]
-    answers = []
-    for model, train, user, item in exercise.cases():
-        assert not ((train.rows == user) & (train.cols == item)).any()          # a prediction, not a training rating
-        influences = _influences_by_eq_24(model, train, user, item)
-        expected = max(influences, key=lambda pair: abs(influences[pair]))
-        answer = exercise.reference(model, train, user, item)
-        assert answer == expected and all(isinstance(x, int) for x in answer)
-        answers.append(answer)
-    assert len(set(answers)) == len(answers)                                   # no single answer fits two cases
-
-
-def test_most_influential_rating_runs_on_movielens_and_synthetic_data(ml100k):
-    cases = ex.EXERCISES["most_influential_rating"].cases()
-    movielens = [train for _, train, _, _ in cases if train.item_titles is not None]
-    assert len(movielens) == 4 and len(cases) == 6
-    top = ml100k.top(100, 150)
-    for train in movielens:
-        assert train == top and train.item_titles[0] == top.item_titles[0]
-    assert cases[0][1].shape == (30, 40)                                        # the small case comes first
-
-
-def test_most_influential_rating_answers_cover_both_sides():
-    """Some answers are the user's own rating, some another user's rating of the item, and in some case the
-    largest |INFL| is negative: each diagnostic is then wrong somewhere."""
-    exercise = ex.EXERCISES["most_influential_rating"]
-    sides, signs = set(), set()
-    for model, train, user, item in exercise.cases():
-        influences = _influences_by_eq_24(model, train, user, item)
-        a, j = exercise.reference(model, train, user, item)
-        sides.add("own" if a == user else "others")
-        signs.add(np.sign(influences[(a, j)]))
-    assert sides == {"own", "others"} and signs == {-1.0, 1.0}
-
-
-@pytest.mark.parametrize("answer", [(0, 0), (64, 0)])
-def test_a_hard_coded_answer_fails(answer, capsys):
-    assert ex.check("most_influential_rating", lambda model, train, user, item: answer) is False
-
-
-# ============================================================================ questions
-QUESTIONS_08 = ["q08_tanh_hessian", "q08_zero_half", "q08_drop_network", "q08_slope", "q08_rank_one"]
-
-
-def test_the_lesson_registers_its_questions():
-    assert [q.name for q in ex.QUESTIONS.values() if q.lesson == "08_fia_for_neural_cf"] == QUESTIONS_08
-
-
-@pytest.mark.parametrize("name", QUESTIONS_08)
-def test_right_answer_accepted_and_every_wrong_choice_explained(name, capsys):
-    question = ex.QUESTIONS[name]
-    assert ex.answer(name, question.answer) is True
-    assert question.explanation in capsys.readouterr().out
-    if question.kind == "choice":
-        for j in range(len(question.choices)):
-            if j != question.answer:
-                assert ex.answer(name, j) is False
-                assert question.feedback[j] in capsys.readouterr().out
-    else:
-        for wrong, message in question.feedback.items():
-            assert ex.answer(name, wrong) is False
-            assert message in capsys.readouterr().out
-
-
-def test_rank_one_question_matches_the_eigenvalues():
-    """The expression question's answer, 2d - 1, against the eigenvalues of the exercise's Hessian."""
-    for p_u, q_i, W1, b1, w_out, reg in ex.EXERCISES[NAME].cases():
-        eigenvalues = np.linalg.eigvalsh(ex.EXERCISES[NAME].reference(p_u, q_i, W1, b1, w_out, reg))
-        assert np.isclose(eigenvalues, 2 * reg).sum() == 2 * len(p_u) - 1
-    assert ex.answer("q08_rank_one", "2*d - 1") is True
-    assert ex.answer("q08_rank_one", "d + d - 1") is True
-    assert ex.answer("q08_rank_one", "2*d") is False
+# ---------------------------------------------------------------------------- questions
+@pytest.mark.parametrize("name, right, wrongs", [
+    ("q08_eckart_young", 5, [3, 125, "sqrt(5)"]),
+    ("q08_biased_parameters", "k*(n + m) + (m + n) + 1", ["(m + n) * k", "m * n * k"]),
+])
+def test_questions(capsys, name, right, wrongs):
+    assert QUESTIONS[name].lesson == LESSON
+    for value in wrongs:
+        assert not answer(name, value)
+    assert answer(name, right)

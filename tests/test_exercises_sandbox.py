@@ -8,6 +8,7 @@ the fallback without fork): SIGALRM stops Python loops and gives an outer timer 
 
 import re
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -135,6 +136,8 @@ def test_in_process_loop_is_stopped_and_the_alarm_restored(in_process, capsys):
     assert ex.check("density", ex.EXERCISES["density"].reference) is True
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="CPython 3.10 checks for signals at no instruction of "
+                    "`while True: try: pass ...` (no fork: documented in mfteach.exercises.sandbox)")
 def test_in_process_loop_that_catches_exceptions_is_stopped_too(in_process, capsys):
     def density(R):
         while True:

@@ -365,3 +365,77 @@ def test_bad_input_is_refused():
         ia_basic(model, ratings, user, item, damping=-1.0)
     with pytest.raises(ValueError, match="solver must be one of"):
         ia_basic(model, ratings, user, item, solver="lu")
+
+
+# ---------------------------------------------------------------------------- issue 15, items 1 and 2
+def test_fia_ia_basic_and_loo_influence_refuse_ratings_the_model_was_not_fitted_on():
+    """fia, ia_basic and loo_influence accepted any ratings of the right shape: the test split
+    explained a training-set model, and loo_influence silently retrained on the test set."""
+    train, test = small(seed=4, m=30, n=24, density=0.5).split(seed=0)
+    model = mt.ALS(rank=2, reg=1.0, n_iters=500, tol=1e-12).fit(train)
+    user, item = int(test.rows[0]), int(test.cols[0])
+    pair = (int(test.rows[1]), int(test.cols[1]))  # a rating of the test set
+    calls = {"fia": lambda r: fia(model, r, user, item), "ia_basic": lambda r: ia_basic(model, r, user, item),
+             "loo_influence": lambda r: loo_influence(model, r, user, item, pair)}
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=rf"^{name}: these are not the ratings this ALS was fitted on: it was "
+                                             rf"fitted on 30 x 24, {len(train)} ratings"):
+            call(test)
+    shifted = train.with_values(train.values + 0.5)
+    with pytest.raises(ValueError, match="other rating values"):
+        fia(model, shifted, user, item)
+    # the training ratings, or an equal copy of them (e.g. rebuilt or unpickled), are explained as before
+    copy_ = mt.Ratings(train.rows, train.cols, train.values, shape=train.shape)
+    pd.testing.assert_frame_equal(fia(model, copy_, user, item), fia(model, train, user, item))
+    # a retrained model explained on its own (perturbed) ratings is legitimate
+    retrained = retrain(model, shifted, n_iters=500, tol=1e-12)
+    assert len(fia(retrained, shifted, user, item)) > 0
+
+
+def test_fia_and_ia_basic_warn_when_the_model_is_far_from_converged():
+    """FIA assumes a stationary point; a model after one ALS iteration is far from it. The
+    warning names the measure and says how to fit further; a converged model gets none."""
+    from mfteach.explain.fia import CONVERGED, ConvergenceWarning, relative_gradient_norm
+
+    ratings = small(seed=5, m=30, n=24, density=0.5)
+    user, item = unrated_pair(ratings)
+    early = mt.ALS(rank=3, reg=1.0, n_iters=1).fit(ratings)
+    assert relative_gradient_norm(early) > 0.5
+    for call in (lambda: fia(early, ratings, user, item), lambda: ia_basic(early, ratings, user, item, tol=1e-3)):
+        with pytest.warns(ConvergenceWarning, match=r"far from converged: .* gradient is 0\.\d+ .*Fit it further "
+                                                    r"first, e\.g\. model = mt\.ALS\(.*'tol': 1e-9\}\)\.fit\("
+                                                    r"ratings, init=model\)"):
+            call()
+    converged = mt.ALS(**{**early.get_params(), "n_iters": 2000, "tol": 1e-12}).fit(ratings, init=early)
+    assert relative_gradient_norm(converged) < 1e-3 < CONVERGED
+    gd = mt.GradientDescent(rank=3, reg=1.0, n_epochs=2).fit(ratings)
+    with pytest.warns(ConvergenceWarning, match=r"GradientDescent is far from converged.*n_epochs"):
+        fia(gd, ratings, user, item)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        fia(converged, ratings, user, item)
+        ia_basic(converged, ratings, user, item, tol=1e-6)
+
+
+def test_relative_gradient_norm_is_zero_at_a_minimizer_and_matches_the_definition():
+    from mfteach.explain.fia import relative_gradient_norm
+
+    ratings = small(seed=6)
+    for make in MODELS.values():
+        model = make().fit(ratings)
+        o = objective_of(model)
+        e = ratings.values - model.predict(ratings.rows, ratings.cols)
+        E = np.zeros(ratings.shape)
+        E[ratings.rows, ratings.cols] = e
+        reg_u = o.reg * (ratings.user_counts() if o.weighted else np.ones(ratings.shape[0]))
+        reg_v = o.reg * (ratings.item_counts() if o.weighted else np.ones(ratings.shape[1]))
+        data = [-E @ o.V, -E.T @ o.U] + ([-E.sum(1), -E.sum(0)] if o.biased else [])
+        pen = [reg_u[:, None] * o.U, reg_v[:, None] * o.V] + ([reg_u * o.user_bias, reg_v * o.item_bias]
+                                                              if o.biased else [])
+        norm = lambda parts: np.sqrt(sum(np.sum(p ** 2) for p in parts))  # noqa: E731
+        expected = norm([d + p for d, p in zip(data, pen)]) / (norm(data) + norm(pen))
+        assert relative_gradient_norm(model) == pytest.approx(expected, rel=1e-9)
+    als = mt.ALS(rank=2, reg=1.0, n_iters=3000, tol=1e-15).fit(ratings)
+    assert relative_gradient_norm(als, ratings) < 1e-6

@@ -23,6 +23,7 @@ import pytest
 
 import mfteach as mt
 from mfteach import Ratings
+from mfteach.base import remember_training
 from mfteach.ncf import NCF, forward
 
 F = importlib.import_module("mfteach.explain.fia_ncf")  # the module: mfteach.explain.fia_ncf is also the function
@@ -52,6 +53,15 @@ def moved(model, u, i, theta):
     other = copy.copy(model)
     other.params_ = {**model.params_, "P": model.P_.copy(), "Q": model.Q_.copy()}
     other.params_["P"][u], other.params_["Q"][i] = theta[:d], theta[d:]
+    return other
+
+
+def fitted_on(model, ratings):
+    """A shallow copy of ``model`` that counts as fitted on ``ratings`` (the explanations refuse
+    other ratings than the training ones): for the "stationary" ratings below, built so that the
+    fitted (p_u, q_i) are exactly the minimizer, as if the model had been fitted on them."""
+    other = copy.copy(model)
+    remember_training(other, ratings)
     return other
 
 
@@ -147,7 +157,7 @@ def stationary(setup):
         for (a, j), delta in zip(pairs, shift):
             values[ratings.index_of(a, j)] += delta
         out[(u, i)] = ratings.with_values(values)
-        assert np.linalg.norm(F.local_objective(model, out[(u, i)], u, i)[1]) < 1e-9
+        assert np.linalg.norm(F.local_objective(fitted_on(model, out[(u, i)]), out[(u, i)], u, i)[1]) < 1e-9
     assert len(out) >= 2
     return out
 
@@ -156,7 +166,8 @@ def test_refit_embeddings_stays_at_a_stationary_point_and_moves_from_any_other(s
     ratings, model, _ = setup
     for u, i in stationary:
         theta = theta_of(model, u, i)
-        np.testing.assert_allclose(F.refit_embeddings(model, stationary[(u, i)], u, i), theta, atol=1e-12)
+        np.testing.assert_allclose(F.refit_embeddings(fitted_on(model, stationary[(u, i)]), stationary[(u, i)], u, i),
+                                   theta, atol=1e-12)
         refitted = F.refit_embeddings(model, ratings, u, i)
         assert F.local_objective(model, ratings, u, i, refitted)[0] < F.local_objective(model, ratings, u, i)[0]
 
@@ -164,9 +175,10 @@ def test_refit_embeddings_stays_at_a_stationary_point_and_moves_from_any_other(s
 def test_fia_ncf_is_the_first_order_local_leave_one_out(setup, stationary):
     """INFL(z) = d y_hat / d eps at eps = 0 when z's loss is weighted 1 + eps and (p_u, q_i)
     re-minimize L_t (removal is eps = -1): eq. (22) with only theta_e moving."""
-    _, model, _ = setup
+    _, fitted, _ = setup
     h = 1e-4
     for (u, i), ratings in stationary.items():
+        model = fitted_on(fitted, ratings)
         frame = F.fia_ncf(model, ratings, u, i)
         for row in frame.itertuples():
             weights = np.ones(len(ratings))
@@ -181,9 +193,10 @@ def test_fia_ncf_is_the_first_order_local_leave_one_out(setup, stationary):
 def test_exact_local_is_the_refit_without_the_rating_when_no_relu_flips(setup, stationary):
     """Removing z keeps L_t quadratic while no ReLU of R_t or the target changes sign: then the
     rank-one downdate of exact_local is the re-minimized (p_u, q_i) exactly."""
-    _, model, _ = setup
+    _, fitted, _ = setup
     checked = total = 0
     for (u, i), ratings in stationary.items():
+        model = fitted_on(fitted, ratings)
         frame = F.fia_ncf(model, ratings, u, i, exact_local=True)
         theta = theta_of(model, u, i)
         for row in frame.itertuples():
@@ -338,3 +351,34 @@ def test_bad_input_raises_clear_errors(setup):
     lonely_model = NCF(embedding_dim=2, hidden=(3,), n_epochs=1).fit(lonely)
     with pytest.raises(ValueError, match="no training ratings"):
         F.fia_ncf(lonely_model, lonely, 2, 2)
+
+
+# =============================================================== issue 15, items 1 and 8
+def test_fia_ncf_and_its_leave_one_out_refuse_ratings_the_model_was_not_fitted_on(setup):
+    ratings, model, targets = setup
+    u, i = targets[0]
+    train, test = ratings.split(seed=0)
+    z = (int(test.rows[0]), int(test.cols[0]))
+    for name, call in {"fia_ncf": lambda: F.fia_ncf(model, test, u, i),
+                       "loo_influence_ncf": lambda: F.loo_influence_ncf(model, test, u, i, z, n_retrains=1),
+                       "validate_fia_ncf": lambda: F.validate_fia_ncf(model, test, [(u, i)], n_retrains=1),
+                       "local_objective": lambda: F.local_objective(model, train, u, i)}.items():
+        with pytest.raises(ValueError, match=rf"^{name}: these are not the ratings this NCF was fitted on: it was "
+                                             rf"fitted on 30 x 20, {len(ratings)} ratings"):
+            call()
+
+
+def test_loo_influence_dispatches_ncf_models_to_loo_influence_ncf(setup):
+    """fia hands an NCF to fia_ncf; loo_influence must hand it to loo_influence_ncf the same way
+    (it raised TypeError), with loo_influence_ncf's options passed through."""
+    from mfteach.explain.fia import loo_influence
+
+    ratings, model, targets = setup
+    u, i = targets[0]
+    z = (int(ratings.rows[ratings.rows == u][0]), int(ratings.cols[ratings.rows == u][0]))
+    assert loo_influence(model, ratings, u, i, z, n_retrains=1, n_epochs=2, seed=3) == \
+        F.loo_influence_ncf(model, ratings, u, i, z, n_retrains=1, n_epochs=2, seed=3)
+    assert loo_influence(model, ratings, u, i, [z], n_retrains=1, n_epochs=1) == \
+        F.loo_influence_ncf(model, ratings, u, i, [z], n_retrains=1, n_epochs=1)
+    with pytest.raises(TypeError, match="n_retrains"):
+        loo_influence(mt.ALS(rank=2).fit(ratings), ratings, u, i, z, n_retrains=1)

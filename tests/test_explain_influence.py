@@ -134,3 +134,26 @@ def test_a_singular_system_is_refused_by_name():
     for call in (lambda: influence(model, ratings, 0, 2), lambda: influence_matrix(model, ratings, 0)):
         with pytest.raises(ValueError, match="singular"):
             call()
+
+
+# ---------------------------------------------------------------------------- issue 15, item 1
+def test_explanations_refuse_ratings_the_model_was_not_fitted_on(ml100k):
+    """Explaining a training-set model by the TEST split's ratings broke the documented identity
+    (impacts summing to the prediction) without a word; it must be refused, saying which
+    ratings the model was fitted on. An equal copy of the training ratings is accepted."""
+    train, test = ml100k.top(300, 200).split(seed=0)
+    model = mt.ALS(rank=4, reg=1.0, n_iters=30, tol=1e-9).fit(train)
+    user = int(test.rows[0])
+    assert model.fingerprint_ == train.fingerprint
+    for call in (lambda r: influence(model, r, user, 5), lambda r: influence_matrix(model, r, user)):
+        with pytest.raises(ValueError, match=r"not the ratings this ALS was fitted on: it was fitted on 300 x 200, "
+                                             rf"{len(train)} ratings, fingerprint .*these are 300 x 200, {len(test)} "
+                                             r"ratings.*model\.ratings_"):
+            call(test)
+    copy = mt.Ratings(train.rows, train.cols, train.values, shape=train.shape)  # equal data, another object
+    frame = influence(model, copy, user, 5)
+    assert frame["impact"].sum() + frame.attrs["baseline"] == pytest.approx(frame.attrs["prediction"], abs=1e-9)
+    with pytest.raises(ValueError, match="same|other rating values"):  # same pairs, other values: impacts would lie
+        influence(model, train.with_values(6 - train.values), user, 5)
+    J, _ = influence_matrix(model, train.with_values(6 - train.values), user)  # J does not depend on the values
+    np.testing.assert_array_equal(J, influence_matrix(model, train, user)[0])

@@ -883,3 +883,27 @@ def test_stop_if_diverged_flags_a_non_finite_or_thousandfold_loss(losses, diverg
     with pytest.raises(gd.DivergenceError, match=rf"^Model diverged at epoch {len(losses) - 1}: .* with lr=0\.5 "
                                               r"\(x\)\. Use a smaller learning rate, e\.g\. lr=0\.05\.$"):
         gd.stop_if_diverged(records, 0.5, "Model", " (x)")
+
+
+# =============================================================== issue 15, item 5
+@pytest.mark.parametrize("mode", ["full", "minibatch"])
+def test_init_scale_zero_is_refused(mode):
+    """U = V = 0 is a saddle: every gradient is 0, the model predicts 0 with a normal-looking history."""
+    ratings = mt.synthetic(20, 15, 2, density=0.4, seed=0)[0]
+    with pytest.raises(ValueError, match=r"init_scale must be a finite number > 0, got 0"):
+        mt.GradientDescent(rank=2, init_scale=0, sampling=mode).fit(ratings)
+
+
+@pytest.mark.parametrize("mode", ["full", "minibatch"])
+def test_divergence_names_the_cause_a_learning_rate_cannot_fix(mode):
+    """init_scale=1e200 and ratings near 1e150 were blamed on the learning rate; DivergenceError
+    is also a ValueError now (the package's "these settings cannot work")."""
+    ratings = mt.synthetic(20, 15, 2, density=0.4, seed=0)[0]
+    assert issubclass(gd.DivergenceError, ValueError) and issubclass(gd.DivergenceError, FloatingPointError)
+    with pytest.raises(gd.DivergenceError, match=r"a smaller learning rate will not help: init_scale=1e\+200") as info:
+        mt.GradientDescent(rank=2, init_scale=1e200, n_epochs=3, sampling=mode).fit(ratings)
+    assert "Use a smaller learning rate" not in str(info.value)
+    with pytest.raises(gd.DivergenceError, match=r"will not help: the ratings are too large .*rescale"):
+        mt.GradientDescent(rank=2, n_epochs=3, sampling=mode).fit(ratings.with_values(ratings.values * 1e150))
+    with pytest.raises(gd.DivergenceError, match=r"Use a smaller learning rate"):  # a true lr problem still says so
+        mt.GradientDescent(rank=2, n_epochs=30, lr=1e4, sampling=mode, sample_size=None).fit(ratings)

@@ -507,3 +507,33 @@ def test_reg0_with_full_rank_factors_is_the_unregularized_closed_form():
     model = ImplicitALS(rank=3, reg=0.0, alpha=5.0, n_iters=3, init_scale=1.0).fit(ratings)
     P, C = dense_P_C(ratings, 5.0)
     np.testing.assert_allclose(model.U_, dense_rows_solve(P, C, model.V_, 0.0), rtol=1e-8, atol=1e-10)
+
+
+# ---------------------------------------------------------------------------- issue 15, item 5
+def _counts(seed=0):
+    ratings = mt.synthetic(25, 18, 3, density=0.35, seed=seed)[0]
+    return ratings.with_values(np.round(np.abs(ratings.values) * 3) + 1)
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+def test_init_scale_zero_is_refused(solver):
+    with pytest.raises(ValueError, match=r"init_scale must be a finite number > 0, got 0"):
+        ImplicitALS(rank=3, init_scale=0, solver=solver).fit(_counts())
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+def test_overflowing_confidences_or_factors_name_their_cause(solver):
+    """alpha=1e300 gave NaN predictions with only RuntimeWarnings (cg) or blamed reg (exact)."""
+    import warnings
+
+    ratings = _counts()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning: a clear error only
+        with pytest.raises(ValueError, match=r"confidences .* reach .*alpha=1e\+300 makes the confidences"):
+            ImplicitALS(rank=3, alpha=1e300, solver=solver).fit(ratings)
+        with pytest.raises(ValueError, match=r"the ratings are too large"):
+            ImplicitALS(rank=3, solver=solver).fit(ratings.with_values(ratings.values * 1e150))
+        with pytest.raises(ValueError, match=r"non-finite .*init_scale=1e\+200 makes the initial factors"):
+            ImplicitALS(rank=3, init_scale=1e200, solver=solver).fit(ratings)
+    model = ImplicitALS(rank=3, alpha=1e6, solver=solver).fit(ratings)  # large but representable: fine
+    assert np.isfinite(model.predict_matrix()).all()

@@ -1,4 +1,4 @@
-"""Ranking metrics for top-k recommendation (lesson 05): precision@k, recall@k, nDCG@k with
+"""Ranking metrics for top-k recommendation (lesson 11): precision@k, recall@k, nDCG@k with
 binary relevance, per user, and ``ranking_report`` / ``evaluate_ranking`` for all users at once.
 
 Expected numbers are computed by hand from the definitions

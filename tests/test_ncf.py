@@ -293,3 +293,12 @@ def test_ml100k_ncf_beats_the_global_mean_after_a_few_epochs(ml100k):
     assert model.rmse(test) < mean_rmse
     assert model.history_["test_rmse"].iloc[-1] == pytest.approx(model.rmse(test), rel=1e-12)
     assert copy.copy(model).predict([0], [0]) == model.predict([0], [0])
+
+
+# =============================================================== issue 15, item 5
+def test_divergence_from_the_start_names_init_scale_not_the_learning_rate():
+    ratings = small_ratings()
+    with pytest.raises(DivergenceError, match=r"a smaller learning rate will not help: init_scale=1e\+200"):
+        NCF(embedding_dim=3, hidden=(4,), n_epochs=2, init_scale=1e200).fit(ratings)
+    with pytest.raises(ValueError, match=r"the ratings are too large"):
+        NCF(embedding_dim=3, hidden=(4,), n_epochs=2).fit(ratings.with_values(ratings.values * 1e200))

@@ -297,3 +297,72 @@ def test_copies_are_the_object_itself_and_pickling_round_trips():
     assert back.shape == ratings.shape and not back.values.flags.writeable
     with pytest.raises(AttributeError, match="immutable"):
         back.foo = 1
+
+
+# ---------------------------------------------------------------- issue 15, item 6: odd input gets a clear error
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: Ratings.from_frame(pd.DataFrame({"user": [1, None, None], "item": [1, 2, 3], "rating": [4, 5, 3]})),
+     ValueError, r"column 'user' has 2 missing id\(s\).*index \[1, 2\]"),
+    (lambda: Ratings.from_frame(pd.DataFrame({"user": [1, 2, 3], "item": [1.0, np.nan, 3.0], "rating": [4, 5, 3]})),
+     ValueError, r"column 'item' has 1 missing id"),
+    (lambda: Ratings.from_frame(pd.DataFrame({"user": [1, "a"], "item": [1, 2], "rating": [4, 5]})),
+     TypeError, r"ids in column 'user' cannot be sorted"),
+    (lambda: Ratings([0, 1], [0, 1], [1.0, 2.0], item_genres=["Action", "Drama"]),
+     TypeError, r"entry 0 is the string 'Action': write \['Action'\]"),
+    (lambda: Ratings([0, 1], [0, 1], [1.0, 2.0], item_genres="Action"), TypeError, "got the string"),
+    (lambda: Ratings([0, 1], [0, 1], [1.0, 2.0], item_genres=[["Action"], 3]), TypeError, "entry 1 is 3"),
+    (lambda: Ratings([0, 1], [0, 1], [1.0, 2.0], item_genres=[["Action"], [7]]), TypeError, "entry 1 holds 7"),
+    (lambda: Ratings([0, 1], [0, 1], [1.0, 2.0], shape=(2.7, 3)), ValueError, r"two positive integers.*\(2\.7, 3\)"),
+    (lambda: Ratings([0, 1], [0, 1], [1.0, 2.0], shape=(True, 3)), ValueError, "two positive integers"),
+    (lambda: Ratings([0, 1], [0, 1], [1.0, 2.0], shape=5), ValueError, "two positive integers"),
+    (lambda: Ratings([0, 1], [0, 1], [1.0, 2.0], users=7), ValueError,
+     r"users must have one id per row .*single value 7"),
+    (lambda: Ratings([0, 1], [0, 1], [1.0, 2.0], items=np.int64(5)), ValueError, r"items must have one id per column"),
+    (lambda: Ratings([0, 1], [0, 1], [1.0, 2.0], item_titles="A"), ValueError, "one title per item"),
+    (lambda: Ratings([10**12], [0], [1.0]), ValueError, r"rows entry 0 is 1000000000000: .*Ratings.from_frame"),
+    (lambda: Ratings([0], [5 * 10**9], [1.0]), ValueError, r"cols entry 0 is 5000000000"),
+    (lambda: Ratings([0], [0], [1.0], shape=(10**12, 1)), ValueError, "too large"),
+    (lambda: Ratings(np.array([2**63 + 5], dtype=np.uint64), [0], [1.0]), ValueError,
+     r"entry 0 is 9223372036854775813"),
+    (lambda: Ratings([2**64 + 1], [0], [1.0]), ValueError, r"entry 0 is 18446744073709551617"),
+    (lambda: Ratings([0], [1e30], [1.0]), ValueError, r"cols entry 0 is 1e\+30"),
+])
+def test_odd_input_gets_a_clear_error_instead_of_a_wrong_matrix(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_from_frame_ids_of_any_sortable_kind_still_work():
+    frame = pd.DataFrame({"user": ["b", "a", "b"], "item": [2.0, 1.0, 1.0], "rating": [1.0, 2.0, 3.0]})
+    ratings = Ratings.from_frame(frame)
+    assert list(ratings.users) == ["a", "b"] and list(ratings.items) == [1.0, 2.0]
+    assert Ratings([0, 1], [0, 1], [1.0, 2.0], shape=(2.0, np.int64(3))).shape == (2, 3)  # whole numbers are fine
+
+
+def test_from_dense_treats_masked_entries_as_unknown():
+    matrix = np.ma.masked_array([[1.0, 2.0], [3.0, 4.0]], mask=[[False, True], [False, False]])
+    ratings = Ratings.from_dense(matrix)
+    assert len(ratings) == 3
+    np.testing.assert_array_equal(ratings.to_dense(), [[1.0, np.nan], [3.0, 4.0]])
+    ints = np.ma.masked_equal(np.array([[5, 0], [0, 4]]), 0)  # an int masked array: 0 marks "unknown"
+    np.testing.assert_array_equal(Ratings.from_dense(ints).to_dense(), [[5.0, np.nan], [np.nan, 4.0]])
+
+
+# ---------------------------------------------------------------- issue 15, item 1: the fingerprint
+def test_fingerprint_identifies_the_ratings_and_survives_pickling():
+    import pickle
+
+    ratings, _ = small()
+    print_ = ratings.fingerprint
+    assert print_.shape == (4, 3) and print_.count == 6 and len(print_.omega) == len(print_.values) == 64
+    assert ratings.fingerprint is print_  # computed once: the object is immutable
+    same = Ratings(ratings.rows[::-1], ratings.cols[::-1], ratings.values[::-1], shape=(4, 3), items=[7, 8, 9])
+    assert same.fingerprint == print_  # equal ratings, other index maps
+    assert pickle.loads(pickle.dumps(ratings)).fingerprint == print_
+    other_values = ratings.with_values(ratings.values + 1)
+    assert other_values.fingerprint.omega == print_.omega and other_values.fingerprint.values != print_.values
+    fewer = ratings.without(0, 0)
+    assert fewer.fingerprint.omega != print_.omega and fewer.fingerprint.count == 5
+    bigger = Ratings(ratings.rows, ratings.cols, ratings.values, shape=(5, 3))
+    assert bigger.fingerprint != print_
+    assert "4 x 3, 6 ratings, fingerprint " in print_.describe()

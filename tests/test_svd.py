@@ -223,3 +223,16 @@ def test_non_ratings_input_raises_type_error():
         TruncatedSVD(rank=2).fit(sparse_matrix())
     with pytest.raises(TypeError, match="eval_set"):
         TruncatedSVD(rank=2).fit(Ratings.from_dense(sparse_matrix()), eval_set=pd.DataFrame())
+
+
+# ---------------------------------------------------------------------------- issue 15, item 5
+def test_ratings_too_large_for_float64_raise_instead_of_warning():
+    import warnings
+
+    ratings = mt.synthetic(12, 10, 2, density=0.5, seed=0)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"TruncatedSVD produced non-finite .*the ratings are too large"):
+            mt.TruncatedSVD(rank=2).fit(ratings.with_values(ratings.values * 1e300))
+        model = mt.TruncatedSVD(rank=2).fit(ratings.with_values(ratings.values * 1e100))  # large but fine
+    assert np.isfinite(model.predict_matrix()).all()

@@ -1,4 +1,4 @@
-"""The k/lambda explorer of lesson 03: the grid is ALS, the view is a lookup, the widget redraws."""
+"""The k/lambda explorer of lesson 07: the grid is ALS, the view is a lookup, the widget redraws."""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,4 @@
-"""The explanation explorer of lesson 07: the view is fia's frame cut into the two sides plus a
+"""The explanation explorer of lesson 15: the view is fia's frame cut into the two sides plus a
 sentence; the button compares the top row with leave-one-out retraining; the widget redraws on
 every control in plain Python."""
 
@@ -58,7 +58,7 @@ def test_view_rows_are_fias_rows(data, user, n_top):
 
 
 def test_item_based_rows_are_residual_times_fatrecs_j(data):
-    """Unbiased ALS: INFL(u, j) = e_uj v_i^T (V_O^T V_O + lambda I)^-1 v_j (lesson 07's exercise)."""
+    """Unbiased ALS: INFL(u, j) = e_uj v_i^T (V_O^T V_O + lambda I)^-1 v_j (lesson 14's exercise)."""
     ratings, model = data
     user = 4
     item = int(_unrated(ratings, user)[1])

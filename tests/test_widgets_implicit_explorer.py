@@ -1,4 +1,4 @@
-"""The alpha/lambda explorer of lesson 05: every cell is ImplicitALS, the view is a lookup plus one
+"""The alpha/lambda explorer of lesson 11: every cell is ImplicitALS, the view is a lookup plus one
 user's ranking, the widget redraws on every control."""
 
 import numpy as np

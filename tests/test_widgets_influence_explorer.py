@@ -1,4 +1,4 @@
-"""The perturbation explorer of lesson 06: the slider's change is J[:, k] delta (exactly the user's
+"""The perturbation explorer of lesson 13: the slider's change is J[:, k] delta (exactly the user's
 own half-step with V frozen), the button's change is two warm-started ALS fits, the widget redraws
 on every control."""
 

@@ -1,4 +1,4 @@
-"""The MF-vs-NCF explanation explorer of lesson 08: the comparison is exactly fia() and fia_ncf() on the same R_t,
+"""The MF-vs-NCF explanation explorer of lesson 17: the comparison is exactly fia() and fia_ncf() on the same R_t,
 the drawing shows those numbers, the widget redraws on every control."""
 
 import base64

@@ -1,4 +1,4 @@
-"""The similar-items explorer (lesson 04, book Example 9.2.4): the compute function against
+"""The similar-items explorer (lesson 09, book Example 9.2.4): the compute function against
 direct numpy, and the widget driven in plain Python."""
 
 import numpy as np

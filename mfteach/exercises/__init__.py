@@ -10,7 +10,7 @@ In a lesson::
         ...                       # the learner's code
 
 or, without the magic, ``mt.exercises.check("predict_ratings", predict_ratings)``; at the end
-of a lesson, ``mt.exercises.quiz("03_alternating_least_squares")`` shows its questions.
+of a lesson, ``mt.exercises.quiz("06_alternating_least_squares")`` shows its questions.
 
 The package, one idea per module:
 
@@ -24,7 +24,7 @@ The package, one idea per module:
 - ``questions``: ``judge``, ``answer``, ``ask`` and ``quiz``;
 - ``records``: the progress file, ``progress()`` and ``reset_progress()``;
 - ``magic``: the ``%%check`` cell magic;
-- ``lesson00`` ... ``lesson08``: each lesson's exercises and questions, registered on import.
+- ``lesson00`` ... ``lesson17``: each lesson's exercises and questions, registered on import.
 
 The reference functions are reachable here by their exercise names
 (``mt.exercises.predict_ratings``). Notation (DESIGN.md section 1): R is m x n with users in rows
@@ -42,13 +42,10 @@ from .questions import answer, ask, judge, quiz
 from .registry import EXERCISES, QUESTIONS, Diagnostic, Exercise, Question, register, register_question
 
 # Each lesson module registers its exercises and questions on import.
-# (Interim, while the lessons are being split: every lessonNN / newNN module found is imported.)
-import importlib as _importlib  # noqa: E402
-import pkgutil as _pkgutil  # noqa: E402
-import re as _re  # noqa: E402
-
-for _name in sorted(m.name for m in _pkgutil.iter_modules(__path__) if _re.fullmatch(r"(lesson|new)\d\d", m.name)):
-    _importlib.import_module(f".{_name}", __name__)
+from . import (  # noqa: E402,F401
+    lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08,
+    lesson09, lesson10, lesson11, lesson12, lesson13, lesson14, lesson15, lesson16, lesson17,
+)
 
 __all__ = [
     "Exercise", "Diagnostic", "Question", "EXERCISES", "QUESTIONS", "register", "register_question",

@@ -1,534 +1,320 @@
-"""Exercises and questions of lesson 01_rank1_completion (registered on import).
+"""Exercises and questions of lesson 01_factorization_and_movielens (registered on import).
 
-Book section 9.2.4, Example 9.2.5: a rank-1 matrix is a b^T (U = a, V = b, k = 1), so every
-known entry M_ij = a_i b_j passes a ratio between row i and column j. In the lesson's order:
-
-* ``complete_from_cross`` (warm-up): the whole matrix from its first row and column, a spanning
-  "star" of m + n - 1 entries;
-* ``propagate_rank1``: propagate the ratios through a CONNECTED pattern of nonzero known
-  entries, with the one free scale fixed by a[0] = 1 so that the answer is unique;
-* ``als_rank1`` (the key algorithm, before the lesson shows ``fit_rank1``): alternating
-  least-squares sweeps for min sum over Omega of (M_ij - a_i b_j)^2 on noisy data;
-* ``worst_fit_user`` (a find-out on MovieLens with the package's ``fit_rank1``): the user whose
-  known ratings a rank-1 model matches worst (largest RMSE).
+In the lesson's order: ``predict_ratings`` (R_hat = U V^T, before the lesson computes the slides'
+example), ``head_size`` (a find-out on MovieLens 100K: how few of the most rated movies hold a
+given share of the ratings) and ``regularized_loss`` (the slides' objective); then two
+check-your-understanding questions on the degrees of freedom (m + n) k. Lesson
+00_recommenders_as_matrices comes before it (module ``lesson00``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..completion import complete_rank1, fit_rank1
 from ..data import load_movielens, toy
+from ..data import synthetic as make_synthetic
+from ..ratings import Ratings
 from .registry import Diagnostic, register, register_question
 
-LESSON_01 = "01_rank1_completion"
+# ============================================================================ lesson 01
+# The exercises of 01_factorization_and_movielens. The lecture slides ("Recommender Systems 1")
+# write the rating matrix R (m x n, "?" for unknown), U (m x d), V (n x d) and the objective
+#     sum over (u, i) in Omega of (r_ui - u_u . v_i)^2 + lambda (sum_u ||u_u||^2 + sum_i ||v_i||^2).
+LESSON_01 = "01_factorization_and_movielens"
 
 
-# ---------------------------------------------------------------------------- complete_from_cross (warm-up)
-def _cross_cases(rng):
-    book = np.outer([1.0, 1.0, 4.0, 4.0], [1.0, 1.0, 2.0, 2.0])   # the completed Example 9.2.5
-    cases = [(book[0].copy(), book[:, 0].copy())]
-    for m, n in [(3, 5), (5, 3), (4, 4), (1, 6), (6, 1), (7, 9)]:
-        a, b = rng.uniform(0.5, 3, size=m), rng.uniform(0.5, 3, size=n)
-        M = np.outer(a, b)
-        cases.append((M[0].copy(), M[:, 0].copy()))
+def _lecture_example():
+    """The slides' 4 x 6 example: R (NaN = ?), U (4 x 2), V = (V^T)^T (6 x 2)."""
+    return toy("lecture_R"), toy("lecture_U"), toy("lecture_Vt").T
+
+
+def _random_ratings(rng, m: int, n: int, known: float) -> np.ndarray:
+    """Integer stars 1..5 with each entry known with probability ``known`` (NaN otherwise)."""
+    R = rng.integers(1, 6, size=(m, n)).astype(float)
+    R[rng.random((m, n)) >= known] = np.nan
+    return R
+
+
+# ---------------------------------------------------------------------------- predict_ratings
+def _predict_ratings_cases(rng):
+    _, U, V = _lecture_example()
+    cases = [(U, V)]
+    for m, n, k in [(5, 3, 1), (3, 7, 2), (6, 6, 3), (10, 4, 5), (1, 8, 2)]:
+        cases.append((rng.normal(size=(m, k)), rng.normal(size=(n, k))))
     return cases
 
 
 @register(
     lesson=LESSON_01,
-    title="complete a rank-1 matrix from its first row and first column",
-    cases=_cross_cases,
+    title="predict every rating at once from the user and item factors",
+    cases=_predict_ratings_cases,
     hints=[
-        "In a rank-1 matrix every row is a multiple of the first row. Which multiple is row i? Compare the "
-        "two entries of column 1: M[i, 0] and M[0, 0].",
-        "So entry (i, j) is the first row's entry j times row i's multiple. Write it with the three known "
-        "entries M[0, j], M[i, 0] and M[0, 0].",
-        "All entries at once: an outer product (np.outer) of the first column and the first row, corrected "
-        "by the one entry both of them contain. The result has shape (len(first_col), len(first_row)).",
+        "One prediction r̂_ui is the dot product of user u's row of U with item i's row of V.",
+        "All the dot products at once are one matrix product: U is (m x k), so it must be multiplied by "
+        "a (k x n) matrix to give m x n. Which (k x n) matrix holds the item vectors as columns?",
+        "numpy's `@` is the matrix product and `.T` the transpose; no loop is needed.",
     ],
     diagnostics=[
-        Diagnostic(lambda first_row, first_col: np.outer(first_col, first_row),
-                   "The outer product of the first column and the first row counts M[0, 0] twice: "
-                   "M_ij = M_i1 M_1j / M_11 (check entry (0, 0): it must be M[0, 0], not its square)."),
-        Diagnostic(lambda first_row, first_col: np.outer(first_col, first_row) / first_row[0] ** 2,
-                   "You divided by M[0, 0] twice: M_ij = M_i1 M_1j / M_11, once."),
-        Diagnostic(lambda first_row, first_col: np.outer(first_row, first_col) / first_row[0],
-                   "Rows and columns are swapped: the result has one row per entry of first_col (m rows) "
-                   "and one column per entry of first_row (n columns)."),
-        Diagnostic(lambda first_row, first_col: first_row[None, :] + first_col[:, None] - first_row[0],
-                   "You added: that makes every row the first row plus a constant. Rank 1 means every row "
-                   "is the first row TIMES a constant (ratios, not differences)."),
+        Diagnostic(lambda U, V: V @ U.T,
+                   "You computed V Uᵀ, which is R̂ᵀ (items in rows). R̂ = U Vᵀ has users in rows."),
+        Diagnostic(lambda U, V: U @ V,
+                   "U @ V cannot work: U is m x k and V is n x k, so the inner sizes (k and n) differ. "
+                   "The item vectors are the ROWS of V; the product needs them as columns (the transpose)."),
+        Diagnostic(lambda U, V: U * V,
+                   "`*` multiplies entry by entry (and needs equal shapes); a prediction is a dot product, "
+                   "a sum over the k factors: use the matrix product `@`."),
     ],
 )
-def complete_from_cross(first_row, first_col):
-    """The rank-1 matrix with the given first row and first column (book 9.2.4).
+def predict_ratings(U, V):
+    """All predicted ratings R_hat = U V^T (lecture slides: r_hat_ui = u_u . v_i).
 
     Parameters
     ----------
-    first_row : ndarray, shape (n,)
-        M[0, :]; first_row[0] = M[0, 0] is nonzero.
-    first_col : ndarray, shape (m,)
-        M[:, 0]; first_col[0] = first_row[0].
+    U : ndarray, shape (m, k)
+        User factors; row u is u_u.
+    V : ndarray, shape (n, k)
+        Item factors; row i is v_i.
 
     Returns
     -------
     ndarray, shape (m, n)
-        M with M[i, j] = M[i, 0] M[0, j] / M[0, 0]: with a = first_col / M[0, 0] and b = first_row,
-        M = a b^T and a[0] = 1. These m + n - 1 entries form a spanning tree (a "star").
+        R_hat[u, i] = u_u . v_i, the predicted rating of user u for item i.
     """
-    return np.outer(first_col, first_row) / first_row[0]   # row i = (M_i1 / M_11) x row 1
+    return U @ V.T  # (m x k) @ (k x n) -> m x n
 
 
-# ---------------------------------------------------------------------------- test cases
-def _connected_rank1(rng, m: int, n: int, extra: float) -> np.ndarray:
-    """A random rank-1 matrix (integer factors 1..5, so no zeros) known on a random connected
-    pattern: a random spanning tree of the bipartite row/column graph plus each other entry
-    with probability ``extra``; NaN elsewhere."""
-    a, b = rng.integers(1, 6, size=m).astype(float), rng.integers(1, 6, size=n).astype(float)
-    known = rng.random((m, n)) < extra
-    # spanning tree: add the nodes in random order, each linked to a random earlier node of the
-    # other kind (rows are nodes 0..m-1, columns m..m+n-1)
-    first_row, first_col = int(rng.integers(m)), m + int(rng.integers(n))
-    placed = [first_row, first_col]
-    known[first_row, first_col - m] = True
-    for node in rng.permutation([x for x in range(m + n) if x not in placed]):
-        node = int(node)
-        partners = [p for p in placed if (p < m) != (node < m)]
-        p = partners[int(rng.integers(len(partners)))]
-        i, j = (node, p - m) if node < m else (p, node - m)
-        known[i, j] = True
-        placed.append(node)
-    return np.where(known, np.outer(a, b), np.nan)
+# ---------------------------------------------------------------------------- head_size (a find-out)
+# The long tail of MovieLens: how few of the most rated movies collect a given share of all ratings?
+def _small_ratings(rng, m: int, n: int, known: float) -> Ratings:
+    """A random Ratings with skewed popularity: item i is known with probability ~ known * 2 / (1 + i)."""
+    R = rng.integers(1, 6, size=(m, n)).astype(float)
+    popularity = known * 2.0 / (1.0 + rng.permutation(n))
+    R[rng.random((m, n)) >= np.minimum(popularity, 1.0)[None, :]] = np.nan
+    R[rng.integers(m), :] = 3.0  # every item has a rating
+    return Ratings.from_dense(R)
 
 
-def _propagate_cases(rng):
-    cases = [(toy("book_9.2.5"),)]
-    for m, n, extra in [(3, 5, 0.1), (6, 4, 0.0), (5, 5, 0.2), (8, 7, 0.05), (2, 9, 0.0), (10, 12, 0.1)]:
-        cases.append((_connected_rank1(rng, m, n, extra),))
-    return cases
-
-
-# ---------------------------------------------------------------------------- wrong answers
-def _sweeps(M, rule, max_sweeps=None):
-    """Propagation by sweeps over the known entries in row-major order with a[0] = 1.
-
-    ``rule(M_ij, known_factor)`` gives the unknown factor; ``max_sweeps`` = 1 is the
-    one-pass mistake."""
-    m, n = M.shape
-    a, b = np.full(m, np.nan), np.full(n, np.nan)
-    a[0] = 1.0
-    sweeps, changed = 0, True
-    while changed and (max_sweeps is None or sweeps < max_sweeps):
-        changed, sweeps = False, sweeps + 1
-        for i, j in zip(*np.nonzero(~np.isnan(M))):
-            if np.isnan(b[j]) and not np.isnan(a[i]):
-                b[j], changed = rule(M[i, j], a[i]), True
-            elif np.isnan(a[i]) and not np.isnan(b[j]):
-                a[i], changed = rule(M[i, j], b[j]), True
-    return a, b
-
-
-def _one_pass(M):
-    return _sweeps(M, lambda value, other: value / other, max_sweeps=1)
-
-
-def _row_one_then_rows(M):
-    """Two steps and no more: the columns of row 1, then every row through those columns."""
-    m, n = M.shape
-    a, b = np.full(m, np.nan), np.full(n, np.nan)
-    a[0] = 1.0
-    b[~np.isnan(M[0])] = M[0][~np.isnan(M[0])]
-    for i, j in zip(*np.nonzero(~np.isnan(M))):
-        if np.isnan(a[i]) and not np.isnan(b[j]):
-            a[i] = M[i, j] / b[j]
-    return a, b
-
-
-def _columns_only(M):
-    """Only ever b_j = M_ij / a_i, repeated: never a row factor from a column factor."""
-    a, b = np.full(M.shape[0], np.nan), np.full(M.shape[1], np.nan)
-    a[0] = 1.0
-    b[~np.isnan(M[0])] = M[0][~np.isnan(M[0])]
-    return a, b
-
-
-_ONE_PASS = ("Some factors are still NaN: one pass is not enough. A factor that is determined only through "
-             "a factor found later in the same pass (a path of several known entries) is missed. Repeat "
-             "the sweep until a sweep changes nothing (or keep a queue of rows and columns to visit).")
-
-
-def _scaled_by_b0(M):
-    a, b = propagate_rank1(M)
-    return a * b[0], b / b[0]
-
-
-def _swapped(M):
-    a, b = propagate_rank1(M)
-    return b, a
-
-
-def _multiplied(M):
-    return _sweeps(M, lambda value, other: value * other)
-
-
-def _inverted(M):
-    return _sweeps(M, lambda value, other: other / value)
-
-
-@register(
-    lesson=LESSON_01,
-    title="find the rank-1 factors a, b (with a[0] = 1) from connected known entries",
-    cases=_propagate_cases,
-    hints=[
-        "Fix the free scale first: a[0] = 1. A known entry M[i, j] = a_i b_j links row i and column j: "
-        "once one of a_i, b_j is known, the other follows.",
-        "Start with a and b full of NaN (np.full) and set a[0] = 1. Visit the known entries (np.nonzero of "
-        "the mask of known entries gives their rows and columns): when exactly one of a_i, b_j is known, "
-        "M[i, j] = a_i b_j gives the other.",
-        "One sweep over the entries is not enough: when you reach an entry, neither its a_i nor its b_j may "
-        "be known yet. Repeat the sweep while it still finds something new (or keep a queue of rows and "
-        "columns to visit: breadth-first search).",
-        "Wrap your sweep in a loop that keeps a flag: set it whenever the sweep fills a factor, and stop "
-        "after a sweep that filled nothing. Return the tuple (a, b).",
-    ],
-    diagnostics=[
-        Diagnostic(_one_pass, _ONE_PASS),
-        Diagnostic(_row_one_then_rows,
-                   "Some factors are still NaN: you went from row 1 to its columns and from those columns to "
-                   "the rows, and stopped. Those rows lead to further columns, and so on: repeat until a "
-                   "sweep changes nothing (or keep a queue of rows and columns to visit)."),
-        Diagnostic(_columns_only,
-                   "Only row 1's columns got a factor: you compute b_j from a_i but never a_i from b_j. A known "
-                   "entry also gives the ROW factor when its column factor is known: a_i = M[i, j] / b_j."),
-        Diagnostic(_scaled_by_b0,
-                   "Your a bᵀ is right but the scale is not: you fixed b[0] = 1. The exercise fixes a[0] = 1 "
-                   "(any scale s gives the same matrix (s a)(b / s)ᵀ, so one has to be chosen)."),
-        Diagnostic(_swapped,
-                   "You returned (b, a): a has one entry per ROW of M (m values), b one per COLUMN (n values)."),
-        Diagnostic(_multiplied,
-                   "M[i, j] = a_i b_j, so b_j = M[i, j] / a_i and a_i = M[i, j] / b_j: divide, don't multiply."),
-        Diagnostic(_inverted,
-                   "Upside down: from M[i, j] = a_i b_j follows b_j = M[i, j] / a_i, not a_i / M[i, j]."),
-    ],
-)
-def propagate_rank1(M):
-    """The rank-1 factors of a partially known matrix whose known entries are connected
-    (book section 9.2.4, Example 9.2.5).
-
-    Parameters
-    ----------
-    M : ndarray, shape (m, n)
-        NaN where unknown. The known entries are nonzero, agree with some a bᵀ, and connect
-        every row and column (as the edges of the bipartite row/column graph).
-
-    Returns
-    -------
-    a : ndarray, shape (m,)
-        Row factors with a[0] = 1 (the one free scale).
-    b : ndarray, shape (n,)
-        Column factors, so that M[i, j] = a[i] * b[j] on every known entry.
-    """
-    m, n = M.shape
-    known = ~np.isnan(M)
-    a, b = np.full(m, np.nan), np.full(n, np.nan)
-    a[0] = 1.0                                   # the one free scale
-    changed = True
-    while changed:                               # sweep until a sweep finds nothing new
-        changed = False
-        for i, j in zip(*np.nonzero(known)):
-            if np.isnan(b[j]) and not np.isnan(a[i]):
-                b[j] = M[i, j] / a[i]            # M_ij = a_i b_j  ->  b_j = M_ij / a_i
-                changed = True
-            elif np.isnan(a[i]) and not np.isnan(b[j]):
-                a[i] = M[i, j] / b[j]            # ->  a_i = M_ij / b_j
-                changed = True
-    return a, b
-
-
-# ---------------------------------------------------------------------------- als_rank1 (the key algorithm)
-def _noisy_rank1(rng, m: int, n: int, known: float, noise: float) -> np.ndarray:
-    """A noisy rank-1 matrix with every row and column known at least once; NaN elsewhere."""
-    M = np.outer(rng.uniform(1, 3, m), rng.uniform(1, 3, n)) + noise * rng.normal(size=(m, n))
-    mask = rng.random((m, n)) < known
-    mask[np.arange(m), rng.integers(n, size=m)] = True
-    mask[rng.integers(m, size=n), np.arange(n)] = True
-    return np.where(mask, M, np.nan)
-
-
-def _als_cases(rng):
-    M = np.array([[2.0, np.nan, 4.1], [np.nan, 3.0, 5.9], [1.1, 1.4, np.nan]])
-    cases = [(M, np.ones(3), 1)]
-    for m, n, known, sweeps in [(4, 5, 0.5, 2), (6, 4, 0.4, 5), (8, 10, 0.3, 3), (12, 15, 0.4, 10), (5, 5, 1.0, 4)]:
-        cases.append((_noisy_rank1(rng, m, n, known, 0.1), rng.uniform(0.5, 1.5, n), sweeps))
-    return cases
-
-
-def _als_update(M, fixed, all_columns=False, power=2):
-    """The row factors for fixed column factors ``fixed`` (the reference's half-step, or a mistake)."""
-    known = ~np.isnan(M)
-    X, W = np.where(known, M, 0.0), known.astype(float)
-    den = np.sum(fixed ** power) if all_columns else W @ fixed ** power
-    return (X @ fixed) / den
-
-
-def _als_wrong(M, b, n_sweeps, **mistake):
-    for _ in range(n_sweeps):
-        a = _als_update(M, b, **mistake)
-        b = _als_update(M.T, a, **mistake)
-    return a, b
-
-
-def _als_jacobi(M, b, n_sweeps):
-    a = _als_update(M, b)
-    for _ in range(n_sweeps):
-        a, b = _als_update(M, b), _als_update(M.T, a)   # b from the OLD a
-    return a, b
-
-
-def _als_b_first(M, b, n_sweeps):
-    a = _als_update(M, b)   # a starting a from b, then b before a in every sweep
-    for _ in range(n_sweeps):
-        b = _als_update(M.T, a)
-        a = _als_update(M, b)
-    return a, b
-
-
-def _als_unmasked(M, b, n_sweeps):
-    for _ in range(n_sweeps):
-        a = (M @ b) / (b @ b)      # NaN rows wherever M has a NaN
-        b = (M.T @ a) / (a @ a)
-    return a, b
-
-
-def _als_rescaled(M, b, n_sweeps):
-    a, b = als_rank1(M, b, n_sweeps)
-    return a / a[0], b * a[0]
-
-
-@register(
-    lesson=LESSON_01,
-    title="fit a b^T to noisy known entries by alternating least-squares updates of a and b",
-    cases=_als_cases,
-    hints=[
-        "With b fixed, the loss is a sum of separate problems, one per row i: Σ_j (M_ij − a_i b_j)² over the "
-        "KNOWN j of row i. Each is a quadratic in the single number a_i.",
-        "Set the derivative with respect to a_i to zero: a_i is a ratio of two sums over the known j of row "
-        "i, one involving M_ij b_j and one involving b_j². The update of b_j is the mirror image (columns).",
-        "Without loops: replace the NaN by 0 in a copy of M and make a 0/1 matrix of the known entries; the "
-        "two sums for all rows are then two matrix–vector products (@). A sweep is: all of a from b, then all "
-        "of b from the NEW a.",
-    ],
-    diagnostics=[
-        Diagnostic(lambda M, b, n_sweeps: _als_wrong(M, b, n_sweeps, all_columns=True),
-                   "The denominator must sum b_j² only over the KNOWN entries of row i (and a_i² only over "
-                   "the known entries of column j); you summed over all columns."),
-        Diagnostic(_als_jacobi,
-                   "You updated b from the OLD a (both halves at once). Alternating means: all of a from b, "
-                   "then b from the a you have just computed."),
-        Diagnostic(lambda M, b, n_sweeps: _als_wrong(M, b, n_sweeps, power=1),
-                   "The denominator is Σ b_j² (squares), not Σ b_j: minimizing Σ_j (M_ij − a_i b_j)² over "
-                   "a_i gives a_i = Σ M_ij b_j / Σ b_j²."),
-        Diagnostic(_als_b_first,
-                   "You updated b before a. Each sweep updates a first (from the given b), then b."),
-        Diagnostic(_als_rescaled,
-                   "Right up to the scale: you rescaled so that a[0] = 1. Here the factors are wanted as the "
-                   "sweeps leave them (fit_rank1 rescales afterwards, this exercise does not)."),
-        Diagnostic(_als_unmasked,
-                   "NaN: a single unknown entry (NaN) in a row makes that row's sum NaN. Replace the unknown "
-                   "entries by 0 (np.where or np.nan_to_num) and sum b_j² only over the known entries."),
-    ],
-)
-def als_rank1(M, b, n_sweeps):
-    r"""``n_sweeps`` sweeps of alternating least squares for :math:`\min \sum_\Omega (M_{ij} - a_i b_j)^2`.
-
-    Parameters
-    ----------
-    M : ndarray, shape (m, n)
-        NaN where unknown; every row and column has a known entry.
-    b : ndarray, shape (n,)
-        The starting column factors (nonzero).
-    n_sweeps : int
-        Each sweep updates all of a (b fixed), then all of b (the new a fixed).
-
-    Returns
-    -------
-    a : ndarray, shape (m,), b : ndarray, shape (n,)
-        After the last sweep, not rescaled (``fit_rank1`` also rescales to a[0] = 1).
-    """
-    known = ~np.isnan(M)
-    X, W = np.where(known, M, 0.0), known.astype(float)   # M with 0 off Omega; 1 on Omega
-    for _ in range(n_sweeps):
-        a = (X @ b) / (W @ b ** 2)         # a_i = sum_j M_ij b_j / sum_j b_j^2 over the known j
-        b = (X.T @ a) / (W.T @ a ** 2)     # b_j = sum_i M_ij a_i / sum_i a_i^2 over the known i
-    return a, b
-
-
-# ---------------------------------------------------------------------------- worst_fit_user (a find-out)
-def _worst_fit_cases(rng):
-    M = np.outer([1.0, 2.0, 1.5, 3.0], [1.0, 2.0, 3.0, 1.0, 2.0])
-    M[2, 3] = 5.0                                     # user 3 (index 2) rates against the pattern
-    M[[0, 1, 3], [4, 2, 0]] = np.nan
-    cases = [(M,)]
+def _head_size_cases(rng):
+    cases = [(_small_ratings(rng, 6, 8, 0.9), 0.5)]
     ml = load_movielens("100k")
-    cases.append((ml.top(200, 100).to_dense(),))       # the lesson's block of MovieLens 100K
-    cases.append((ml.top(100, 60).to_dense(),))
-    noisy = _noisy_rank1(rng, 30, 20, 0.5, 0.05)
-    noisy[7, ~np.isnan(noisy[7])] *= rng.uniform(0.3, 2.0, size=np.count_nonzero(~np.isnan(noisy[7])))
-    cases.append((noisy,))
+    cases += [(ml, 0.5), (ml, 0.8)]
+    synthetic, _, _ = make_synthetic(60, 90, 2, 0.15, seed=int(rng.integers(1000)))
+    cases += [(synthetic, 0.5), (_small_ratings(rng, 30, 50, 0.5), 0.25), (_small_ratings(rng, 12, 20, 0.6), 1.0)]
     return cases
 
 
-def _exact_propagation_user(M):
-    residual = M - complete_rank1(M).completed
-    return int(np.argmax(np.sqrt(np.nanmean(residual ** 2, axis=1))))
-
-
-def _per_user(M, statistic):
-    residual = M - fit_rank1(M).completed          # NaN off Omega
-    return statistic(residual)
+def _head_size_by(counts, share):
+    """The fewest of the largest ``counts`` whose sum reaches ``share`` of the total."""
+    covered = np.cumsum(np.sort(counts)[::-1])
+    return int(np.argmax(covered >= share * covered[-1])) + 1
 
 
 @register(
     lesson=LESSON_01,
-    title="find out: which user does a least-squares rank-1 model fit worst?",
-    cases=_worst_fit_cases,
-    time_limit=10.0,
+    title="find out: how few of the most rated movies collect a given share of all ratings?",
+    cases=_head_size_cases,
     hints=[
-        "Let the package do the fitting: fit_rank1(M) (from mfteach.completion) returns the completed "
-        "matrix a bᵀ. What you measure is how far each user's KNOWN ratings are from it.",
-        "The residuals M − completed are NaN off Ω; numpy's nan-functions (np.nanmean, np.nansum) skip NaN. "
-        "Work per row (axis=1).",
-        "Users have very different numbers of ratings: compare them by the root mean squared error over "
-        "their own known ratings, not by a sum. Return the row index (an int) of the largest one.",
+        "First count the ratings of every movie: a Ratings has a method for that (the lesson's long-tail "
+        "cells use it).",
+        "Order those counts from the most rated movie to the least rated one, then add them up one movie "
+        "at a time (np.cumsum): the running total after the first h movies is what the h most rated hold.",
+        "You need the first position where the running total reaches share × (number of ratings); "
+        "np.argmax on a boolean array gives the first True. Positions count from 0, the answer counts "
+        "movies.",
     ],
     diagnostics=[
-        Diagnostic(lambda M: int(np.argmax(_per_user(M, lambda r: np.nansum(r ** 2, axis=1)))),
-                   "You took the largest SUM of squared errors, which favours users with many ratings. "
-                   "Compare users by the mean (RMSE) over each user's own known ratings."),
-        Diagnostic(lambda M: int(np.argmin(_per_user(M, lambda r: np.sqrt(np.nanmean(r ** 2, axis=1))))),
-                   "That is the user the model fits BEST (smallest RMSE); the question asks for the worst."),
-        Diagnostic(lambda M: int(np.argmax(_per_user(M, lambda r: np.nanmean(r, axis=1)))),
-                   "Signed errors cancel: a user the model overrates as often as it underrates has mean "
-                   "error near 0. Square the errors (RMSE)."),
-        Diagnostic(_exact_propagation_user,
-                   "complete_rank1 is EXACT propagation: on noisy ratings it finds a conflict and fills in "
-                   "nothing (its `completed` keeps only the known entries, so every error looks like 0). "
-                   "Fit with fit_rank1, the least-squares rank-1 model."),
-        Diagnostic(lambda M: int(np.argmax(_per_user(M, lambda r: np.nanmean(np.abs(r), axis=1)))),
-                   "You ranked users by the mean ABSOLUTE error; the question asks for the root mean squared "
-                   "error, which weighs big misses more (square, average over the user's ratings, root)."),
-        Diagnostic(lambda M: int(np.argmax(_per_user(M, lambda r: np.sqrt(np.nanmean(r ** 2, axis=0))))),
-                   "You measured per column (a movie, axis=0); users are the rows of M (axis=1)."),
+        Diagnostic(lambda ratings, share: _head_size_by(ratings.item_counts(), share) - 1,
+                   "Off by one: you returned the POSITION of the last movie needed (counting from 0); the "
+                   "question asks for the number of movies, one more."),
+        Diagnostic(lambda ratings, share: int(np.argmax(np.cumsum(np.sort(ratings.item_counts()))
+                                                        >= share * len(ratings))) + 1,
+                   "You added up the LEAST rated movies first (np.sort is ascending): the head of the long "
+                   "tail is the most rated movies; reverse the order."),
+        Diagnostic(lambda ratings, share: int(np.argmax(np.cumsum(np.sort(ratings.item_counts())[::-1])
+                                                        > share * len(ratings))) + 1,
+                   "'At least share' includes reaching it exactly: compare with >=, not >. (With share = 1 "
+                   "the running total never EXCEEDS the number of ratings, and np.argmax of an all-False "
+                   "array is 0.)"),
+        Diagnostic(lambda ratings, share: _head_size_by(ratings.user_counts(), share),
+                   "You counted ratings per USER (the most active users); the question is about movies, "
+                   "the columns of R: count per item."),
     ],
 )
-def worst_fit_user(M):
-    """The row of ``M`` whose known entries a least-squares rank-1 fit (``fit_rank1``) matches worst.
+def head_size(ratings, share):
+    """The fewest movies (the most rated ones) that together hold ``share`` of all ratings.
 
     Parameters
     ----------
-    M : ndarray, shape (m, n)
-        Ratings, NaN where unknown; every row has a known entry.
+    ratings : Ratings
+        The data, e.g. ``mt.load_movielens("100k")``.
+    share : float
+        Between 0 and 1, e.g. 0.5 for half of all ratings.
 
     Returns
     -------
     int
-        The row index u with the largest RMSE over u's known entries of M - a b^T.
+        The smallest h such that the h most rated items receive at least ``share * len(ratings)``
+        ratings (MovieLens 100K: 215 of 1682 movies hold half of the 100,000 ratings).
     """
-    residual = M - fit_rank1(M).completed                      # M_ij - a_i b_j; NaN off Omega
-    rmse_per_user = np.sqrt(np.nanmean(residual ** 2, axis=1))  # over each user's known ratings
-    return int(np.argmax(rmse_per_user))
+    counts = np.sort(ratings.item_counts())[::-1]    # |Omega^i| of every item, most rated first
+    covered = np.cumsum(counts)                      # ratings held by the 1, 2, 3, ... most rated
+    return int(np.argmax(covered >= share * len(ratings))) + 1   # first h that reaches the share
+
+
+# ---------------------------------------------------------------------------- regularized_loss
+def _regularized_loss_cases(rng):
+    R, U, V = _lecture_example()
+    cases = [(R, U, V, 0.1)]
+    for m, n, k, reg in [(5, 4, 2, 0.5), (8, 6, 3, 1.0), (3, 9, 1, 0.05), (12, 10, 4, 2.0)]:
+        R = _random_ratings(rng, m, n, known=0.5)
+        R[0, 0], R[-1, -1] = 3.0, np.nan  # at least one known and one unknown entry
+        cases.append((R, 0.5 * rng.normal(size=(m, k)), 0.5 * rng.normal(size=(n, k)), reg))
+    cases[2][0][1, :] = np.nan  # a user without any rating
+    return cases
+
+
+# Building blocks of the wrong answers below (the reference itself is written out in full).
+def _squared_errors(R, U, V):
+    """Sum over the known entries of (r_ui - u_u . v_i)^2."""
+    known = ~np.isnan(R)
+    return np.sum((R - U @ V.T)[known] ** 2)
+
+
+def _penalty(U, V):
+    """sum_u ||u_u||^2 + sum_i ||v_i||^2."""
+    return np.sum(U ** 2) + np.sum(V ** 2)
+
+
+def _count_known(R):
+    """|Omega|."""
+    return np.count_nonzero(~np.isnan(R))
+
+
+def _penalty_per_rating(R, U, V):
+    """sum over Omega of ||u_u||^2 + ||v_i||^2 (the SGD-style per-rating regularization)."""
+    users, items = np.nonzero(~np.isnan(R))
+    return np.sum(U[users] ** 2) + np.sum(V[items] ** 2)
+
+
+_BOOK_MEAN = "You divided by |Ω|: the lecture's loss is a sum, the book's 9.5 is a mean."
+
+
+@register(
+    lesson=LESSON_01,
+    title="the regularized squared loss of the lecture slides",
+    cases=_regularized_loss_cases,
+    hints=[
+        "Two parts: the squared errors on the KNOWN entries only, plus λ times the squared "
+        "norms of all user and item vectors.",
+        "np.isnan(R) marks the unknown entries; its negation is a boolean mask of Ω. Indexing the "
+        "matrix of residuals R − R̂ with that mask keeps only the known ones (a 1-D array).",
+        "Σ_u ‖u_u‖² + Σ_i ‖v_i‖² is simply the sum of the squares of every entry of U and of V.",
+        "Return one float: the sum of the squared residuals on Ω, plus reg times the sum of the two "
+        "penalties (mind the parentheses).",
+    ],
+    diagnostics=[
+        Diagnostic(lambda R, U, V, reg: np.sum((R - U @ V.T) ** 2) + reg * _penalty(U, V),
+                   "NaN: unknown entries must be skipped (np.isnan mask). NaN minus anything is NaN, "
+                   "and one NaN makes the whole sum NaN."),
+        Diagnostic(lambda R, U, V, reg: _squared_errors(R, U, V),
+                   "The regularization term λ(Σ‖u‖² + Σ‖v‖²) seems to be missing: "
+                   "add reg times the sum of the squared entries of U and V."),
+        Diagnostic(lambda R, U, V, reg: _squared_errors(R, U, V) / _count_known(R),
+                   "You divided by |Ω| and left out the regularization: that is the book's eq. 9.5 "
+                   "(a mean), but the lecture's loss is a sum plus λ(Σ‖u‖² + Σ‖v‖²)."),
+        Diagnostic(lambda R, U, V, reg: _squared_errors(R, U, V) / _count_known(R) + reg * _penalty(U, V),
+                   _BOOK_MEAN),
+        Diagnostic(lambda R, U, V, reg: (_squared_errors(R, U, V) + reg * _penalty(U, V)) / _count_known(R),
+                   _BOOK_MEAN),
+        Diagnostic(lambda R, U, V, reg: _squared_errors(R, U, V) + reg * np.sum(U ** 2),
+                   "Only U is regularized: the regularization term also needs λ Σ‖v_i‖² for the items."),
+        Diagnostic(lambda R, U, V, reg: _squared_errors(R, U, V) + reg * np.sum(V ** 2),
+                   "Only V is regularized: the regularization term also needs λ Σ‖u_u‖² for the users."),
+        Diagnostic(lambda R, U, V, reg: _squared_errors(R, U, V) + reg * np.sum(U ** 2) + np.sum(V ** 2),
+                   "λ multiplies only Σ‖u‖²: put parentheses around (Σ‖u_u‖² + Σ‖v_i‖²)."),
+        Diagnostic(lambda R, U, V, reg: _squared_errors(R, U, V) + reg * (np.linalg.norm(U) + np.linalg.norm(V)),
+                   "The norms in the regularization term are squared: ‖U‖² = np.sum(U**2), "
+                   "not np.linalg.norm(U)."),
+        Diagnostic(lambda R, U, V, reg: _squared_errors(np.nan_to_num(R), U, V) + reg * _penalty(U, V),
+                   "You counted the unknown entries as ratings of 0: the loss sums over Ω, "
+                   "the known entries only (mask with ~np.isnan(R))."),
+        Diagnostic(lambda R, U, V, reg: np.sum(np.abs((R - U @ V.T)[~np.isnan(R)])) + reg * _penalty(U, V),
+                   "You summed |r_ui − u_u·v_i|; the loss squares each error."),
+        Diagnostic(lambda R, U, V, reg: 0.5 * (_squared_errors(R, U, V) + reg * _penalty(U, V)),
+                   "Your loss is half the lecture's: the ½ some texts put in front is not in the "
+                   "slides' objective."),
+        Diagnostic(lambda R, U, V, reg: _squared_errors(R, U, V) + reg * _penalty_per_rating(R, U, V),
+                   "You added λ(‖u_u‖² + ‖v_i‖²) once per known rating; the lecture's objective "
+                   "adds λ‖u_u‖² once per user and λ‖v_i‖² once per item."),
+    ],
+)
+def regularized_loss(R, U, V, reg):
+    r"""The objective of the lecture slides ("Recommender Systems 1").
+
+    .. math::
+        L(U, V) = \sum_{(u,i) \in \Omega} (r_{ui} - u_u^T v_i)^2
+                  + \lambda \Big(\sum_u \|u_u\|^2 + \sum_i \|v_i\|^2\Big)
+
+    Parameters
+    ----------
+    R : ndarray, shape (m, n)
+        Ratings, NaN where unknown; Omega is the set of known entries.
+    U : ndarray, shape (m, k)
+        User factors.
+    V : ndarray, shape (n, k)
+        Item factors.
+    reg : float
+        lambda, the weight of the regularization term.
+
+    Returns
+    -------
+    float
+        The loss: a sum over Omega (not a mean, unlike the book's eq. 9.5).
+    """
+    known = ~np.isnan(R)                                 # Omega
+    errors = (R - U @ V.T)[known]                        # r_ui - u_u . v_i on Omega
+    penalty = np.sum(U ** 2) + np.sum(V ** 2)            # sum_u ||u_u||^2 + sum_i ||v_i||^2
+    return float(np.sum(errors ** 2) + reg * penalty)
 
 
 # ============================================================================ questions
 register_question(
-    name="q01_fewest_entries", lesson=LESSON_01, kind="number",
-    prompt="What is the fewest number of known entries that can determine a whole $6 \\times 8$ rank-1 "
-           "matrix (all factors nonzero)?",
-    answer=13, tolerance=0.0,
+    name="q01_factor_count", lesson=LESSON_01, kind="expression",
+    prompt="How many numbers do the factors $U$ and $V$ of a rank-$k$ model of an $m \\times n$ rating "
+           "matrix hold together? (Use m, n and k.)",
+    answer="(m + n) * k", variables=("m", "n", "k"),
     feedback={
-        14: "$a$ and $b$ hold $m + n = 14$ numbers, but one scale is free: $(sa)(b/s)^\\top$ is the same "
-            "matrix, so one fewer entry is enough.",
-        48: "That is every entry, $mn$. A rank-1 matrix has far fewer degrees of freedom.",
-        12: "12 edges cannot connect 14 nodes (6 rows and 8 columns): some row or column would be cut off.",
-        7: "Count rows AND columns: the bipartite graph has $6 + 8 = 14$ nodes to connect.",
+        "m * n": "That is the number of entries of $R$ (and of $\\hat R$); the point is that $U$ and $V$ "
+                 "need far fewer numbers.",
+        "m * n * k": "Each of the $m$ user vectors has $k$ numbers and each of the $n$ item vectors has $k$: "
+                     "the two counts add, they do not multiply.",
+        "m + n": "That is one number per user and per item, the rank-1 case; each vector has $k$ entries.",
+        "m * k": "That is $U$ alone; add the $n \\times k$ numbers of $V$.",
+        "n * k": "That is $V$ alone; add the $m \\times k$ numbers of $U$.",
+        "(m + n) * k - k**2": "That is the number of FREE parameters (an invertible $k \\times k$ matrix can be "
+                              "moved between $U$ and $V$); the question asks how many numbers are stored.",
     },
-    default_feedback="Count the degrees of freedom of $ab^\\top$, or the edges a connected graph on "
-                     "$m + n$ nodes needs.",
-    explanation="$m + n - 1 = 13$: the degrees of freedom of $ab^\\top$ (one scale is free), and the number of "
-                "edges of a spanning tree of the 14 row and column nodes, e.g. all 8 entries of row 1 and "
-                "column 1's entries in rows 2–6. Thirteen entries that contain a cycle do not suffice: a graph "
-                "on 14 nodes with 13 edges is connected only if it is a tree.",
+    default_feedback="Count the entries of $U$ ($m \\times k$) and of $V$ ($n \\times k$).",
+    explanation="$U$ is $m \\times k$ and $V$ is $n \\times k$: $(m+n)k$ numbers, against the $mn$ entries of "
+                "$R$ (book 9.2.4). For MovieLens 100K and $k = 10$ that is 26,250 numbers for 1,586,126 entries.",
 )
 
 register_question(
-    name="q01_bridges", lesson=LESSON_01, kind="choice",
-    prompt="Example 9.2.5 has 8 known entries: $M_{11}, M_{12}, M_{14}, M_{21}, M_{22}, M_{31}, M_{33}, "
-           "M_{41}$ (1-based). Which of them are **bridges**, i.e. deleting that one entry leaves the matrix "
-           "no longer completable?",
-    choices=[
-        "$M_{14}$, $M_{33}$ and $M_{41}$",
-        "$M_{14}$, $M_{31}$, $M_{33}$ and $M_{41}$",
-        "$M_{11}$, $M_{12}$, $M_{21}$ and $M_{22}$",
-        "All 8: the example has exactly as many entries as it needs",
-    ],
-    answer=1,
+    name="q01_largest_rank", lesson=LESSON_01, kind="number",
+    prompt="MovieLens 100K has $m = 943$ users, $n = 1682$ movies and $|\\Omega| = 100{,}000$ ratings. What "
+           "is the largest rank $k$ for which $U$ and $V$ together hold no more numbers than there are "
+           "known ratings?",
+    answer=38, tolerance=0.0,
     feedback={
-        0: "Missing one: delete $M_{31}$ and row 3 keeps only $M_{33}$, which links it to column 3 and nothing "
-           "else, so {row 3, column 3} is cut off from the rest. $M_{31}$ is a bridge too.",
-        2: "Those four form the cycle row 1 – column 1 – row 2 – column 2: deleting one of them leaves the other "
-           "three, which still connect the same nodes. They are the entries you CAN delete.",
-        3: "The example has 8 entries and $m + n - 1 = 7$ would suffice: one entry is redundant, and it closes "
-           "the cycle rows 1–2 × columns 1–2. Any one entry of that cycle can go.",
+        39: "$(943 + 1682) \\cdot 39 = 102{,}375 > 100{,}000$: round DOWN, the parameters must not exceed the ratings.",
+        106: "$100{,}000 / 943 \\approx 106$ counts only the user factors; $V$ has $n k$ numbers too.",
+        59: "$100{,}000 / 1682 \\approx 59$ counts only the item factors; $U$ has $m k$ numbers too.",
+        604: "$mn/(m+n) \\approx 604$ compares with all $mn$ entries of $R$; the question compares with the "
+             "known ratings $|\\Omega|$.",
     },
-    explanation="The graph has 8 nodes and 8 edges, so one independent cycle: $M_{11}, M_{12}, M_{22}, M_{21}$. "
-                "Every other edge is a bridge: $M_{14}$ is column 4's only entry, $M_{41}$ row 4's only entry, "
-                "$M_{33}$ column 3's only entry, and $M_{31}$ the only link of {row 3, column 3} to the rest. "
-                "An error in a bridge cannot be detected; it spreads silently.",
-)
-
-register_question(
-    name="q01_single_rating", lesson=LESSON_01, kind="choice",
-    prompt="Under a rank-1 model, a user has rated exactly one movie, and that rating has a typo. Can the "
-           "other ratings reveal it?",
-    choices=[
-        "Yes, if the movie has many other ratings: they fix $b_j$, so the typo shows.",
-        "No: that rating is a bridge. It is the only equation involving the user's factor $a_i$, so any "
-        "value fits exactly; the typo only changes $a_i$ and the user's predictions.",
-        "Yes: every known entry lies on some cycle once the matrix is large enough.",
-    ],
-    answer=1,
-    feedback={
-        0: "The other ratings do fix $b_j$, but the typo then just gives a different $a_i = M_{ij}/b_j$: nothing "
-           "else says what $a_i$ should be, so no contradiction arises.",
-        2: "An entry lies on a cycle only if its row and column are connected in another way too. The user's "
-           "node has a single edge, so no cycle passes through it, whatever the size of the matrix.",
-    },
-    explanation="A user with one rating is a node with one edge: a bridge. The rating determines $a_i$ and is "
-                "checked by nothing, so a typo spreads into all of the user's predictions. With two ratings of "
-                "movies that are connected through other users, the two edges lie on a cycle and a typo would "
-                "show as a conflict.",
-)
-
-register_question(
-    name="q01_noise_least_squares", lesson=LESSON_01, kind="choice",
-    prompt="On a noisy rank-1 matrix, why does the least-squares fit give better values for the unknown "
-           "entries than propagating exactly along one spanning tree?",
-    choices=[
-        "Least squares uses every known entry, so independent errors partly cancel; along a tree each filled-in "
-        "value is a product of ratios of a few noisy entries, and their errors compound.",
-        "Least squares removes the noise from the known entries, so it reproduces them exactly.",
-        "Propagation divides by entries, and division is numerically unstable; least squares only multiplies.",
-    ],
-    answer=0,
-    feedback={
-        1: "It does not reproduce them: its residuals on the known entries are about the size of the noise. "
-           "It trades exact fit for using all the data.",
-        2: "The divisions are harmless here (the entries are far from 0). The problem is statistical: a tree "
-           "uses only $m + n - 1$ entries and ignores the rest, so each value rests on a few noisy numbers.",
-    },
-    explanation="A tree uses $m + n - 1$ entries and each filled-in value multiplies ratios along a path, so the "
-                "noise of several entries accumulates (and depends on which tree was chosen). Least squares "
-                "weighs all known entries at once, and independent errors average out: in the lesson its "
-                "error on the unknown entries is below the noise level, the tree's is several times above it.",
+    default_feedback="Solve $(m + n)k \\le |\\Omega|$ for the largest whole $k$.",
+    explanation="$(m+n)k \\le |\\Omega|$ gives $k \\le 100{,}000 / 2{,}625 \\approx 38.1$, so $k = 38$ "
+                "($99{,}750$ numbers). With far more parameters than ratings the factors could reproduce the "
+                "known ratings almost exactly and generalize badly (overfitting), unless $\\lambda$ holds "
+                "them back.",
 )

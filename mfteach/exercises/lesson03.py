@@ -1,595 +1,291 @@
-"""Exercises and questions of lesson 03_alternating_least_squares (registered on import).
+"""Exercises and questions of lesson 03_rank1_conflicts_and_noise (registered on import).
 
-The lecture slides ("Alternating least squares (ALS)") fix V and solve for one user at a time:
-with V_{Omega_u} the rows v_i of the items user u rated (|Omega_u| x k) and r_{Omega_u} their
-ratings, the minimizer of ||r_{Omega_u} - V_{Omega_u} u||^2 + lambda ||u||^2 is
+Book section 9.2.4, Example 9.2.6 and beyond: known entries that contradict a rank-1 model, and
+noisy ones that need least squares instead of exact propagation. In the lesson's order:
 
-    u_u = (V_{Omega_u}^T V_{Omega_u} + lambda I)^{-1} V_{Omega_u}^T r_{Omega_u}.
+* ``als_rank1`` (the key algorithm, before the lesson shows ``fit_rank1``): alternating
+  least-squares sweeps for min sum over Omega of (M_ij - a_i b_j)^2 on noisy data;
+* ``worst_fit_user`` (a find-out on MovieLens with the package's ``fit_rank1``): the user whose
+  known ratings a rank-1 model matches worst (largest RMSE);
 
-With U fixed every item gets the mirror image, with the users who rated it, U_{Omega^i}. One ALS
-sweep (as ``mt.ALS`` runs it) is the item half-step followed by the user half-step.
-(The slides index users by i and write V as d x n; lesson 03's notation table translates.)
-
-Exercises, in the order of the lesson: ``user_update`` (one user's closed form),
-``item_half_step`` (every item, given U), ``als_sweep`` (one iteration and its loss) and
-``best_reg`` (a find-out on MovieLens 100K: the lambda of a grid with the lowest validation RMSE).
+then three questions on bridges, a single rating and noise. Lesson 02_rank1_completion comes
+before it (module ``lesson02``).
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from ..als import ALS
-from ..data import synthetic, toy
-from ..ratings import Ratings
+from ..completion import complete_rank1, fit_rank1
+from ..data import load_movielens
 from .registry import Diagnostic, register, register_question
 
-LESSON_03 = "03_alternating_least_squares"
+LESSON_03 = "03_rank1_conflicts_and_noise"
 
 
-# ============================================================================ user_update
-def _slides_user_0():
-    """The slides' 4 x 6 example: user 0 rated items 0, 3, 5 with 1, 2, 1 stars; V = (V^T)^T."""
-    R = toy("lecture_R")
-    rated = np.flatnonzero(~np.isnan(R[0]))
-    return toy("lecture_Vt").T, rated, R[0, rated], 0.1
+# ---------------------------------------------------------------------------- als_rank1 (the key algorithm)
+def _noisy_rank1(rng, m: int, n: int, known: float, noise: float) -> np.ndarray:
+    """A noisy rank-1 matrix with every row and column known at least once; NaN elsewhere."""
+    M = np.outer(rng.uniform(1, 3, m), rng.uniform(1, 3, n)) + noise * rng.normal(size=(m, n))
+    mask = rng.random((m, n)) < known
+    mask[np.arange(m), rng.integers(n, size=m)] = True
+    mask[rng.integers(m, size=n), np.arange(n)] = True
+    return np.where(mask, M, np.nan)
 
 
-def _user_update_cases(rng):
-    cases = [_slides_user_0()]
-    # (n items, k, |Omega_u|, lambda): every user rated more than k items, so that leaving out
-    # lambda gives a wrong number (diagnosed below) rather than a singular matrix
-    for n, k, count, reg in [(10, 3, 6, 0.5), (20, 5, 12, 1.0), (8, 1, 4, 0.2), (50, 4, 30, 10.0), (15, 6, 7, 0.05)]:
-        V = rng.normal(size=(n, k))
-        rated = rng.choice(n, size=count, replace=False)  # not sorted: any order of Omega_u works
-        ratings = rng.integers(1, 6, size=count).astype(float)
-        cases.append((V, rated, ratings, reg))
+def _als_cases(rng):
+    M = np.array([[2.0, np.nan, 4.1], [np.nan, 3.0, 5.9], [1.1, 1.4, np.nan]])
+    cases = [(M, np.ones(3), 1)]
+    for m, n, known, sweeps in [(4, 5, 0.5, 2), (6, 4, 0.4, 5), (8, 10, 0.3, 3), (12, 15, 0.4, 10), (5, 5, 1.0, 4)]:
+        cases.append((_noisy_rank1(rng, m, n, known, 0.1), rng.uniform(0.5, 1.5, n), sweeps))
     return cases
 
 
-# ---------------------------------------------------------------------------- wrong answers
-def _gram(V, rated_items):
-    V_O = V[rated_items]
-    return V_O.T @ V_O, V_O
+def _als_update(M, fixed, all_columns=False, power=2):
+    """The row factors for fixed column factors ``fixed`` (the reference's half-step, or a mistake)."""
+    known = ~np.isnan(M)
+    X, W = np.where(known, M, 0.0), known.astype(float)
+    den = np.sum(fixed ** power) if all_columns else W @ fixed ** power
+    return (X @ fixed) / den
 
 
-def _no_reg(V, rated_items, ratings_of_user, reg):
-    A, V_O = _gram(V, rated_items)
-    return np.linalg.solve(A, V_O.T @ ratings_of_user)
+def _als_wrong(M, b, n_sweeps, **mistake):
+    for _ in range(n_sweeps):
+        a = _als_update(M, b, **mistake)
+        b = _als_update(M.T, a, **mistake)
+    return a, b
 
 
-def _all_items_gram(V, rated_items, ratings_of_user, reg):
-    V_O = V[rated_items]
-    return np.linalg.solve(V.T @ V + reg * np.eye(V.shape[1]), V_O.T @ ratings_of_user)
+def _als_jacobi(M, b, n_sweeps):
+    a = _als_update(M, b)
+    for _ in range(n_sweeps):
+        a, b = _als_update(M, b), _als_update(M.T, a)   # b from the OLD a
+    return a, b
 
 
-def _all_of_V(V, rated_items, ratings_of_user, reg):
-    # V instead of V[rated_items] everywhere: V.T (k x n) times the |Omega_u| ratings cannot match
-    return np.linalg.solve(V.T @ V + reg * np.eye(V.shape[1]), V.T @ ratings_of_user)
+def _als_b_first(M, b, n_sweeps):
+    a = _als_update(M, b)   # a starting a from b, then b before a in every sweep
+    for _ in range(n_sweeps):
+        b = _als_update(M.T, a)
+        a = _als_update(M, b)
+    return a, b
 
 
-def _all_of_V_dot(V, rated_items, ratings_of_user, reg):
-    # the same mistake written with .dot, whose error message differs from the @ operator's
-    return np.linalg.solve(V.T.dot(V) + reg * np.eye(V.shape[1]), V.T.dot(ratings_of_user))
+def _als_unmasked(M, b, n_sweeps):
+    for _ in range(n_sweeps):
+        a = (M @ b) / (b @ b)      # NaN rows wherever M has a NaN
+        b = (M.T @ a) / (a @ a)
+    return a, b
 
 
-def _reg_twice(V, rated_items, ratings_of_user, reg):
-    A, V_O = _gram(V, rated_items)
-    return np.linalg.solve(A + 2 * reg * np.eye(V.shape[1]), V_O.T @ ratings_of_user)
-
-
-def _reg_everywhere(V, rated_items, ratings_of_user, reg):
-    A, V_O = _gram(V, rated_items)
-    return np.linalg.solve(A + reg, V_O.T @ ratings_of_user)
-
-
-def _reg_times_count(V, rated_items, ratings_of_user, reg):
-    A, V_O = _gram(V, rated_items)
-    return np.linalg.solve(A + reg * len(rated_items) * np.eye(V.shape[1]), V_O.T @ ratings_of_user)
-
-
-def _reg_squared(V, rated_items, ratings_of_user, reg):
-    A, V_O = _gram(V, rated_items)
-    return np.linalg.solve(A + reg ** 2 * np.eye(V.shape[1]), V_O.T @ ratings_of_user)
-
-
-def _unregularized_rhs_scaled(V, rated_items, ratings_of_user, reg):
-    # A u = b solved as u = b / diag(A) (ignoring the off-diagonal entries)
-    A, V_O = _gram(V, rated_items)
-    A = A + reg * np.eye(V.shape[1])
-    return (V_O.T @ ratings_of_user) / np.diag(A)
-
-
-def _first_items(V, rated_items, ratings_of_user, reg):
-    # V[:len(ratings)] instead of V[rated_items]: the first |Omega_u| items, not the rated ones
-    V_O = V[: len(ratings_of_user)]
-    return np.linalg.solve(V_O.T @ V_O + reg * np.eye(V.shape[1]), V_O.T @ ratings_of_user)
-
-
-_ALL_OF_V = ("You used all of V (every item's vector) where only the items this user rated belong: V is n x k, "
-             "but the user has |Ω_u| ratings, so Vᵀ times the ratings cannot match. Select the rated items' rows "
-             "first, V[rated_items] (that is V_Ω, of shape |Ω_u| x k), and use it in both places.")
+def _als_rescaled(M, b, n_sweeps):
+    a, b = als_rank1(M, b, n_sweeps)
+    return a / a[0], b * a[0]
 
 
 @register(
     lesson=LESSON_03,
-    title="the closed-form ALS update of one user, given the item factors V",
-    cases=_user_update_cases,
+    title="fit a b^T to noisy known entries by alternating least-squares updates of a and b",
+    cases=_als_cases,
     hints=[
-        "With V fixed, user u's part of the objective is ‖r_Ω − V_Ω u‖² + λ‖u‖², a ridge regression: "
-        "the rows of V_Ω (the rated items' vectors) are the inputs, the user's ratings the targets.",
-        "Set the gradient of that expression with respect to u to zero: you get a k x k linear system "
-        "(normal equations) whose matrix is V_Ωᵀ V_Ω plus λ on the diagonal, and whose right-hand side is "
-        "V_Ωᵀ r_Ω. Section 2 derives it.",
-        "Three pieces: V_Ω is V indexed by rated_items (shape |Ω_u| x k, not all of V); λI is λ times the "
-        "identity of size k (np.eye), added to the k x k matrix only; the right-hand side is a k-vector.",
-        "Solve the system with numpy's linear solver, np.linalg.solve (matrix first, right-hand side second): "
-        "cheaper and more accurate than forming the inverse.",
+        "With b fixed, the loss is a sum of separate problems, one per row i: Σ_j (M_ij − a_i b_j)² over the "
+        "KNOWN j of row i. Each is a quadratic in the single number a_i.",
+        "Set the derivative with respect to a_i to zero: a_i is a ratio of two sums over the known j of row "
+        "i, one involving M_ij b_j and one involving b_j². The update of b_j is the mirror image (columns).",
+        "Without loops: replace the NaN by 0 in a copy of M and make a 0/1 matrix of the known entries; the "
+        "two sums for all rows are then two matrix–vector products (@). A sweep is: all of a from b, then all "
+        "of b from the NEW a.",
     ],
     diagnostics=[
-        Diagnostic(_no_reg, "Your u solves the plain least-squares problem: λI is missing. Add reg * np.eye(k) "
-                            "to V_Ωᵀ V_Ω (without it the system is singular for a user with fewer than k "
-                            "ratings)."),
-        Diagnostic(_all_of_V, _ALL_OF_V),
-        Diagnostic(_all_of_V_dot, _ALL_OF_V),
-        Diagnostic(_all_items_gram, "Your k x k matrix is Vᵀ V over ALL items: only the items the user rated "
-                                    "enter, V_Ω = V[rated_items], so use V_Ωᵀ V_Ω + λI."),
-        Diagnostic(_first_items, "V[:len(ratings)] takes the first |Ω_u| items, not the rated ones: index V "
-                                 "with the item numbers, V[rated_items]."),
-        Diagnostic(_reg_twice, "λ was added twice (2λ on the diagonal). The gradient is −2 V_Ωᵀ(r − V_Ω u) + "
-                               "2λu: divide by 2 and the system is (V_Ωᵀ V_Ω + λI) u = V_Ωᵀ r."),
-        Diagnostic(_reg_everywhere, "You added λ to EVERY entry of V_Ωᵀ V_Ω (A + reg broadcasts); λI puts λ "
-                                    "on the diagonal only: A + reg * np.eye(k)."),
-        Diagnostic(_reg_times_count, "You used λ·|Ω_u| on the diagonal: that is ALS-WR's weighted penalty (or the "
-                                     "mean loss). The slides' objective penalizes every user by the same λ."),
-        Diagnostic(_reg_squared, "You put λ² on the diagonal; the penalty λ‖u‖² gives λ: reg * np.eye(k)."),
-        Diagnostic(_unregularized_rhs_scaled, "You divided V_Ωᵀ r by the diagonal of the matrix: that ignores its "
-                                              "off-diagonal entries. Solve the whole system with "
-                                              "np.linalg.solve."),
+        Diagnostic(lambda M, b, n_sweeps: _als_wrong(M, b, n_sweeps, all_columns=True),
+                   "The denominator must sum b_j² only over the KNOWN entries of row i (and a_i² only over "
+                   "the known entries of column j); you summed over all columns."),
+        Diagnostic(_als_jacobi,
+                   "You updated b from the OLD a (both halves at once). Alternating means: all of a from b, "
+                   "then b from the a you have just computed."),
+        Diagnostic(lambda M, b, n_sweeps: _als_wrong(M, b, n_sweeps, power=1),
+                   "The denominator is Σ b_j² (squares), not Σ b_j: minimizing Σ_j (M_ij − a_i b_j)² over "
+                   "a_i gives a_i = Σ M_ij b_j / Σ b_j²."),
+        Diagnostic(_als_b_first,
+                   "You updated b before a. Each sweep updates a first (from the given b), then b."),
+        Diagnostic(_als_rescaled,
+                   "Right up to the scale: you rescaled so that a[0] = 1. Here the factors are wanted as the "
+                   "sweeps leave them (fit_rank1 rescales afterwards, this exercise does not)."),
+        Diagnostic(_als_unmasked,
+                   "NaN: a single unknown entry (NaN) in a row makes that row's sum NaN. Replace the unknown "
+                   "entries by 0 (np.where or np.nan_to_num) and sum b_j² only over the known entries."),
     ],
 )
-def user_update(V, rated_items, ratings_of_user, reg):
-    r"""The ALS update of one user (lecture slides, "Alternating least squares (ALS)").
-
-    .. math::
-        u_u = (V_{\Omega_u}^\top V_{\Omega_u} + \lambda I)^{-1} V_{\Omega_u}^\top r_{\Omega_u}
+def als_rank1(M, b, n_sweeps):
+    r"""``n_sweeps`` sweeps of alternating least squares for :math:`\min \sum_\Omega (M_{ij} - a_i b_j)^2`.
 
     Parameters
     ----------
-    V : ndarray, shape (n, k)
-        Item factors, fixed; row i is v_i.
-    rated_items : int array, shape (|Omega_u|,)
-        The items user u rated (Omega_u), in any order.
-    ratings_of_user : ndarray, shape (|Omega_u|,)
-        r_{Omega_u}: the user's ratings of those items, in the same order.
-    reg : float
-        lambda > 0.
+    M : ndarray, shape (m, n)
+        NaN where unknown; every row and column has a known entry.
+    b : ndarray, shape (n,)
+        The starting column factors (nonzero).
+    n_sweeps : int
+        Each sweep updates all of a (b fixed), then all of b (the new a fixed).
 
     Returns
     -------
-    ndarray, shape (k,)
-        u_u, the minimizer of ||r_{Omega_u} - V_{Omega_u} u||^2 + lambda ||u||^2.
+    a : ndarray, shape (m,), b : ndarray, shape (n,)
+        After the last sweep, not rescaled (``fit_rank1`` also rescales to a[0] = 1).
     """
-    V_O = V[rated_items]                          # V_{Omega_u}: the rated items' vectors, |Omega_u| x k
-    A = V_O.T @ V_O + reg * np.eye(V.shape[1])    # V_{Omega_u}^T V_{Omega_u} + lambda I   (k x k)
-    b = V_O.T @ ratings_of_user                   # V_{Omega_u}^T r_{Omega_u}              (k)
-    return np.linalg.solve(A, b)                  # u_u = A^{-1} b, by a solve (no inverse needed)
+    known = ~np.isnan(M)
+    X, W = np.where(known, M, 0.0), known.astype(float)   # M with 0 off Omega; 1 on Omega
+    for _ in range(n_sweeps):
+        a = (X @ b) / (W @ b ** 2)         # a_i = sum_j M_ij b_j / sum_j b_j^2 over the known j
+        b = (X.T @ a) / (W.T @ a ** 2)     # b_j = sum_i M_ij a_i / sum_i a_i^2 over the known i
+    return a, b
 
 
-# ============================================================================ half-steps
-def user_half_step(R, V, reg):
-    """The user half-step, as lesson 03 shows it: every u_u given V (R a ``Ratings``, m x n)."""
-    U = np.zeros((R.shape[0], V.shape[1]))           # one row u_u per user (m x k)
-    for u in range(R.shape[0]):
-        mine = R.rows == u                               # the entries of user u: Omega_u
-        U[u] = user_update(V, R.cols[mine], R.values[mine], reg)
-    return U
-
-
-def _random_ratings(rng, m, n, known, k):
-    """A ``Ratings`` with integer stars, each pair known with probability ``known``; the last
-    item has no rating at all, and item 0 fewer than k (so lambda matters)."""
-    R = rng.integers(1, 6, size=(m, n)).astype(float)
-    R[rng.random((m, n)) >= known] = np.nan
-    R[:, -1] = np.nan                  # an item nobody rated: its ridge solution is v_i = 0
-    R[:, 0] = np.nan
-    R[rng.choice(m, size=max(k - 1, 1), replace=False), 0] = 4.0   # item 0: fewer ratings than k
-    R[:, 1] = np.where(np.isnan(R[:, 1]), 3.0, R[:, 1])             # item 1: every user, so no user is empty
-    return Ratings.from_dense(R)
-
-
-def _half_step_cases(rng):
-    """The slides' 4 x 6 example with the slides' U first, then random shapes (more users than
-    items, and more items than users)."""
-    cases = [(Ratings.from_dense(toy("lecture_R")), toy("lecture_U"), 0.1)]
-    for m, n, k, known, reg in [(9, 6, 2, 0.5, 0.5), (12, 15, 3, 0.4, 1.0), (20, 8, 4, 0.6, 0.05), (7, 7, 1, 0.5, 2.0)]:
-        cases.append((_random_ratings(rng, m, n, known, k), rng.normal(size=(m, k)), reg))
+# ---------------------------------------------------------------------------- worst_fit_user (a find-out)
+def _worst_fit_cases(rng):
+    M = np.outer([1.0, 2.0, 1.5, 3.0], [1.0, 2.0, 3.0, 1.0, 2.0])
+    M[2, 3] = 5.0                                     # user 3 (index 2) rates against the pattern
+    M[[0, 1, 3], [4, 2, 0]] = np.nan
+    cases = [(M,)]
+    ml = load_movielens("100k")
+    cases.append((ml.top(200, 100).to_dense(),))       # the lesson's block of MovieLens 100K
+    cases.append((ml.top(100, 60).to_dense(),))
+    noisy = _noisy_rank1(rng, 30, 20, 0.5, 0.05)
+    noisy[7, ~np.isnan(noisy[7])] *= rng.uniform(0.3, 2.0, size=np.count_nonzero(~np.isnan(noisy[7])))
+    cases.append((noisy,))
     return cases
 
 
-def _items_by_user_ids(R, U, reg):
-    # the mirror done halfway: item i's entries, but U indexed by the ITEM numbers of those entries
-    V = np.zeros((R.shape[1], U.shape[1]))
-    for i in range(R.shape[1]):
-        mine = R.cols == i
-        V[i] = user_update(U, R.cols[mine], R.values[mine], reg)
-    return V
+def _exact_propagation_user(M):
+    residual = M - complete_rank1(M).completed
+    return int(np.argmax(np.sqrt(np.nanmean(residual ** 2, axis=1))))
 
 
-def _items_with_users_entries(R, U, reg):
-    # item i gets the entries of USER i (R.rows == i) instead of its own
-    V = np.zeros((R.shape[1], U.shape[1]))
-    for i in range(R.shape[1]):
-        mine = R.rows == i
-        V[i] = user_update(U, R.rows[mine], R.values[mine], reg)
-    return V
-
-
-def _one_row_per_user(R, U, reg):
-    # the loop runs over the m users (R.shape[0]) instead of the n items
-    V = np.zeros((R.shape[0], U.shape[1]))
-    for i in range(R.shape[0]):
-        mine = R.cols == i
-        V[i] = user_update(U, R.rows[mine], R.values[mine], reg)
-    return V
-
-
-def _items_no_reg(R, U, reg):
-    V = np.zeros((R.shape[1], U.shape[1]))
-    for i in range(R.shape[1]):
-        U_O = U[R.rows[R.cols == i]]
-        V[i] = np.linalg.solve(U_O.T @ U_O, U_O.T @ R.values[R.cols == i])
-    return V
+def _per_user(M, statistic):
+    residual = M - fit_rank1(M).completed          # NaN off Omega
+    return statistic(residual)
 
 
 @register(
     lesson=LESSON_03,
-    title="the item half-step: every item's vector v_i, given the user factors U",
-    cases=_half_step_cases,
-    hints=[
-        "It is the user half-step in a mirror: the items now play the users' part, and U plays V's part. "
-        "Item i's regression uses only the users who rated it (Ω^i) and their ratings of item i.",
-        "Loop over the n items (R.shape[1]). For item i, find its entries of Ω: the positions where R.cols "
-        "equals i. At those positions R.rows tells WHICH users rated it and R.values WHAT they gave.",
-        "Your user_update already solves (Fᵀ_Ω F_Ω + λI) x = Fᵀ_Ω r for any factor matrix F: pass U as the "
-        "factor matrix, the users of item i as the rows to select, and their ratings. Collect the results "
-        "in an n x k array.",
-        "An item nobody rated has no entries: the closed form then gives the zero vector (λI x = 0), which "
-        "is what the reference returns too; np.zeros((n, k)) as the starting array handles it.",
-    ],
-    diagnostics=[
-        Diagnostic(_items_by_user_ids, "You selected rows of U with the ITEM numbers (R.cols) of item i's entries. "
-                                       "U has one row per user: select it with the users who rated item i, "
-                                       "R.rows at those entries."),
-        Diagnostic(_items_with_users_entries, "Item i got the entries of USER i (R.rows == i): an item's ratings "
-                                              "are the entries whose column is i (R.cols == i)."),
-        Diagnostic(_one_row_per_user, "Your V has one row per USER: the loop must run over the n items, "
-                                      "range(R.shape[1]), and V is n x k."),
-        Diagnostic(_items_no_reg, "λI is missing from the items' systems: an item with fewer than k ratings "
-                                  "(or none) then has a singular matrix. Add λ on the diagonal, as for the users."),
-    ],
-)
-def item_half_step(R, U, reg):
-    r"""The ALS item half-step (slides, "Alternating least squares (ALS)", with the roles swapped):
-    every v_i = (U_{Omega^i}^T U_{Omega^i} + lambda I)^{-1} U_{Omega^i}^T r_{Omega^i}.
-
-    R is a ``Ratings`` (m x n), U the user factors (m x k); returns V (n x k).
-    """
-    V = np.zeros((R.shape[1], U.shape[1]))           # one row v_i per item (n x k)
-    for i in range(R.shape[1]):
-        mine = R.cols == i                               # the entries of item i: its users Omega^i
-        V[i] = user_update(U, R.rows[mine], R.values[mine], reg)   # the same closed form, U in V's role
-    return V
-
-
-# ============================================================================ als_sweep
-def _sweep_cases(rng):
-    cases = [(Ratings.from_dense(toy("lecture_R")), toy("lecture_U"), toy("lecture_Vt").T, 0.1)]
-    for m, n, k, known, reg in [(9, 6, 2, 0.5, 0.5), (12, 15, 3, 0.4, 1.0), (20, 8, 4, 0.6, 0.05)]:
-        cases.append((_random_ratings(rng, m, n, known, k), rng.normal(size=(m, k)), rng.normal(size=(n, k)), reg))
-    return cases
-
-
-def _objective(R, U, V, reg):
-    e = R.values - np.sum(U[R.rows] * V[R.cols], axis=1)
-    return e @ e + reg * (np.sum(U ** 2) + np.sum(V ** 2))
-
-
-def _users_first(R, U, V, reg):
-    U = user_half_step(R, V, reg)
-    V = item_half_step(R, U, reg)
-    return U, V, _objective(R, U, V, reg)
-
-
-def _stale_factors(R, U, V, reg):
-    # both half-steps from the factors passed in: the users do not see the new V
-    U, V = user_half_step(R, V, reg), item_half_step(R, U, reg)
-    return U, V, _objective(R, U, V, reg)
-
-
-def _mean_loss(R, U, V, reg):
-    U, V, loss = als_sweep(R, U, V, reg)
-    return U, V, loss / len(R)
-
-
-def _loss_without_penalty(R, U, V, reg):
-    U, V, _ = als_sweep(R, U, V, reg)
-    e = R.values - np.sum(U[R.rows] * V[R.cols], axis=1)
-    return U, V, e @ e
-
-
-def _loss_before(R, U, V, reg):
-    U_new, V_new, _ = als_sweep(R, U, V, reg)
-    return U_new, V_new, _objective(R, U, V, reg)
-
-
-@register(
-    lesson=LESSON_03,
-    title="one ALS sweep (item half-step, then user half-step) and the objective it reaches",
-    cases=_sweep_cases,
-    hints=[
-        "Two half-steps in a row, each one uses the freshest factors: first every item from U (your "
-        "item_half_step), then every user from the V you have just computed (user_half_step, shown above).",
-        "The objective is the slides' L(U, V) of section 1 at the NEW factors: the squared errors summed over "
-        "the known entries only, plus λ times the squared entries of U and of V (a sum, not a mean).",
-        "The predictions of the known entries are the row-wise dot products of U[R.rows] and V[R.cols] "
-        "(multiply them elementwise and sum along axis 1): no m x n matrix needed.",
-        "Return three things in this order: the new U (m x k), the new V (n x k) and the loss (a number).",
-    ],
-    diagnostics=[
-        Diagnostic(_users_first, "You updated the users first (from the V you were given), then the items. "
-                                 "mt.ALS, and this exercise, take the item half-step first, from U; the users "
-                                 "then use the NEW V."),
-        Diagnostic(_stale_factors, "Both half-steps used the factors you were given: the user half-step must use "
-                                   "the V computed by the item half-step a line earlier (that is what makes the "
-                                   "loss go down every half-step)."),
-        Diagnostic(_mean_loss, "Your loss is divided by |Ω| (the mean, like mt.gd.loss and history_): this "
-                               "exercise asks for the slides' objective itself, the SUM of squared errors plus "
-                               "the penalty."),
-        Diagnostic(_loss_without_penalty, "Your loss is the squared errors only: add the penalty "
-                                          "λ(Σ‖u_u‖² + Σ‖v_i‖²) of the new factors."),
-        Diagnostic(_loss_before, "Your loss is that of the factors you were GIVEN: compute it at the new U "
-                                 "and V, after the sweep."),
-    ],
-)
-def als_sweep(R, U, V, reg):
-    """One ALS iteration as mt.ALS runs it: the item half-step from U, then the user half-step from
-    the new V; returns the new U, V and the slides' objective L(U, V) at them."""
-    V = item_half_step(R, U, reg)                    # every v_i given U (the V passed in is not needed)
-    U = user_half_step(R, V, reg)                    # every u_u given the NEW V
-    e = R.values - np.sum(U[R.rows] * V[R.cols], axis=1)         # r_ui - u_u . v_i on Omega
-    loss = e @ e + reg * (np.sum(U ** 2) + np.sum(V ** 2))      # slides: squared errors + lambda * penalty
-    return U, V, loss
-
-
-# ============================================================================ best_reg (MovieLens)
-BEST_REG_ITERS = 10   # mt.ALS iterations per fit in best_reg (stated in the lesson's stub)
-
-
-@functools.lru_cache(maxsize=1)
-def _movielens_split():
-    """MovieLens 100K split as lesson 03 does it: 80% train (of which 80% fit, 20% validation)."""
-    from ..data import load_movielens
-
-    train, _test = load_movielens("100k").split(0.2, seed=0)   # the test set is never used here
-    return train.split(0.2, seed=1)
-
-
-def _best_reg_cases(rng):
-    data, _, _ = synthetic(60, 40, rank=2, density=0.3, noise=0.5, seed=int(rng.integers(1000)))
-    small_fit, small_valid = data.split(0.25, seed=0)
-    fit, valid = _movielens_split()
-    return [(small_fit, small_valid, 2, (0.1, 0.3, 1.0, 3.0, 10.0)),
-            (fit, valid, 10, (1.0, 3.0, 10.0, 30.0))]
-
-
-def _fingerprint(r):
-    return (r.shape, len(r), hash(r.rows.tobytes()), hash(r.cols.tobytes()), hash(r.values.tobytes()))
-
-
-@functools.lru_cache(maxsize=16)
-def _grid_rmse(train_key, valid_key, rank, regs):
-    train, valid = _GRID_DATA[train_key], _GRID_DATA[valid_key]
-    models = [ALS(rank=rank, reg=reg, n_iters=BEST_REG_ITERS, seed=0).fit(train) for reg in regs]
-    return np.array([mdl.rmse(train) for mdl in models]), np.array([mdl.rmse(valid) for mdl in models])
-
-
-_GRID_DATA: dict = {}
-
-
-def _rmse_on_grid(train, valid, rank, regs):
-    """(train RMSE, validation RMSE) of every lambda; cached, the wrong answers below share it."""
-    keys = []
-    for r in (train, valid):
-        key = _fingerprint(r)
-        _GRID_DATA.setdefault(key, r)
-        keys.append(key)
-    return _grid_rmse(keys[0], keys[1], int(rank), tuple(float(x) for x in regs))
-
-
-def _lowest_train_rmse(train, valid, rank, regs):
-    return regs[int(np.argmin(_rmse_on_grid(train, valid, rank, regs)[0]))]
-
-
-def _best_rmse_not_reg(train, valid, rank, regs):
-    return float(np.min(_rmse_on_grid(train, valid, rank, regs)[1]))
-
-
-def _best_index(train, valid, rank, regs):
-    return int(np.argmin(_rmse_on_grid(train, valid, rank, regs)[1]))
-
-
-def _highest_valid_rmse(train, valid, rank, regs):
-    return regs[int(np.argmax(_rmse_on_grid(train, valid, rank, regs)[1]))]
-
-
-@register(
-    lesson=LESSON_03,
-    title="find out on MovieLens 100K: the lambda of a grid with the lowest validation RMSE of mt.ALS",
-    cases=_best_reg_cases,
-    hints=[
-        "One model per λ of the grid: mt.ALS with the given rank, that λ as reg, n_iters=10 and seed=0, "
-        "fitted on train only. Its .rmse(...) method scores any Ratings.",
-        "Score each fitted model on valid (the ratings it has not seen), not on train: the training RMSE "
-        "always prefers the smallest λ. Keep the validation RMSEs in a list, one per λ.",
-        "np.argmin gives the POSITION of the smallest validation RMSE; the answer is the λ at that position "
-        "of regs, not the position and not the RMSE itself.",
-    ],
-    diagnostics=[
-        Diagnostic(_lowest_train_rmse, "You chose λ by the TRAINING RMSE: it only rewards fitting the ratings the "
-                                       "model has seen, so it always picks the smallest λ. Score each model "
-                                       "on valid."),
-        Diagnostic(_best_rmse_not_reg, "You returned the lowest validation RMSE itself: return the λ that "
-                                       "reaches it (the entry of regs at the position of the minimum)."),
-        Diagnostic(_best_index, "You returned the position of the best λ in regs: return the λ itself, "
-                                "regs at that position."),
-        Diagnostic(_highest_valid_rmse, "You picked the λ with the HIGHEST validation RMSE (argmax): the best λ "
-                                        "has the lowest (np.argmin)."),
-    ],
+    title="find out: which user does a least-squares rank-1 model fit worst?",
+    cases=_worst_fit_cases,
     time_limit=10.0,
+    hints=[
+        "Let the package do the fitting: fit_rank1(M) (from mfteach.completion) returns the completed "
+        "matrix a bᵀ. What you measure is how far each user's KNOWN ratings are from it.",
+        "The residuals M − completed are NaN off Ω; numpy's nan-functions (np.nanmean, np.nansum) skip NaN. "
+        "Work per row (axis=1).",
+        "Users have very different numbers of ratings: compare them by the root mean squared error over "
+        "their own known ratings, not by a sum. Return the row index (an int) of the largest one.",
+    ],
+    diagnostics=[
+        Diagnostic(lambda M: int(np.argmax(_per_user(M, lambda r: np.nansum(r ** 2, axis=1)))),
+                   "You took the largest SUM of squared errors, which favours users with many ratings. "
+                   "Compare users by the mean (RMSE) over each user's own known ratings."),
+        Diagnostic(lambda M: int(np.argmin(_per_user(M, lambda r: np.sqrt(np.nanmean(r ** 2, axis=1))))),
+                   "That is the user the model fits BEST (smallest RMSE); the question asks for the worst."),
+        Diagnostic(lambda M: int(np.argmax(_per_user(M, lambda r: np.nanmean(r, axis=1)))),
+                   "Signed errors cancel: a user the model overrates as often as it underrates has mean "
+                   "error near 0. Square the errors (RMSE)."),
+        Diagnostic(_exact_propagation_user,
+                   "complete_rank1 is EXACT propagation: on noisy ratings it finds a conflict and fills in "
+                   "nothing (its `completed` keeps only the known entries, so every error looks like 0). "
+                   "Fit with fit_rank1, the least-squares rank-1 model."),
+        Diagnostic(lambda M: int(np.argmax(_per_user(M, lambda r: np.nanmean(np.abs(r), axis=1)))),
+                   "You ranked users by the mean ABSOLUTE error; the question asks for the root mean squared "
+                   "error, which weighs big misses more (square, average over the user's ratings, root)."),
+        Diagnostic(lambda M: int(np.argmax(_per_user(M, lambda r: np.sqrt(np.nanmean(r ** 2, axis=0))))),
+                   "You measured per column (a movie, axis=0); users are the rows of M (axis=1)."),
+    ],
 )
-def best_reg(train, valid, rank, regs):
-    """The lambda of ``regs`` whose mt.ALS(rank, reg=lambda, n_iters=10, seed=0), fitted on ``train``,
-    has the lowest RMSE on ``valid`` (hyperparameters are chosen on validation data, never on the test set)."""
-    valid_rmse = [ALS(rank=rank, reg=reg, n_iters=10, seed=0).fit(train).rmse(valid) for reg in regs]
-    return regs[int(np.argmin(valid_rmse))]                # the lambda at the position of the minimum
+def worst_fit_user(M):
+    """The row of ``M`` whose known entries a least-squares rank-1 fit (``fit_rank1``) matches worst.
+
+    Parameters
+    ----------
+    M : ndarray, shape (m, n)
+        Ratings, NaN where unknown; every row has a known entry.
+
+    Returns
+    -------
+    int
+        The row index u with the largest RMSE over u's known entries of M - a b^T.
+    """
+    residual = M - fit_rank1(M).completed                      # M_ij - a_i b_j; NaN off Omega
+    rmse_per_user = np.sqrt(np.nanmean(residual ** 2, axis=1))  # over each user's known ratings
+    return int(np.argmax(rmse_per_user))
 
 
 # ============================================================================ questions
 register_question(
-    name="q03_users_independent", lesson=LESSON_03, kind="choice",
-    prompt="With $V$ fixed, why can the user half-step solve every user separately (even on different machines)?",
+    name="q03_bridges", lesson=LESSON_03, kind="choice",
+    prompt="Example 9.2.5 has 8 known entries: $M_{11}, M_{12}, M_{14}, M_{21}, M_{22}, M_{31}, M_{33}, "
+           "M_{41}$ (1-based). Which of them are **bridges**, i.e. deleting that one entry leaves the matrix "
+           "no longer completable?",
     choices=[
-        "Because users who rated different items are independent, and ALS first sorts users into groups "
-        "with no common items.",
-        "Because, with $V$ fixed, $L(U, V)$ is a sum of terms $L_u(u_u)$ that each contain only one user's "
-        "vector, so minimizing the sum means minimizing each term on its own.",
-        "Because the closed form is only an approximation that ignores the other users; the loop over "
-        "iterations corrects for it.",
-        "Because $\\lambda > 0$ decouples the users; with $\\lambda = 0$ they would have to be solved jointly.",
+        "$M_{14}$, $M_{33}$ and $M_{41}$",
+        "$M_{14}$, $M_{31}$, $M_{33}$ and $M_{41}$",
+        "$M_{11}$, $M_{12}$, $M_{21}$ and $M_{22}$",
+        "All 8: the example has exactly as many entries as it needs",
     ],
     answer=1,
     feedback={
-        0: "Two users who rated the same movies are still solved separately: they share only the fixed item "
-           "vectors $V$, which are constants in the user half-step. No grouping is needed.",
-        2: "The closed form is exact: each $u_u$ is the true minimizer of its block. Nothing about the other "
-           "users is ignored, because no other user's vector appears in $L_u$.",
-        3: "The separation comes from the structure of the loss (every rating involves one user vector), "
-           "not from $\\lambda$. With $\\lambda = 0$ each user is still a separate (least-squares) problem; "
-           "$\\lambda$ only makes each one well posed.",
+        0: "Missing one: delete $M_{31}$ and row 3 keeps only $M_{33}$, which links it to column 3 and nothing "
+           "else, so {row 3, column 3} is cut off from the rest. $M_{31}$ is a bridge too.",
+        2: "Those four form the cycle row 1 – column 1 – row 2 – column 2: deleting one of them leaves the other "
+           "three, which still connect the same nodes. They are the entries you CAN delete.",
+        3: "The example has 8 entries and $m + n - 1 = 7$ would suffice: one entry is redundant, and it closes "
+           "the cycle rows 1–2 × columns 1–2. Any one entry of that cycle can go.",
     },
-    explanation="Group the ratings by user: $L(U, V) = \\sum_u [\\sum_{i\\in\\Omega_u} (r_{ui} - u_u^\\top v_i)^2 "
-                "+ \\lambda\\|u_u\\|^2] + \\lambda\\sum_i\\|v_i\\|^2$. With $V$ fixed the last sum is a constant and "
-                "user $u$'s bracket contains only $u_u$. Each user needs just $V$ and their own ratings, so the "
-                "half-step is embarrassingly parallel; the items' half-step likewise.",
+    explanation="The graph has 8 nodes and 8 edges, so one independent cycle: $M_{11}, M_{12}, M_{22}, M_{21}$. "
+                "Every other edge is a bridge: $M_{14}$ is column 4's only entry, $M_{41}$ row 4's only entry, "
+                "$M_{33}$ column 3's only entry, and $M_{31}$ the only link of {row 3, column 3} to the rest. "
+                "An error in a bridge cannot be detected; it spreads silently.",
 )
 
 register_question(
-    name="q03_few_ratings", lesson=LESSON_03, kind="choice",
-    prompt="A user rated 3 movies and $k = 10$. What goes wrong in their update with $\\lambda = 0$, and what "
-           "does $\\lambda > 0$ change?",
+    name="q03_single_rating", lesson=LESSON_03, kind="choice",
+    prompt="Under a rank-1 model, a user has rated exactly one movie, and that rating has a typo. Can the "
+           "other ratings reveal it?",
     choices=[
-        "Nothing goes wrong: 3 equations are enough, the solver returns the least-squares fit.",
-        "$V_{\\Omega_u}^\\top V_{\\Omega_u}$ ($10\\times 10$) has rank at most 3, so it is singular and infinitely "
-        "many $u$ fit equally well; $\\lambda I$ makes every eigenvalue at least $\\lambda$, so the system has "
-        "exactly one solution.",
-        "The matrix is $3\\times 3$ instead of $10\\times 10$, so the result has the wrong length; $\\lambda$ "
-        "pads it to length 10.",
-        "With $\\lambda = 0$ the update is fine but overfits; $\\lambda > 0$ only shrinks the result, it does not "
-        "change whether a solution exists.",
+        "Yes, if the movie has many other ratings: they fix $b_j$, so the typo shows.",
+        "No: that rating is a bridge. It is the only equation involving the user's factor $a_i$, so any "
+        "value fits exactly; the typo only changes $a_i$ and the user's predictions.",
+        "Yes: every known entry lies on some cycle once the matrix is large enough.",
     ],
     answer=1,
     feedback={
-        0: "Three equations for ten unknowns: the least-squares problem has a whole 7-dimensional family of "
-           "minimizers, and $V_{\\Omega_u}^\\top V_{\\Omega_u}$ is singular, so the normal equations cannot be "
-           "solved (np.linalg.solve raises or returns huge numbers).",
-        2: "$V_{\\Omega_u}^\\top V_{\\Omega_u}$ is always $k\\times k$ ($10\\times 10$) whatever $|\\Omega_u|$ is; "
-           "the problem is its rank, which is at most $|\\Omega_u| = 3$.",
-        3: "With $\\lambda = 0$ there is not even a unique solution: the matrix is singular. That "
-           "$\\lambda I$ makes it positive definite (eigenvalues $\\ge \\lambda$) is exactly what makes the closed "
-           "form well defined.",
+        0: "The other ratings do fix $b_j$, but the typo then just gives a different $a_i = M_{ij}/b_j$: nothing "
+           "else says what $a_i$ should be, so no contradiction arises.",
+        2: "An entry lies on a cycle only if its row and column are connected in another way too. The user's "
+           "node has a single edge, so no cycle passes through it, whatever the size of the matrix.",
     },
-    explanation="$x^\\top(V_{\\Omega_u}^\\top V_{\\Omega_u} + \\lambda I)x = \\|V_{\\Omega_u}x\\|^2 + "
-                "\\lambda\\|x\\|^2 \\ge \\lambda\\|x\\|^2 > 0$: positive definite, invertible, one minimizer. It has no "
-                "component outside the span of the three $v_i$ (the penalty pushes that part to zero). "
-                "Section 8 shows mt.ALS refusing $\\lambda = 0$ on an item with too few ratings.",
+    explanation="A user with one rating is a node with one edge: a bridge. The rating determines $a_i$ and is "
+                "checked by nothing, so a typo spreads into all of the user's predictions. With two ratings of "
+                "movies that are connected through other users, the two edges lie on a cycle and a typo would "
+                "show as a conflict.",
 )
 
 register_question(
-    name="q03_global_minimum", lesson=LESSON_03, kind="choice",
-    prompt="The ALS loss never increases. Does ALS therefore find the global minimum of $L(U, V)$?",
+    name="q03_noise_least_squares", lesson=LESSON_03, kind="choice",
+    prompt="On a noisy rank-1 matrix, why does the least-squares fit give better values for the unknown "
+           "entries than propagating exactly along one spanning tree?",
     choices=[
-        "Yes: every half-step is a global minimum, so the alternation ends at the global minimum.",
-        "Yes, provided $\\lambda > 0$, because then $L$ is strictly convex in $(U, V)$.",
-        "No: each half-step is the global minimum of its block, but $L$ is not convex in $(U, V)$ jointly; "
-        "ALS stops at a stationary point that can depend on the random start.",
-        "No: the loss never increases but it may stay far above every stationary point, because ALS has no "
-        "learning rate.",
+        "Least squares uses every known entry, so independent errors partly cancel; along a tree each filled-in "
+        "value is a product of ratios of a few noisy entries, and their errors compound.",
+        "Least squares removes the noise from the known entries, so it reproduces them exactly.",
+        "Propagation divides by entries, and division is numerically unstable; least squares only multiplies.",
     ],
-    answer=2,
+    answer=0,
     feedback={
-        0: "A global minimum over $U$ with $V$ held fixed is not a global minimum over both: section 2's "
-           "$(1 - uv)^2$ shows a saddle at $(0, 0)$ where both one-variable problems are at a stationary point.",
-        1: "$\\lambda > 0$ makes each BLOCK strictly convex, not the joint problem: $(1 - uv)^2 + "
-           "\\lambda(u^2 + v^2)$ still has a saddle at $(0, 0)$ for $\\lambda < 1$ (Hessian eigenvalues "
-           "$2\\lambda \\pm 2$).",
-        3: "The losses are bounded below and decrease, and under mild conditions the iterates approach a "
-           "stationary point; the missing learning rate is an advantage (each step is exact), not a cause of "
-           "stalling.",
+        1: "It does not reproduce them: its residuals on the known entries are about the size of the noise. "
+           "It trades exact fit for using all the data.",
+        2: "The divisions are harmless here (the entries are far from 0). The problem is statistical: a tree "
+           "uses only $m + n - 1$ entries and ignores the rest, so each value rests on a few noisy numbers.",
     },
-    explanation="Block-wise exact minimization gives a monotone loss, which converges to a stationary point. "
-                "The joint problem is not convex, and its minimizers are not even unique: $(UQ, VQ)$ for any "
-                "orthogonal $k\\times k$ $Q$ (e.g. $(-U, -V)$) has the same predictions and the same penalty.",
-)
-
-register_question(
-    name="q03_gram_cost", lesson=LESSON_03, kind="expression",
-    prompt="Forming the $k\\times k$ matrices $V_{\\Omega_u}^\\top V_{\\Omega_u}$ of ALL users adds up one "
-           "outer product $v_i v_i^\\top$ ($k^2$ multiply-adds) per known rating. With $N = |\\Omega|$ known ratings, "
-           "$m$ users, $n$ items and rank $k$, how many multiply-adds is that for one user half-step?",
-    answer="N * k**2", variables=("N", "m", "n", "k"),
-    feedback={
-        "m * n * k**2": "That counts every (user, item) pair; only the items a user RATED enter $V_{\\Omega_u}$, "
-                        "so there is one outer product per known rating, $N$ in all.",
-        "N * k": "One outer product $v_i v_i^\\top$ has $k^2$ entries, not $k$ ($N k$ is the cost of the "
-                 "right-hand sides $V_{\\Omega_u}^\\top r_{\\Omega_u}$).",
-        "m * k**3": "That is the cost of the $m$ solves of $k\\times k$ systems, the other part of the half-step; "
-                    "the question asks for forming the matrices.",
-        "m * k**2": "Each user's matrix is a sum of $|\\Omega_u|$ outer products, not one: add up "
-                    "$|\\Omega_u| k^2$ over the users.",
-        "N * k**3": "One outer product of two $k$-vectors costs $k^2$ multiply-adds.",
-    },
-    default_feedback="Count per known rating: each rating $(u, i)$ adds $v_i v_i^\\top$ to user $u$'s matrix.",
-    explanation="Each rating contributes one $k\\times k$ outer product, so $N k^2$ in total, plus $m k^3/3$ for "
-                "the Cholesky solves: $O(|\\Omega| k^2 + (m + n) k^3)$ per ALS iteration (section 7). The cost "
-                "grows with the number of RATINGS, never with $mn$: that is why ALS runs on sparse data.",
-)
-
-register_question(
-    name="q03_large_lambda", lesson=LESSON_03, kind="choice",
-    prompt="At $k = 40$ you raise $\\lambda$ from 0.1 to 30 in the explorer. What happens to the training and "
-           "the validation RMSE?",
-    choices=[
-        "Both fall all the way: a larger $\\lambda$ is always better.",
-        "The training RMSE rises (the factors are held smaller); the validation RMSE first falls (less "
-        "overfitting), then rises again when $\\lambda$ is so large that the model underfits.",
-        "The training RMSE falls and the validation RMSE rises: $\\lambda$ adds capacity.",
-        "Neither changes: $\\lambda$ only affects how fast ALS converges, not where it ends.",
-    ],
-    answer=1,
-    feedback={
-        0: "At $\\lambda = 30$ the factors are pushed so close to zero that even the training ratings are "
-           "fitted badly: both errors are then high (underfitting).",
-        2: "It is the other way round: $\\lambda$ penalizes large factors, so it REMOVES capacity; the "
-           "training RMSE can only go up with $\\lambda$.",
-        3: "$\\lambda$ changes the objective itself, so the minimizer changes: each block's solution "
-           "$(V_{\\Omega_u}^\\top V_{\\Omega_u} + \\lambda I)^{-1} V_{\\Omega_u}^\\top r_{\\Omega_u}$ shrinks as "
-           "$\\lambda$ grows.",
-    },
-    explanation="$\\lambda$ trades fit for small factors. Small $\\lambda$ at large $k$: the factors fit the noise of "
-                "users and movies with few ratings (overfitting, low training but high validation RMSE). Large "
-                "$\\lambda$: all factors shrink towards zero and predictions towards 0 (underfitting). The best "
-                "$\\lambda$ lies in between and is chosen on validation data, as best_reg does.",
+    explanation="A tree uses $m + n - 1$ entries and each filled-in value multiplies ratios along a path, so the "
+                "noise of several entries accumulates (and depends on which tree was chosen). Least squares "
+                "weighs all known entries at once, and independent errors average out: in the lesson its "
+                "error on the unknown entries is below the noise level, the tree's is several times above it.",
 )

@@ -1,563 +1,342 @@
-"""Exercises and questions of lesson 04_svd_biases_embeddings (registered on import).
+"""Exercises and questions of lesson 04_gradient_descent (registered on import).
 
-* ``imputed_svd``: the lecture notes' SVD recommender, steps 1-3 (fill the unknown entries, SVD,
-  keep k terms), with item means as the fill (the lesson shows the user-mean version);
-* ``predict_biased``: the biased prediction r_hat_ui = mu + b_u + c_i + u_u . v_i (book eq. 9.4
-  adds a per-user bias to the affinity; the Surprise-style baseline of the notes adds mu and c_i);
-* ``update_biases``: one round of the exact alternating updates of the biases-only model;
-* ``best_item_reg``: a find-out on MovieLens, the item-bias penalty lambda_i chosen on validation.
+The book's loss (eq. 9.5) is a MEAN over Omega; with the slides' ridge penalty inside the same
+mean it is mfteach's loss (mfteach.gd), and its gradient (book eq. 9.6-9.7 plus the penalty) is
+checked as ``full_gradient``. Full gradient descent on MovieLens then asks when training should
+stop: ``best_epoch`` finds the epoch with the lowest validation RMSE (early stopping).
+(Lesson 05 continues with sampled gradients, in its own module.)
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-import mfteach as mt
-
-from ..data import load_movielens
-from ..ratings import Ratings
+from ..data import toy
 from .registry import Diagnostic, register, register_question
 
-LESSON_04 = "04_svd_biases_embeddings"
+# ============================================================================ lesson 04
+# The book's loss (eq. 9.5) is a MEAN over Omega; with the slides' ridge penalty inside the
+# same mean it is mfteach's loss (mfteach.gd):
+#     L(U, V) = (1/|Omega|) [ sum_Omega (r_ui - u_u . v_i)^2 + lambda (sum_u ||u_u||^2 + sum_i ||v_i||^2) ]
+# and its gradient (book eq. 9.6-9.7 plus the penalty), with E the residuals on Omega (0 elsewhere):
+#     grad_U = (2/|Omega|) (-E V + lambda U),   grad_V = (2/|Omega|) (-E^T U + lambda V).
+LESSON_04 = "04_gradient_descent"
 
 
-# ============================================================================ imputed_svd
-def _random_ratings_matrix(rng, m: int, n: int, density: float) -> np.ndarray:
-    """Whole stars 1-5, NaN where unknown; every user and every item has at least one rating."""
+def _random_ratings(rng, m: int, n: int, known: float) -> np.ndarray:
+    """Integer stars 1..5 with each entry known with probability ``known`` (NaN otherwise)."""
     R = rng.integers(1, 6, size=(m, n)).astype(float)
-    known = rng.random((m, n)) < density
-    known[np.arange(m), rng.integers(0, n, m)] = True           # every user rated something
-    known[rng.integers(0, m, n), np.arange(n)] = True           # every item was rated
-    R[~known] = np.nan
+    R[rng.random((m, n)) >= known] = np.nan
     return R
 
 
-def _imputed_svd_cases(rng):
-    nan = np.nan
-    small = np.array([[5.0, nan, 4.0, 1.0],
-                      [4.0, 2.0, nan, 1.0],
-                      [nan, 1.0, 5.0, nan],
-                      [2.0, nan, 4.0, 5.0],
-                      [1.0, 5.0, nan, 4.0]])
-    cases = [(small, 2)]
-    for m, n, density, k in [(8, 6, 0.5, 3), (12, 9, 0.3, 1), (7, 10, 0.6, 4), (6, 5, 0.4, 5), (30, 20, 0.2, 6)]:
-        cases.append((_random_ratings_matrix(rng, m, n, density), k))
+# ---------------------------------------------------------------------------- full_gradient
+def _full_gradient_cases(rng):
+    """The slides' 4 x 6 example first, then random shapes: tall, wide, square (where a swap of
+    grad_U and grad_V keeps the shapes), a user and an item without ratings, rank 1."""
+    cases = [(toy("lecture_R"), toy("lecture_U"), toy("lecture_Vt").T, 0.1)]
+    for m, n, k, reg in [(5, 4, 2, 0.5), (6, 6, 3, 1.0), (3, 9, 1, 0.05), (12, 10, 4, 2.0), (7, 7, 2, 0.3)]:
+        R = _random_ratings(rng, m, n, known=0.5)
+        R[0, 0], R[-1, -1] = 3.0, np.nan  # at least one known and one unknown entry
+        cases.append((R, 0.5 * rng.normal(size=(m, k)), 0.5 * rng.normal(size=(n, k)), reg))
+    cases[2][0][1, :] = np.nan   # a user without any rating: only the penalty moves u_1
+    cases[4][0][:, 2] = np.nan   # an item without any rating
+    cases[4][0][0, 0] = 4.0
     return cases
 
 
-def _truncate(M, k):
-    X, sigma, Yt = np.linalg.svd(M, full_matrices=False)
-    return (X[:, :k] * sigma[:k]) @ Yt[:k]
+# Building blocks of the wrong answers below (the reference itself is written out in full).
+def _residuals(R, U, V):
+    """E: r_ui - u_u . v_i on Omega, 0 on the unknown entries."""
+    return np.where(np.isnan(R), 0.0, R - U @ V.T)
 
 
-def _filled(R, fill):
-    return np.where(np.isnan(R), fill, R)
+def _count_known(R):
+    return np.count_nonzero(~np.isnan(R))
 
 
-def _svd_without_sigma(R, k):
-    X, sigma, Yt = np.linalg.svd(_filled(R, np.nanmean(R, axis=0)), full_matrices=False)
-    return X[:, :k] @ Yt[:k]
+def _gradient(R, U, V, reg, factor=2.0, count=None, data_sign=-1.0, reg_factor=None, E=None):
+    """A family of (grad_U, grad_V) = factor / count * (data_sign * E V + reg_factor * reg * U), ..."""
+    E = _residuals(R, U, V) if E is None else E
+    count = _count_known(R) if count is None else count
+    reg_factor = factor if reg_factor is None else reg_factor
+    grad_U = (factor * data_sign * E @ V + reg_factor * reg * U) / count
+    grad_V = (factor * data_sign * E.T @ U + reg_factor * reg * V) / count
+    return grad_U, grad_V
 
 
-def _svd_of_R_with_holes(R, k):
-    X, sigma, Yt = np.linalg.svd(R, full_matrices=False)        # NaN inside: LinAlgError
-    return (X[:, :k] * sigma[:k]) @ Yt[:k]
+def _swapped(R, U, V, reg):
+    grad_U, grad_V = full_gradient(R, U, V, reg)
+    return grad_V, grad_U
+
+
+def _transposed_V(R, U, V, reg):
+    grad_U, grad_V = full_gradient(R, U, V, reg)
+    return grad_U, grad_V.T
+
+
+def _negated(R, U, V, reg):
+    grad_U, grad_V = full_gradient(R, U, V, reg)
+    return -grad_U, -grad_V
 
 
 @register(
     lesson=LESSON_04,
-    title="the SVD recommender, steps 1-3: fill the unknown entries with item means, keep the rank-k part",
-    cases=_imputed_svd_cases,
+    title="the full gradient of the mean regularized loss (book eq. 9.6-9.7 plus the penalty)",
+    cases=_full_gradient_cases,
     hints=[
-        "Three steps: fill every hole of R with the mean of its COLUMN (the item's known ratings), "
-        "decompose the filled matrix, keep its k largest terms. Return an m x n matrix.",
-        "NaN-aware means: np.nanmean takes an axis. The mean of each item runs down the users, so "
-        "you want n numbers, one per column. np.where picks, entry by entry, between R and a fill "
-        "that broadcasts against it.",
-        "np.linalg.svd(..., full_matrices=False) gives X, the singular values in DEcreasing order, "
-        "and Y^T. The rank-k matrix uses the first k columns of X, the first k singular values and "
-        "the first k rows of Y^T.",
-        "Each of the k columns of X is scaled by its singular value (broadcasting a length-k vector "
-        "over the columns, or a k x k diagonal matrix) before the product with the k rows of Y^T. "
-        "Section 1's Eckart-Young cell builds M_k the same way.",
+        "Start from the residuals e_ui = r_ui − u_u·v_i of all m × n entries at once, then make every "
+        "unknown entry (NaN in R) contribute exactly 0: np.isnan gives the mask and np.where chooses per entry.",
+        "Book eq. 9.6 in matrix form: row u of E V is Σ_{i ∈ Ω_u} e_ui v_i. So the data part of grad_U is "
+        "−2/|Ω| times E V, shape (m, k); grad_V is the mirror image with Eᵀ and U, shape (n, k) (eq. 9.7).",
+        "The penalty λ(Σ‖u_u‖² + Σ‖v_i‖²) sits inside the mean: it adds 2λ/|Ω| times U to grad_U and 2λ/|Ω| "
+        "times V to grad_V. |Ω| counts the KNOWN entries only: count the True values of the mask.",
+        "Check shapes and signs before you run: grad_U like U (m, k), grad_V like V (n, k); a rating above "
+        "its prediction (e_ui > 0) must make grad_U's row u point AWAY from v_i, so that the step −η∇L "
+        "moves u_u towards v_i.",
     ],
     diagnostics=[
-        Diagnostic(lambda R, k: _truncate(_filled(R, np.nanmean(R, axis=1, keepdims=True)), k),
-                   "You filled each hole with its USER's mean (the notes' choice, shown in the lesson). "
-                   "Here the fill is the ITEM's mean: the mean of the column, over the users who rated it."),
-        Diagnostic(lambda R, k: _truncate(_filled(R, 0.0), k),
-                   "You filled the holes with 0: an unknown rating is not a 0-star rating. Fill each "
-                   "hole with the mean of the known ratings of its item (its column)."),
-        Diagnostic(lambda R, k: _truncate(_filled(R, np.nanmean(R)), k),
-                   "You filled every hole with the one global mean. Use one mean per item: the mean of "
-                   "the known ratings in the hole's column."),
-        Diagnostic(_svd_without_sigma,
-                   "The singular values are missing: X_k Y_k^T has orthonormal factors and entries far "
-                   "below 1 star. Scale the k columns of X by sigma_1..sigma_k."),
-        Diagnostic(lambda R, k: _filled(R, np.nanmean(R, axis=0)),
-                   "You returned the filled matrix itself, all its terms: keep only the k largest "
-                   "singular values and their vectors."),
-        Diagnostic(lambda R, k: _filled(R, _truncate(_filled(R, np.nanmean(R, axis=0)), k)),
-                   "You kept the known ratings and used the rank-k matrix only for the holes. Return "
-                   "the rank-k matrix M_k everywhere: its values on the known entries show how well "
-                   "k terms fit them."),
-        Diagnostic(_svd_of_R_with_holes,
-                   "The SVD was given R with its NaN: numpy cannot decompose a matrix with unknown "
-                   "entries. Fill the holes first (step 1), then decompose the filled matrix."),
+        Diagnostic(lambda R, U, V, reg: _gradient(R, U, V, reg, E=R - U @ V.T),
+                   "NaN: the unknown entries were not masked. NaN − anything is NaN, and E V mixes every "
+                   "entry of a row, so one NaN spoils a whole row of the gradient. Set the residual to 0 "
+                   "where R is NaN (np.isnan gives the mask, np.where chooses per entry)."),
+        Diagnostic(lambda R, U, V, reg: _gradient(R, U, V, reg, E=np.nan_to_num(R) - U @ V.T),
+                   "You counted the unknown entries as ratings of 0 (np.nan_to_num(R)): their residual "
+                   "0 − u_u·v_i then pulls every prediction towards 0. The residual must be 0 there, "
+                   "not the rating."),
+        Diagnostic(lambda R, U, V, reg: _gradient(R, U, V, reg, factor=1.0),
+                   "Your gradient is half the expected one: the derivative of (r − u·v)² is "
+                   "2 (r − u·v) · (−v), and of λ‖u‖² it is 2λu. Keep the factor 2 (book eq. 9.6)."),
+        Diagnostic(lambda R, U, V, reg: _gradient(R, U, V, reg, count=1),
+                   "You left out the 1/|Ω|: that is the gradient of the slides' SUMMED loss, |Ω| times "
+                   "the gradient of the book's mean loss (eq. 9.5). Divide by |Ω|, the number of known entries."),
+        Diagnostic(lambda R, U, V, reg: _gradient(R, U, V, reg, count=R.size),
+                   "You divided by m·n, all entries; the mean of eq. 9.5 is over the |Ω| KNOWN entries."),
+        Diagnostic(_negated,
+                   "The sign is flipped: you returned −∇L, the descent direction that a GD step adds. "
+                   "The gradient itself is 2/|Ω| (−E V + λU): a rating above its prediction (e_ui > 0) "
+                   "makes it point AWAY from v_i, so that the step −lr ∇L moves u_u towards v_i."),
+        Diagnostic(lambda R, U, V, reg: _gradient(R, U, V, reg, data_sign=1.0),
+                   "The data term has the wrong sign: ∂/∂u_u of (r_ui − u_u·v_i)² is −2 e_ui v_i, so the data "
+                   "part is −2 E V / |Ω| (the penalty part +2λU/|Ω| is right)."),
+        Diagnostic(lambda R, U, V, reg: _gradient(R, U, V, 0.0),
+                   "The regularization is missing: the penalty λ(Σ‖u_u‖² + Σ‖v_i‖²) adds 2λU/|Ω| to "
+                   "grad_U and 2λV/|Ω| to grad_V."),
+        Diagnostic(lambda R, U, V, reg: _gradient(R, U, V, reg, reg_factor=1.0),
+                   "The penalty's gradient lacks its factor 2: d/du (λ‖u‖²) = 2λu, so it is 2λU/|Ω|."),
+        Diagnostic(lambda R, U, V, reg: tuple(g + 2 * reg * W for g, W in zip(_gradient(R, U, V, 0.0), (U, V))),
+                   "You put λ outside the mean (2λU instead of 2λU/|Ω|). In mfteach's loss (and in the "
+                   "slides') the penalty is divided by |Ω| together with the squared errors."),
+        Diagnostic(_swapped,
+                   "grad_U and grad_V are swapped: return (grad_U, grad_V), grad_U of shape (m, k) like U "
+                   "and grad_V of shape (n, k) like V."),
+        Diagnostic(_transposed_V,
+                   "grad_V is transposed: it must have V's shape (n, k), one row per item. Eᵀ U is (n x m)(m x k)."),
     ],
 )
-def imputed_svd(R, k):
-    r"""The notes' SVD recommender, steps 1-3, with item means: the rank-k truncation M_k.
+def full_gradient(R, U, V, reg):
+    r"""The gradient of the mean regularized loss (book eq. 9.5 with the penalty inside the mean).
 
-    R : (m, n) ratings, NaN where unknown (every item has a known rating); k : the rank kept.
-    Returns the (m, n) matrix M_k = X_k Sigma_k Y_k^T of the filled matrix M (Eckart-Young: the
-    closest rank-k matrix to M in Frobenius norm).
-    """
-    item_mean = np.nanmean(R, axis=0)                       # (n,): mean known rating of each item
-    M = np.where(np.isnan(R), item_mean, R)                 # 1. the holes of column i := item i's mean
-    X, sigma, Yt = np.linalg.svd(M, full_matrices=False)    # 2. M = X diag(sigma) Y^T, sigma decreasing
-    return (X[:, :k] * sigma[:k]) @ Yt[:k]                  # 3. keep k terms: M_k
+    .. math::
+        \nabla_U L = \frac{2}{|\Omega|}(-E V + \lambda U), \qquad
+        \nabla_V L = \frac{2}{|\Omega|}(-E^\top U + \lambda V)
 
-
-
-# ============================================================================ predict_biased
-def _biased_case(rng, m: int, n: int, k: int, n_pairs: int, mu: float = 3.5):
-    """Random biases and factors, and ``n_pairs`` distinct (user, item) pairs. Every index is
-    below min(m, n) so that swapping the two bias vectors gives numbers (a recognisable
-    mistake) rather than an IndexError; m != n still catches the shape mix-ups."""
-    user_bias = rng.normal(0.0, 0.4, m)
-    item_bias = rng.normal(0.0, 0.6, n)
-    U, V = rng.normal(0.0, 0.5, (m, k)), rng.normal(0.0, 0.5, (n, k))
-    side = min(m, n)
-    flat = rng.choice(side * side, size=n_pairs, replace=False)
-    rows, cols = flat // side, flat % side
-    return (float(mu), user_bias, item_bias, U, V, rows.astype(np.int64), cols.astype(np.int64))
-
-
-def _predict_biased_cases(rng):
-    # the small case shown to the learner: 4 users, 5 items, k = 2, five pairs
-    small = (3.5, np.array([0.5, -0.25, 0.0, 1.0]), np.array([0.25, -0.5, 0.75, 0.0, -1.0]),
-             np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0], [-1.0, 0.5]]),
-             np.array([[0.5, 0.5], [1.0, -1.0], [0.0, 0.5], [-0.5, 0.0], [0.25, 0.25]]),
-             np.array([0, 0, 1, 2, 3]), np.array([1, 3, 0, 2, 1]))
-    cases = [small]
-    for m, n, k, n_pairs, mu in [(6, 9, 3, 12, 3.53), (12, 7, 4, 20, 3.0), (8, 8, 1, 15, 4.1), (30, 40, 5, 60, 3.6)]:
-        cases.append(_biased_case(rng, m, n, k, n_pairs, mu))
-    return cases
-
-
-# Wrong answers the checker recognises (each is one typical slip).
-def _dot(U, V, rows, cols):
-    return np.sum(U[rows] * V[cols], axis=1)
-
-
-_PAIRS_TABLE = ("U[rows] @ V[cols].T is a (pairs x pairs) table, every user of the list with every item of "
-                "the list. The prediction for pair k uses rows[k] and cols[k] only: multiply U[rows] and "
-                "V[cols] entry by entry and sum each row, one dot product per pair.")
-
-
-@register(
-    lesson=LESSON_04,
-    title="the biased prediction mu + b_u + c_i + u_u . v_i for a list of (user, item) pairs",
-    cases=_predict_biased_cases,
-    hints=[
-        "Four terms per pair (rows[k], cols[k]): the global mean μ, the user's bias b_u, the item's "
-        "bias c_i, and the dot product u_u · v_i.",
-        "user_bias[rows] picks b_u for every pair at once, item_bias[cols] picks c_i; U[rows] and "
-        "V[cols] are the two (pairs x k) arrays of vectors.",
-        "The dot product of each pair is a row-wise sum: multiply the two (pairs x k) arrays "
-        "entry by entry, then sum along the factor axis (axis=1). A matrix product of the two "
-        "would pair every user of the list with every item of the list.",
-        "Add the four parts; each is an array of length len(rows) except μ, a number that "
-        "broadcasts. Check the shape of what you return: (len(rows),).",
-    ],
-    diagnostics=[
-        Diagnostic(lambda mu, b, c, U, V, rows, cols: b[rows] + c[cols] + _dot(U, V, rows, cols),
-                   "The global mean μ is missing: every prediction starts from μ (about 3.5 stars on "
-                   "MovieLens), the biases only say how far above or below it a user or item sits."),
-        Diagnostic(lambda mu, b, c, U, V, rows, cols: mu + c[cols] + _dot(U, V, rows, cols),
-                   "The user bias b_u is missing: add user_bias[rows]."),
-        Diagnostic(lambda mu, b, c, U, V, rows, cols: mu + b[rows] + _dot(U, V, rows, cols),
-                   "The item bias c_i is missing: add item_bias[cols]."),
-        Diagnostic(lambda mu, b, c, U, V, rows, cols: mu + b[rows] + c[cols],
-                   "The dot product u_u · v_i is missing: that is the biases-only baseline, "
-                   "without the latent factors."),
-        Diagnostic(lambda mu, b, c, U, V, rows, cols: _dot(U, V, rows, cols),
-                   "Only u_u · v_i: the biased model adds μ + b_u + c_i to it."),
-        Diagnostic(lambda mu, b, c, U, V, rows, cols: 2 * mu + b[rows] + c[cols] + _dot(U, V, rows, cols),
-                   "μ is added twice. The biases are deviations from μ, so μ appears once "
-                   "(did you add it to each bias?)."),
-        Diagnostic(lambda mu, b, c, U, V, rows, cols: mu + b[cols] + c[rows] + _dot(U, V, rows, cols),
-                   "The user and item biases are swapped: b_u is user_bias[rows] (rows are users), "
-                   "c_i is item_bias[cols] (columns are items)."),
-        Diagnostic(lambda mu, b, c, U, V, rows, cols: mu + b[rows] + c[cols] + np.sum(U[cols] * V[rows], axis=1),
-                   "The factors are indexed the wrong way round: u_u is U[rows], v_i is V[cols]."),
-        Diagnostic(lambda mu, b, c, U, V, rows, cols: mu + b[rows] + c[cols] + U[rows] @ V[cols].T,
-                   _PAIRS_TABLE),
-        Diagnostic(lambda mu, b, c, U, V, rows, cols: mu + b[rows][:, None] + c[cols][None, :] + U[rows] @ V[cols].T,
-                   _PAIRS_TABLE),
-        Diagnostic(lambda mu, b, c, U, V, rows, cols: mu + b[:, None] + c[None, :] + U @ V.T,
-                   "You returned the whole m x n matrix R̂. Return only the entries of the "
-                   "pairs (rows[k], cols[k]): index it with [rows, cols]."),
-    ],
-)
-def predict_biased(mu, user_bias, item_bias, U, V, rows, cols):
-    r"""The biased matrix-factorization prediction for the pairs (rows[k], cols[k]).
-
-    .. math:: \hat r_{ui} = \mu + b_u + c_i + u_u^\top v_i
+    with E the residuals r_ui - u_u . v_i on Omega and 0 elsewhere (book eq. 9.6-9.7: row u of
+    -E V is the sum over the items i rated by u of -e_ui v_i).
 
     Parameters
     ----------
-    mu : float
-        The global mean rating.
-    user_bias : ndarray, shape (m,)
-        b_u of every user.
-    item_bias : ndarray, shape (n,)
-        c_i of every item.
+    R : ndarray, shape (m, n)
+        Ratings, NaN where unknown; Omega is the set of known entries.
     U : ndarray, shape (m, k)
-        User factors; row u is u_u.
+        User factors.
     V : ndarray, shape (n, k)
-        Item factors; row i is v_i.
-    rows, cols : ndarray of int, same length p
-        The pairs: user rows[k] and item cols[k].
+        Item factors.
+    reg : float
+        lambda, the weight of the penalty.
 
     Returns
     -------
-    ndarray, shape (p,)
-        The prediction of every pair.
+    (grad_U, grad_V) : ndarrays of shapes (m, k) and (n, k)
     """
-    dot = np.sum(U[rows] * V[cols], axis=1)             # u_u . v_i for each pair
-    return mu + user_bias[rows] + item_bias[cols] + dot
+    known = ~np.isnan(R)                              # Omega
+    E = np.where(known, R - U @ V.T, 0.0)             # e_ui on Omega, 0 on the unknown entries
+    n_known = np.count_nonzero(known)                 # |Omega|
+    grad_U = 2 / n_known * (-E @ V + reg * U)         # eq. 9.6 + the penalty's 2 lambda u_u
+    grad_V = 2 / n_known * (-E.T @ U + reg * V)       # eq. 9.7 + the penalty's 2 lambda v_i
+    return grad_U, grad_V
 
 
-# ============================================================================ update_biases
-def _bias_case(rng, m: int, n: int, density: float, unrated_items: int, reg_user: float, reg_item: float):
-    """Ratings of a biases-only world; the last ``unrated_items`` items have no rating (their
-    bias must come out 0, and np.bincount needs its minlength to reach them)."""
-    rated = n - unrated_items
-    known = rng.random((m, rated)) < density
-    known[np.arange(m), rng.integers(0, rated, m)] = True
-    rows, cols = np.nonzero(known)
-    values = np.clip(np.round(3.5 + rng.normal(0, 0.5, m)[rows] + rng.normal(0, 0.8, rated)[cols]
-                              + rng.normal(0, 0.7, len(rows))), 1, 5)
-    mu = float(values.mean())
-    return (rows.astype(np.int64), cols.astype(np.int64), values, mu, rng.normal(0, 0.3, m),
-            rng.normal(0, 0.3, n), float(reg_user), float(reg_item))
 
 
-def _update_biases_cases(rng):
-    # the small case shown to the learner: 3 users, 4 items, 7 ratings
-    small = (np.array([0, 0, 0, 1, 1, 2, 2]), np.array([0, 1, 3, 0, 2, 1, 2]),
-             np.array([5.0, 3.0, 4.0, 4.0, 2.0, 1.0, 3.0]), 3.0,
-             np.array([0.5, 0.0, -0.5]), np.array([0.25, -0.25, 0.0, 0.5]), 2.0, 1.0)
-    cases = [small]
-    for m, n, density, unrated, reg_user, reg_item in [(6, 8, 0.5, 1, 15.0, 10.0), (12, 7, 0.4, 0, 0.5, 3.0),
-                                                      (20, 30, 0.2, 3, 5.0, 1.0), (40, 25, 0.3, 2, 15.0, 10.0)]:
-        cases.append(_bias_case(rng, m, n, density, unrated, reg_user, reg_item))
+# ---------------------------------------------------------------------------- best_epoch
+@functools.lru_cache(maxsize=1)
+def _movielens_block_fit_valid():
+    """The MovieLens block of the lesson (section 5): the 300 most active users x the 200 most rated
+    movies of MovieLens 100K, 80% training (seed 0), of which 20% is held out for validation
+    (seed 1); the test ratings are never used here. Loaded once per session."""
+    from ..data import load_movielens
+
+    train, _test = load_movielens("100k").top(300, 200).split(0.2, seed=0)
+    return tuple(train.split(0.2, seed=1))
+
+
+def _best_epoch_cases(rng):
+    """Full gradient descent on a small synthetic problem first (best epoch 26 of 60); then the
+    MovieLens block as in the lesson (k = 10, no penalty, 300 epochs: best epoch 52); then another
+    synthetic draw with a larger learning rate (best epoch 21 of 60).
+    ``rng`` is not needed: the models carry their own seeds."""
+    from ..data import synthetic
+    from ..gd import GradientDescent
+
+    cases = []
+    for seed, lr in ((1, 5.0), (None, None), (2, 10.0)):
+        if seed is None:
+            fit_part, valid = _movielens_block_fit_valid()
+            model = GradientDescent(rank=10, reg=0.0, sampling="full", n_epochs=300, seed=0)
+        else:
+            data, _, _ = synthetic(60, 40, rank=2, density=0.3, noise=0.5, seed=seed)
+            fit_part, valid = data.split(0.2, seed=0)
+            model = GradientDescent(rank=8, lr=lr, sampling="full", n_epochs=60, init_scale=0.3, seed=0)
+        cases.append((model, fit_part, valid))
     return cases
 
 
-def _item_pass(rows, cols, values, mu, user_bias, n, reg_item):
-    residual = values - mu - user_bias[rows]
-    return np.bincount(cols, residual, minlength=n) / (reg_item + np.bincount(cols, minlength=n))
+def _history(model, train, valid):
+    return model.fit(train, eval_set=valid).history_
 
 
-def _user_pass(rows, cols, values, mu, item_bias, m, reg_user):
-    residual = values - mu - item_bias[cols]
-    return np.bincount(rows, residual, minlength=m) / (reg_user + np.bincount(rows, minlength=m))
+def _at(history, row, column="test_rmse", shift=0):
+    return int(history["epoch"][row]) + shift, float(history[column][row])
 
 
-def _both_from_old(rows, cols, values, mu, b, c, reg_user, reg_item):
-    return (_user_pass(rows, cols, values, mu, c, len(b), reg_user),
-            _item_pass(rows, cols, values, mu, b, len(c), reg_item))
+def _no_eval_set(model, train, valid):
+    history = model.fit(train).history_
+    return _at(history, history["test_rmse"].idxmin())
 
 
-def _users_first(rows, cols, values, mu, b, c, reg_user, reg_item):
-    b = _user_pass(rows, cols, values, mu, c, len(b), reg_user)
-    return b, _item_pass(rows, cols, values, mu, b, len(c), reg_item)
-
-
-def _without_penalty(rows, cols, values, mu, b, c, reg_user, reg_item):
-    with np.errstate(invalid="ignore", divide="ignore"):        # 0 / 0 for an unrated item
-        c = _item_pass(rows, cols, values, mu, b, len(c), 0.0)
-        return _user_pass(rows, cols, values, mu, c, len(b), 0.0), c
-
-
-def _penalties_swapped(rows, cols, values, mu, b, c, reg_user, reg_item):
-    c = _item_pass(rows, cols, values, mu, b, len(c), reg_user)
-    return _user_pass(rows, cols, values, mu, c, len(b), reg_item), c
-
-
-def _with_residual(drop_mu: bool):
-    def wrong(rows, cols, values, mu, b, c, reg_user, reg_item):
-        mu_used = 0.0 if drop_mu else mu
-        c = _item_pass(rows, cols, values, mu_used, b if drop_mu else np.zeros_like(b), len(c), reg_item)
-        return _user_pass(rows, cols, values, mu_used, c if drop_mu else np.zeros_like(c), len(b), reg_user), c
-    return wrong
-
-
-def _without_minlength(rows, cols, values, mu, b, c, reg_user, reg_item):
-    residual = values - mu - b[rows]
-    c = np.bincount(cols, residual) / (reg_item + np.bincount(cols))
-    residual = values - mu - c[cols]
-    return np.bincount(rows, residual) / (reg_user + np.bincount(rows)), c
+def _off_by_one(model, train, valid):
+    history = _history(model, train, valid)
+    later = history["test_rmse"].to_numpy()[1:]            # epoch 0 dropped, positions not re-counted
+    return int(np.argmin(later)), float(later.min())
 
 
 @register(
     lesson=LESSON_04,
-    title="one round of the biases-only model's alternating updates: every c_i, then every b_u",
-    cases=_update_biases_cases,
+    title="find out on MovieLens: the epoch with the lowest validation RMSE (and that RMSE)",
+    cases=_best_epoch_cases,
+    time_limit=15.0,
     hints=[
-        "Two passes in a fixed order: first every item bias from the user biases you were given, "
-        "then every user bias from the item biases you have JUST computed (not the old ones you "
-        "were given).",
-        "For one item i, fixing the user biases leaves a ridge regression with one unknown: its "
-        "minimiser is the sum of the residuals r_ui − μ − b_u over the item's ratings, divided by "
-        "λ_i plus the number of those ratings.",
-        "Sums and counts per item without a loop: np.bincount with the item index of each rating as "
-        "the bins, the residuals as weights (no weights: it counts). Give it minlength = n, so that "
-        "an item nobody rated still gets an entry (its bias comes out 0).",
-        "The user pass is the mirror image: residuals r_ui − μ − c_i with the new c, bins by user, "
-        "λ_u and m. Return the pair (user_bias, item_bias), in that order.",
+        "Train the model you are given on train, and let it score valid after every epoch: fit takes the "
+        "ratings to score as its eval_set argument.",
+        "After fit, model.history_ is a DataFrame with one row per epoch (row 0 is the starting point, "
+        "epoch 0). The RMSE on the eval_set is in its column test_rmse — here it is the VALIDATION RMSE.",
+        "Find the row where that column is smallest (pandas has a method that returns the index of the "
+        "minimum), and return the epoch of that row as an int and the RMSE as a float.",
     ],
     diagnostics=[
-        Diagnostic(_both_from_old,
-                   "Your user biases were computed from the OLD item biases (the ones passed in). "
-                   "Alternating means the second pass uses what the first has just produced: b_u from "
-                   "the new c_i."),
-        Diagnostic(_users_first,
-                   "You updated the user biases first. The order is fixed here: first every c_i from "
-                   "the given b_u, then every b_u from the new c_i."),
-        Diagnostic(_without_penalty,
-                   "The penalty is missing from the denominators: that is the plain mean of the "
-                   "residuals. The ridge solution divides by λ + (number of ratings), which shrinks "
-                   "rarely rated items and users towards 0."),
-        Diagnostic(_penalties_swapped,
-                   "λ_u and λ_i are swapped: items are divided by λ_i + |Ω^i|, users by λ_u + |Ω_u|."),
-        Diagnostic(_with_residual(drop_mu=True),
-                   "μ is missing from the residuals: the biases are deviations from the global mean, "
-                   "so each residual is r_ui − μ − (the other bias)."),
-        Diagnostic(_with_residual(drop_mu=False),
-                   "Your residuals ignore the other bias: the item pass must subtract each rating's "
-                   "user bias b_u, the user pass each rating's (new) item bias c_i."),
-        Diagnostic(_without_minlength,
-                   "Your item biases are shorter than n: np.bincount stops at the largest item that "
-                   "has a rating, and the last items here have none. Pass minlength (n for items, m "
-                   "for users); an item without ratings gets the bias 0."),
+        Diagnostic(lambda model, train, valid: _at(h := _history(model, train, valid), h["train_rmse"].idxmin(),
+                                                    "train_rmse"),
+                   "You looked at the TRAINING RMSE. It keeps falling while the model memorizes the training "
+                   "ratings, so its minimum is (nearly always) the last epoch. The question is when the error "
+                   "on ratings the model did NOT train on is lowest: column test_rmse, scored on valid."),
+        Diagnostic(lambda model, train, valid: _at(h := _history(model, train, valid), len(h) - 1),
+                   "You returned the last epoch. On MovieLens without a penalty the validation RMSE turns up "
+                   "again after about fifty epochs of full GD (overfitting): look for the epoch where it is lowest."),
+        Diagnostic(_off_by_one,
+                   "Your epoch is one too small: row 0 of history_ is epoch 0, the starting point before any "
+                   "training. Take the epoch from the epoch column of the row you found."),
+        Diagnostic(lambda model, train, valid: _at(h := _history(model, valid, train), h["test_rmse"].idxmin()),
+                   "You trained on the validation ratings and scored the training ratings: fit(train, "
+                   "eval_set=valid), in that order."),
+        Diagnostic(_no_eval_set,
+                   "history_ has a test_rmse column only when fit is given ratings to score: pass "
+                   "eval_set=valid to fit."),
     ],
 )
-def update_biases(rows, cols, values, mu, user_bias, item_bias, reg_user, reg_item):
-    r"""One round of the exact alternating updates of r_hat_ui = mu + b_u + c_i (lesson 04, section 4).
-
-    The ratings are (rows[k], cols[k], values[k]); user_bias (m,) and item_bias (n,) are the
-    current b and c. Returns the new (user_bias, item_bias).
-    """
-    m, n = len(user_bias), len(item_bias)
-    # c_i = sum over Omega^i of (r_ui - mu - b_u), divided by lambda_i + |Omega^i|
-    residual = values - mu - user_bias[rows]
-    item_bias = np.bincount(cols, residual, minlength=n) / (reg_item + np.bincount(cols, minlength=n))
-    # b_u = sum over Omega_u of (r_ui - mu - c_i) with the NEW c_i, divided by lambda_u + |Omega_u|
-    residual = values - mu - item_bias[cols]
-    user_bias = np.bincount(rows, residual, minlength=m) / (reg_user + np.bincount(rows, minlength=m))
-    return user_bias, item_bias
-
-
-# ============================================================================ best_item_reg (a find-out)
-ITEM_REGS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
-
-
-def _biases_world(rng, m: int, n: int, density: float, sd_user: float, sd_item: float, noise: float):
-    """(train, valid) of synthetic ratings mu + b_u + c_i + noise: how large lambda_i should be
-    depends on how large the item biases are against the noise."""
-    known = rng.random((m, n)) < density
-    known[np.arange(m), rng.integers(0, n, m)] = True
-    rows, cols = np.nonzero(known)
-    values = 3.5 + rng.normal(0, sd_user, m)[rows] + rng.normal(0, sd_item, n)[cols] + rng.normal(0, noise, len(rows))
-    train, valid = Ratings(rows, cols, values, (m, n)).split(0.25, seed=int(rng.integers(1000)))
-    return train, valid
-
-
-def _best_item_reg_cases(rng):
-    cases = [(*_biases_world(rng, 30, 20, 0.4, 0.3, 0.1, 1.0), ITEM_REGS)]        # small shown case
-    fit, val = load_movielens("100k").split(0.2, seed=0)[0].split(0.1, seed=1)    # the lesson's split
-    cases.append((fit, val, ITEM_REGS))
-    for world in [(40, 30, 0.3, 0.3, 0.8, 0.3), (60, 50, 0.2, 0.5, 0.3, 0.8), (80, 60, 0.15, 0.4, 0.6, 0.5)]:
-        cases.append((*_biases_world(rng, *world), ITEM_REGS))
-    cases.append((*_biases_world(rng, 50, 40, 0.5, 0.2, 0.05, 1.2), (20.0, 5.0, 2.0, 0.0)))   # unsorted grid
-    return cases
-
-
-_SCORES_MEMO: dict = {}
-
-
-def _scores(train, valid, regs, on_train: bool = False, vary: str = "item"):
-    """Validation (or training) RMSE of mt.Baseline over the grid, varying the item penalty (the
-    task), the user penalty or both; remembered, since several diagnostics need the same scores."""
-    key = (id(train), id(valid), tuple(regs), on_train, vary)
-    hit = _SCORES_MEMO.get(key)
-    if hit is not None and hit[0] is train and hit[1] is valid:
-        return hit[2]
-    out = []
-    for reg in regs:
-        reg_user = reg if vary in ("user", "both") else 15.0
-        reg_item = reg if vary in ("item", "both") else 15.0      # "user": the two keywords swapped
-        out.append(mt.Baseline(reg_user=reg_user, reg_item=reg_item).fit(train).rmse(train if on_train else valid))
-    if len(_SCORES_MEMO) > 64:
-        _SCORES_MEMO.clear()
-    _SCORES_MEMO[key] = (train, valid, np.array(out))
-    return _SCORES_MEMO[key][2]
-
-
-@register(
-    lesson=LESSON_04,
-    title="find out on MovieLens: the item-bias penalty λ_i of a grid with the lowest validation RMSE",
-    cases=_best_item_reg_cases,
-    hints=[
-        "One model per value of the grid: the package's biases-only model, mt.Baseline, with "
-        "reg_user=15 and reg_item set to the grid's value. Fit it on train only.",
-        "Score each fitted model on the validation ratings (a fitted model has a method that returns "
-        "its RMSE on a Ratings); collect the scores in the order of regs.",
-        "The answer is a value of regs, not a position in it and not an RMSE: find the position of "
-        "the smallest score (np.argmin gives the first one on a tie) and look it up in regs.",
-    ],
-    diagnostics=[
-        Diagnostic(lambda train, valid, regs: regs[int(np.argmin(_scores(train, valid, regs, on_train=True)))],
-                   "You scored the models on the TRAINING ratings: a penalty can only make the fit to the "
-                   "training data worse, so the smallest λ_i always wins there. Choose on valid."),
-        Diagnostic(lambda train, valid, regs: float(np.min(_scores(train, valid, regs))),
-                   "You returned the lowest validation RMSE; the question is WHICH λ_i gives it: return "
-                   "that value of regs."),
-        Diagnostic(lambda train, valid, regs: int(np.argmin(_scores(train, valid, regs))),
-                   "You returned the position of the best λ_i in regs; return the value regs[position]."),
-        Diagnostic(lambda train, valid, regs: regs[int(np.argmax(_scores(train, valid, regs)))],
-                   "You picked the largest RMSE: the best model has the LOWEST validation error."),
-        Diagnostic(lambda train, valid, regs: regs[int(np.argmin(_scores(train, valid, regs, vary="user")))],
-                   "You varied the USER penalty reg_user. The grid is for the item penalty: reg_item=λ_i, "
-                   "with reg_user fixed at 15."),
-        Diagnostic(lambda train, valid, regs: regs[int(np.argmin(_scores(train, valid, regs, vary="both")))],
-                   "You set both penalties to λ_i. Only the item penalty varies: reg_item=λ_i, reg_user=15."),
-    ],
-    time_limit=10.0,
-)
-def best_item_reg(train, valid, regs):
-    r"""The lambda_i of ``regs`` whose biases-only model mu + b_u + c_i (mt.Baseline, lambda_u = 15),
-    fitted on ``train``, has the lowest RMSE on ``valid`` (the first one on a tie)."""
-    scores = [mt.Baseline(reg_user=15.0, reg_item=reg).fit(train).rmse(valid) for reg in regs]
-    return regs[int(np.argmin(scores))]                 # a value of the grid, chosen on validation
+def best_epoch(model, train, valid):
+    """Fit ``model`` (an unfitted ``mt.GradientDescent``) on ``train`` with ``valid`` scored after
+    every epoch; return ``(epoch, rmse)``: the epoch with the lowest validation RMSE and that RMSE
+    (early stopping would keep the factors of that epoch)."""
+    history = model.fit(train, eval_set=valid).history_    # one row per epoch; row 0 = epoch 0
+    best = history["test_rmse"].idxmin()                   # eval_set's RMSE: here, validation
+    return int(history["epoch"][best]), float(history["test_rmse"][best])
 
 
 # ============================================================================ questions
 register_question(
-    name="q04_eckart_young", lesson=LESSON_04, kind="number",
-    prompt="A $100\\times80$ matrix $M$ has the singular values $10, 5, 2, 1$ and then only zeros. "
-           "What is $\\|M-M_2\\|_F^2$, the squared Frobenius error of its rank-2 truncation?",
-    answer=5.0,
+    name="q04_summed_lr", lesson=LESSON_04, kind="number",
+    prompt="A colleague runs full gradient descent on the slides' SUMMED loss $L_\\Sigma$ with learning rate "
+           "$10^{-5}$ and $\\lambda = 5$, on $|\\Omega| = 200{,}000$ ratings. Which learning rate `lr` makes "
+           "`mt.GradientDescent(sampling=\"full\", reg=5)`, on the MEAN loss, take exactly the same steps?",
+    answer=2.0,
     feedback={
-        3.0: "That is σ₃ + σ₄. The error is the sum of the discarded singular values SQUARED.",
-        4.0: "That is σ₃² alone; every discarded term counts, σ₄² = 1 too.",
-        125.0: "That is σ₁² + σ₂², the part the truncation KEEPS. The error is what it discards.",
-        130.0: "That is ‖M‖_F², the sum of all squared singular values; subtract what the rank-2 part keeps.",
-        5.0 ** 0.5: "That is the Frobenius norm ‖M − M₂‖_F itself; the question asks for its square.",
-        1.0: "That is σ₄² alone; the third singular value is discarded as well.",
+        1e-5: "That is the colleague's rate, but on the mean the gradient is $|\\Omega|$ times smaller "
+              "($\\nabla L = \\nabla L_\\Sigma / |\\Omega|$), so the same step needs a $|\\Omega|$ times larger rate.",
+        5e-11: "You divided by $|\\Omega|$. The mean's gradient is already $|\\Omega|$ times SMALLER than the "
+               "sum's; to move as far, the rate must be $|\\Omega|$ times LARGER.",
+        1e6: "You multiplied by $\\lambda$ as well. $\\lambda$ sits inside the mean in both losses and stays 5; "
+             "only $|\\Omega|$ converts the rate.",
     },
-    default_feedback="Eckart–Young: the error of the rank-k truncation is the sum of the squared "
-                     "singular values it leaves out, here the third and the fourth.",
-    explanation="$\\|M-M_2\\|_F^2 = \\sigma_3^2+\\sigma_4^2 = 4+1 = 5$. No matrix of rank at most 2 does "
-                "better (Eckart–Young–Mirsky); section 1 tried ALS and 200 random rank-2 projections, "
-                "and none went below the truncation.",
+    default_feedback="Write one step on each loss: $U - \\eta_\\Sigma \\nabla L_\\Sigma$ and $U - \\eta\\,\\nabla L$ "
+                     "with $\\nabla L = \\nabla L_\\Sigma/|\\Omega|$. When are they equal?",
+    explanation="$\\nabla L = \\nabla L_\\Sigma/|\\Omega|$, so $U - \\eta\\nabla L = U - (\\eta/|\\Omega|)\\nabla L_\\Sigma$: "
+                "the runs coincide when $\\eta/|\\Omega| = 10^{-5}$, i.e. $\\eta = 10^{-5}\\cdot 200{,}000 = 2$. "
+                "$\\lambda = 5$ stays (the penalty is inside the mean in both). Had the colleague put a penalty "
+                "$\\lambda'$ OUTSIDE a mean, ours would be $|\\Omega|\\lambda'$.",
 )
 
 register_question(
-    name="q04_biased_parameters", lesson=LESSON_04, kind="expression",
-    prompt="How many numbers does the biased model $\\hat r_{ui} = \\mu + b_u + c_i + u_u^\\top v_i$ "
-           "learn for $m$ users, $n$ items and rank $k$? (Write an expression in m, n and k.)",
-    answer="(m + n) * k + m + n + 1", variables=("m", "n", "k"),
-    feedback={
-        "(m + n) * k": "That is the unbiased factorization. Add one bias per user, one per item, and μ.",
-        "(m + n) * k + m + n": "Almost: the global mean μ is one more number.",
-        "m * n * k": "U is m × k and V is n × k: their sizes add up, they do not multiply.",
-        "m * n": "That is the size of the rating matrix; the point of a factorization is to need far fewer numbers.",
-        "(m + n) * k + 1": "One bias per user and one per item are missing (m + n numbers).",
-        "m + n + 1": "That is the biases-only model; the factors add (m + n) k numbers.",
-    },
-    default_feedback="Count each part: U (m × k), V (n × k), the user biases, the item biases and μ.",
-    explanation="$U$ and $V$ hold $(m+n)k$ numbers, the biases $m+n$, and $\\mu$ is one: "
-                "$(m+n)k+m+n+1$. The biases-only model has just $m+n+1$ and still beats the unbiased factorization with "
-                "a plain penalty in this lesson (only ALS-WR's per-rating penalty gets unbiased MF ahead): an "
-                "unbiased model must spend latent dimensions, and penalty, on 'this user is generous', while a "
-                "bias captures it with one number, shrunk by $\\lambda$.",
-)
-
-register_question(
-    name="q04_test_protocol", lesson=LESSON_04, kind="choice",
-    prompt="A colleague fits each model with several values of $\\lambda$, keeps the value with the "
-           "lowest TEST RMSE and reports that test RMSE. What is wrong with the reported numbers?",
+    name="q04_unmasked_nan", lesson=LESSON_04, kind="choice",
+    prompt="You form $E = R - UV^\\top$ without masking the unknown entries (NaN in $R$) and compute "
+           "$\\nabla_U L = \\frac{2}{|\\Omega|}(-EV + \\lambda U)$. What comes out?",
     choices=[
-        "Nothing, as long as every model gets the same grid of λ.",
-        "They are optimistic: the test set was used to choose, so it no longer measures prediction "
-        "of unseen ratings. Choose on a validation split of the training data, refit, test once.",
-        "They are pessimistic: the models were fitted without the test ratings and would be better with them.",
-        "Only the training RMSE can be trusted, so that is what should be reported.",
+        "NaN only in the entries of the gradient that belong to unknown ratings; the rest is right.",
+        "NaN in every row of $\\nabla_U L$ whose user has at least one unknown entry, which on real data "
+        "is every row: the whole step is NaN.",
+        "The right gradient: NumPy skips NaN in matrix products.",
+        "The gradient of a loss that counts the unknown entries as ratings of 0.",
     ],
     answer=1,
     feedback={
-        0: "A common grid treats the models alike, but every one of them was tuned on the data that scores it; "
-           "with enough choices, a model looks good on a test set by luck. The test set must play no part in any choice.",
-        2: "Leaving the test ratings out of the fit is exactly right; the problem is that they were used to choose λ.",
-        3: "The training RMSE rewards memorising: it keeps falling as λ goes to 0 while the error on new "
-           "ratings rises (section 3's curves).",
+        0: "The gradient has no entries per rating: row $u$ of $EV$ is $\\sum_i E_{ui} v_i$, a sum over the "
+           "whole row of $E$, and one NaN term makes the sum NaN.",
+        2: "NumPy does not skip NaN: NaN times anything (even 0) is NaN, and any sum with a NaN term is NaN.",
+        3: "That is what replacing NaN by 0 in $R$ does (`np.nan_to_num`): the result is finite but wrong, "
+           "the unknown entries pull predictions towards 0. Leaving NaN in place gives NaN.",
     },
-    explanation="Choosing on the test set turns it into training data for the hyperparameters: the "
-                "minimum over a grid of noisy test scores is biased downwards. The lesson's protocol: "
-                "choose on a validation split carved from the training data (or by cross-validation on "
-                "it), refit on the whole training set, and evaluate on the test set once.",
+    explanation="Row $u$ of $EV$ sums $E_{ui}v_i$ over ALL items, so a single NaN in row $u$ of $E$ spoils "
+                "row $u$ of $\\nabla_U L$ (and a NaN in column $i$ spoils row $i$ of $\\nabla_V L$). With 94% "
+                "of MovieLens unknown, every row has one: the whole step is NaN. Masking sets $E_{ui} = 0$ off "
+                "$\\Omega$; treating NaN as 0 stars instead would optimise a different, wrong loss over all $mn$ "
+                "entries.",
 )
 
 register_question(
-    name="q04_scaled_vector", lesson=LESSON_04, kind="choice",
-    prompt="Two movies have the item vectors $v_j = 3\\,v_i$. For a user with $u_u^\\top v_i = 0.4$, "
-           "which statement is right?",
+    name="q04_user_without_ratings", lesson=LESSON_04, kind="choice",
+    prompt="User $u$ has no rating at all ($\\Omega_u$ is empty). What does full gradient descent do to "
+           "$u_u$ when $\\lambda > 0$?",
     choices=[
-        "cos(v_i, v_j) = 1/3 and the two movies get the same predicted rating.",
-        "cos(v_i, v_j) = 1 (Example 9.2.4: the same appeal to every user), and u_u · v_j = 1.2: "
-        "the same taste, three times stronger.",
-        "cos(v_i, v_j) = 1, so the two movies get the same predicted rating for every user.",
-        "cos(v_i, v_j) = 3, the ratio of the lengths.",
+        "Nothing: with no ratings its gradient is 0, so $u_u$ keeps its random start.",
+        "It shrinks $u_u$ towards 0 by the factor $1 - 2\\eta\\lambda/|\\Omega|$ per step, which is what the "
+        "minimizer wants: with no data, only the penalty speaks.",
+        "It divides by $|\\Omega_u| = 0$ and the step is NaN.",
+        "It pulls $u_u$ towards the average of the item vectors.",
     ],
     answer=1,
     feedback={
-        0: "A cosine divides by both lengths: 3 v_i·v_i / (|v_i| · 3|v_i|) = 1. And the dot product does "
-           "scale with the length: 3 × 0.4.",
-        2: "The cosine ignores the lengths, the prediction does not: u_u · v_j = 3 × 0.4 = 1.2 (plus the biases).",
-        3: "A cosine is at most 1: it divides out the lengths.",
+        0: "The data part is 0 (no $e_{ui}$ involves $u_u$), but the penalty $\\lambda\\|u_u\\|^2$ is still in the "
+           "loss: its gradient $2\\lambda u_u/|\\Omega|$ is not 0 while $u_u \\ne 0$.",
+        2: "The full gradient divides by $|\\Omega|$, the number of ALL known ratings, never by $|\\Omega_u|$; "
+           "only the per-rating split of lesson 05 needs $|\\Omega_u|$, and mfteach gives unrated rows "
+           "their exact penalty step there.",
+        3: "Nothing in the loss links $u_u$ to the items when $u$ rated none: eq. 9.6 sums over "
+           "$i \\in \\Omega_u$, an empty sum.",
     },
-    explanation="The cosine divides by both lengths, so parallel vectors have cosine 1: the two movies "
-                "appeal to the same users (book Example 9.2.4) and are recommended together. The dot "
-                "product keeps the length: $u_u^\\top v_j = 3\\cdot0.4 = 1.2$, so the longer vector's "
-                "predictions deviate three times as much from the biases. With a ridge penalty, a long "
-                "vector usually means much evidence (many ratings).",
-)
-
-register_question(
-    name="q04_cold_start", lesson=LESSON_04, kind="choice",
-    prompt="A new movie arrives with genres Comedy and Romance and no rating yet. What does a "
-           "biased ALS model trained without it predict for user $u$?",
-    choices=[
-        "μ + b_u: its v_i and c_i stay 0, so every user gets their own average, the same for every new movie.",
-        "The mean rating of comedies and romances: the model knows the genres.",
-        "Nothing: the prediction raises an error because the movie has no vector.",
-        "μ: without ratings the user's bias does not apply either.",
-    ],
-    answer=0,
-    feedback={
-        1: "Basic MF never sees the genres: its only input is who rated what. Section 6.5's genre mapping "
-           "(the LightFM idea) is what brings the genres in.",
-        2: "The movie has a column in R, so it has a vector: the ridge solution of an empty regression, 0.",
-        3: "The user is known: b_u was learned from their other ratings and still applies. Only the movie's "
-           "part is missing.",
-    },
-    explanation="With no rating, the ridge problems for $v_i$ and $c_i$ have no data term, so their "
-                "minimisers are 0 and $\\hat r_{ui} = \\mu + b_u$: no personalisation, no neighbours, "
-                "no place on the map. Attributes can fill the gap: $v_i = W^\\top g_i$ from the genres "
-                "(section 6.5); better still, the first few ratings, text, cast or images.",
+    explanation="In eq. 9.6 the sum runs over the items $u$ rated: for an empty $\\Omega_u$ only the penalty's "
+                "$2\\lambda u_u/|\\Omega|$ is left, so each step multiplies $u_u$ by $1 - 2\\eta\\lambda/|\\Omega|$. "
+                "The minimizer of the loss has $u_u = 0$ (the penalty alone), and the prediction for such a user "
+                "is 0: cold start, which lessons 08-09 (SVD, biases, embeddings) meet again.",
 )

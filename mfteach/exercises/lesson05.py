@@ -1,634 +1,339 @@
-r"""Exercises of lesson 05_implicit_feedback (registered on import).
+"""Exercises and questions of lesson 05_stochastic_gradient_descent (registered on import).
 
-The lecture slides ("Collaborative Filtering for Implicit Feedback", "Closed Form", "Exercise:
-find the closed form") fix V and minimize, for one user u, a loss over ALL n items:
-
-    L_u(u) = sum_i c_ui (p_ui - u^T v_i)^2 + lambda ||u||^2
-           = ||sqrt(C^u) p_u - sqrt(C^u) V u||^2 + lambda ||u||^2,     C^u = diag(c_u1, ..., c_un),
-
-a ridge regression on X = sqrt(C^u) V and y = sqrt(C^u) p_u, whose minimizer is
-
-    u_u = (V^T C^u V + lambda I)^{-1} V^T C^u p_u.
-
-Every item enters, also the ones the user never touched (p_ui = 0, confidence c_ui = 1 in
-Hu, Koren and Volinsky 2008: c_ui = 1 + alpha r_ui). (The slides index users by i; lesson 05's
-notation table translates.)
-
-Exercises, in the order of the lesson: ``weighted_user_update`` (the closed form, dense),
-``fast_user_update`` (the same u_u from a precomputed V^T V and the user's items only, Hu et al.
-section 4), ``cg_iterates`` (conjugate gradients from a start x0, given only z -> A z) and
-``implicit_best_reg`` (a find-out on MovieLens 100K: the lambda of a grid with the best validation
-nDCG@10 of ``mt.ImplicitALS`` for a given alpha). Then the lesson's check-your-understanding questions.
+Section 1 of the lesson splits mfteach's mean loss (lesson 04) into one term per rating,
+    l_ui = e_ui^2 + lambda (||u_u||^2 / |Omega_u| + ||v_i||^2 / |Omega^i|),   L = mean over Omega of l_ui,
+so that a sample of entries, columns or rows, rescaled, gives an unbiased estimate of grad L (book
+9.3.2, eq. 9.8-9.10). Exercises: ``column_step`` (one step with column sampling) and
+``minibatch_epoch`` (one epoch of shuffled mini-batches, as ``mt.GradientDescent`` runs it).
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from ..data import synthetic, toy
-from ..implicit import ImplicitALS
-from ..metrics import evaluate_ranking
+from ..data import toy
+from ..ratings import Ratings
 from .registry import Diagnostic, register, register_question
 
-LESSON_05 = "05_implicit_feedback"
-TOY_ALPHA = 10.0  # the lesson's alpha for the slides' 4 x 6 example
+LESSON_05 = "05_stochastic_gradient_descent"
 
 
-# ---------------------------------------------------------------------------- test cases
-def _slides_user_0():
-    """The slides' example: user 0's row of P, confidences c = 1 + alpha r with the slides' C as r
-    (alpha = 10), V = the slides' V (lecture_Vt transposed), lambda = 0.1."""
-    P, C = toy("lecture_P"), toy("lecture_C")
-    return toy("lecture_Vt").T, 1.0 + TOY_ALPHA * C[0], P[0], 0.1
+def _random_ratings(rng, m: int, n: int, known: float) -> np.ndarray:
+    """Integer stars 1..5 with each entry known with probability ``known`` (NaN otherwise)."""
+    R = rng.integers(1, 6, size=(m, n)).astype(float)
+    R[rng.random((m, n)) >= known] = np.nan
+    return R
 
 
-def _weighted_user_update_cases(rng):
-    cases = [_slides_user_0()]
-    # (n items, k, |Omega_u|, alpha, lambda): some users touched fewer items than k, all touched
-    # fewer than n, so that dropping the c = 1 items or lambda changes the answer
-    for n, k, count, alpha, reg in [(12, 3, 5, 2.0, 0.5), (30, 5, 4, 40.0, 1.0), (9, 2, 6, 0.5, 0.1),
-                                    (60, 8, 25, 10.0, 3.0), (20, 4, 1, 5.0, 0.2)]:
-        V = rng.normal(scale=0.5, size=(n, k))
-        touched = rng.choice(n, size=count, replace=False)
-        r = np.zeros(n)
-        r[touched] = rng.integers(1, 20, size=count)      # counts: plays, clicks, ...
-        p = (r > 0).astype(float)
-        cases.append((V, 1.0 + alpha * r, p, reg))
+# ---------------------------------------------------------------------------- column_step
+# Section 1 of the lesson splits the loss into one term per rating,
+#     l_ui = e_ui^2 + lambda (||u_u||^2 / |Omega_u| + ||v_i||^2 / |Omega^i|),   L = mean over Omega of l_ui,
+# and column sampling (book 9.3.2, eq. 9.9-9.10 restricted to the sampled columns C) estimates
+#     grad L  ~  g = n / (|C| |Omega|) * sum over (u, i) in Omega with i in C of grad l_ui,
+# unbiased because each column is in C with probability |C| / n.
+def _covered_ratings(rng, m: int, n: int, known: float) -> np.ndarray:
+    """Random stars with every user and every item rated at least once."""
+    R = _random_ratings(rng, m, n, known)
+    for j in range(max(m, n)):
+        if np.isnan(R[j % m, j % n]):
+            R[j % m, j % n] = float(rng.integers(1, 6))
+    return R
+
+
+def _column_step_cases(rng):
+    """The slides' 4 x 6 example with two sampled columns first; then random shapes, one and
+    several columns, lambda = 0 once (every user and item has at least one rating)."""
+    cases = [(toy("lecture_R"), toy("lecture_U"), toy("lecture_Vt").T, 0.1, 0.5, np.array([1, 4]))]
+    for m, n, k, reg, lr, size in [(5, 4, 2, 0.5, 0.3, 1), (6, 8, 3, 1.0, 0.8, 3), (9, 7, 2, 0.0, 0.5, 2),
+                                   (12, 10, 4, 2.0, 1.0, 4)]:
+        R = _covered_ratings(rng, m, n, known=0.5)
+        C = np.sort(rng.choice(n, size, replace=False))
+        cases.append((R, 0.5 * rng.normal(size=(m, k)), 0.5 * rng.normal(size=(n, k)), reg, lr, C))
     return cases
 
 
-# ---------------------------------------------------------------------------- wrong answers
-def _solve(A, b):
-    return np.linalg.solve(A, b)
+def _column_variant(R, U, V, reg, lr, C, scale="unbiased", user_share="entries", sequential=False, sign=-1.0,
+                    penalize_all_items=False):
+    """Column steps with one thing changed (the typical mistakes below)."""
+    known = ~np.isnan(R)
+    m, n = R.shape
+    scale = {"unbiased": n / (len(C) * known.sum()), "none": 1 / known.sum(), "drawn": 1 / known[:, C].sum(),
+             "inverted": len(C) / (n * known.sum())}[scale]
+    share_u = known[:, C].sum(axis=1) / known.sum(axis=1) if user_share == "entries" else np.ones(m)
 
+    def grad_U_at(V):
+        E = np.where(known[:, C], R[:, C] - U @ V[C].T, 0.0)
+        return 2 * scale * (-E @ V[C] + reg * share_u[:, None] * U)
 
-def _no_c_in_gram(V, c_u, p_u, reg):
-    return _solve(V.T @ V + reg * np.eye(V.shape[1]), V.T @ (c_u * p_u))
+    def grad_V_at(U):
+        E = np.where(known[:, C], R[:, C] - U @ V[C].T, 0.0)
+        grad_V = 2 * scale * reg * V if penalize_all_items else np.zeros_like(V)
+        grad_V[C] = 2 * scale * (-E.T @ U + reg * V[C])
+        return grad_V
 
-
-def _no_c_in_rhs(V, c_u, p_u, reg):
-    return _solve(V.T @ (c_u[:, None] * V) + reg * np.eye(V.shape[1]), V.T @ p_u)
-
-
-def _no_c_at_all(V, c_u, p_u, reg):
-    return _solve(V.T @ V + reg * np.eye(V.shape[1]), V.T @ p_u)
-
-
-def _only_interacted(V, c_u, p_u, reg):
-    touched = p_u > 0
-    V_O, c_O = V[touched], c_u[touched]
-    return _solve(V_O.T @ (c_O[:, None] * V_O) + reg * np.eye(V.shape[1]), V_O.T @ (c_O * p_u[touched]))
-
-
-def _no_reg(V, c_u, p_u, reg):
-    return _solve(V.T @ (c_u[:, None] * V), V.T @ (c_u * p_u))
-
-
-def _sqrt_c_in_rhs(V, c_u, p_u, reg):
-    X = np.sqrt(c_u)[:, None] * V                      # sqrt(C) V ...
-    return _solve(X.T @ X + reg * np.eye(V.shape[1]), X.T @ p_u)   # ... but p where sqrt(C) p belongs
-
-
-def _extra_confidence_only(V, c_u, p_u, reg):
-    return _solve(V.T @ ((c_u - 1.0)[:, None] * V) + reg * np.eye(V.shape[1]), V.T @ (c_u * p_u))
-
-
-def _reg_everywhere(V, c_u, p_u, reg):
-    return _solve(V.T @ (c_u[:, None] * V) + reg, V.T @ (c_u * p_u))
-
-
-def _weights_as_row(V, c_u, p_u, reg):
-    # c_u (n,) times V (n, k): numpy lines c_u up with V's LAST axis and raises (unless n == k)
-    return _solve(V.T @ (c_u * V) + reg * np.eye(V.shape[1]), V.T @ (c_u * p_u))
-
-
-def _weights_as_row_after(V, c_u, p_u, reg):
-    return _solve(V.T @ (V * c_u) + reg * np.eye(V.shape[1]), V.T @ (c_u * p_u))
-
-
-_COLUMN_AXIS = ("c_u has shape (n,) and V has shape (n, k): numpy pairs a 1-D array with the LAST axis of the "
-                "other operand (k), not with its rows, hence the broadcasting error. Give the weights a column "
-                "axis, shape (n, 1) (index c_u with [:, None], or reshape it), so that row i of V is scaled by "
-                "c_ui: that is Cᵘ V without building the n x n diagonal matrix.")
+    U_new = U + sign * lr * grad_U_at(V)
+    V_new = V + sign * lr * grad_V_at(U_new if sequential else U)
+    return U_new, V_new
 
 
 @register(
     lesson=LESSON_05,
-    title="the implicit-feedback update of one user: the minimizer of its weighted loss over all n items",
-    cases=_weighted_user_update_cases,
+    title="one SGD step with column sampling: an unbiased gradient from the sampled columns only",
+    cases=_column_step_cases,
     hints=[
-        "With V fixed, user u's loss is Σ_i c_ui (p_ui − uᵀv_i)² + λ‖u‖² over ALL n items: a weighted ridge "
-        "regression in which item i has weight c_ui. The items the user never touched count too, with p_ui = 0 "
-        "and weight c_ui = 1.",
-        "Write it as ‖√C p − √C V u‖² + λ‖u‖² with C = diag(c_u) (the slides' trick): ordinary ridge regression "
-        "with inputs X = √C V and targets y = √C p. Lesson 03's closed form gives u = (XᵀX + λI)⁻¹ Xᵀy, and "
-        "XᵀX = Vᵀ Cᵘ V, Xᵀy = Vᵀ Cᵘ p_u.",
-        "You never need the n x n matrix diag(c_u): Cᵘ V is V with row i scaled by c_ui, a broadcast "
-        "product of V with the weights reshaped to a column (n, 1); Cᵘ p_u is an elementwise product of two "
-        "length-n vectors.",
-        "The k x k matrix gets λ on its diagonal only (np.eye with k = V.shape[1]); then solve the k x k "
-        "system with np.linalg.solve instead of inverting the matrix.",
+        "Work on the sampled columns only: R[:, C] and V[C] (the item vectors of C). The residuals there are "
+        "an m × |C| matrix, 0 where R is NaN — the same masking as in full_gradient.",
+        "Unbiased: each column is in C with probability |C|/n, so the sum of the per-rating gradients over "
+        "the sampled entries must be scaled by n/|C| and then, like the mean, divided by |Ω| (all known "
+        "entries, not only those in C).",
+        "The penalty travels with the ratings (section 1): rating (u, i) carries λu_u/|Ω_u|. Over the "
+        "sampled columns user u collects that share once per rating it has in C — count them per row of "
+        "the mask. An item in C collects all of its shares, i.e. its whole λv_i.",
+        "Compute BOTH gradients at the old U and V, and only then step downhill (subtract lr times each). "
+        "Items outside C get a zero gradient: their rows of V do not change.",
     ],
     diagnostics=[
-        Diagnostic(_no_c_in_gram, "Your k x k matrix is Vᵀ V + λI: the confidences are missing there. Item i's "
-                                  "squared error is weighted by c_ui, so the matrix is Vᵀ Cᵘ V + λI (scale "
-                                  "row i of V by c_ui before multiplying by Vᵀ)."),
-        Diagnostic(_no_c_in_rhs, "Your right-hand side is Vᵀ p_u: the confidences are missing there. With "
-                                 "X = √C V and y = √C p it is Xᵀy = Vᵀ Cᵘ p_u (weight p_ui by c_ui)."),
-        Diagnostic(_no_c_at_all, "Your u ignores the confidences entirely: (Vᵀ V + λI)⁻¹ Vᵀ p_u is the unweighted "
-                                 "fit of the 0/1 row. Weight item i by c_ui in both places: Vᵀ Cᵘ V and Vᵀ Cᵘ p_u."),
-        Diagnostic(_only_interacted, "You used only the items the user interacted with (p_ui = 1). The implicit "
-                                     "loss runs over ALL items: the others have p_ui = 0 and confidence 1, and "
-                                     "they are what pulls the scores of unseen items down. Use all n rows of V."),
-        Diagnostic(_no_reg, "λI is missing: add λ to the diagonal of Vᵀ Cᵘ V."),
-        Diagnostic(_sqrt_c_in_rhs, "You built X = √C V but used p instead of y = √C p on the right: Xᵀ p = Vᵀ √C p. "
-                                   "The right-hand side is Xᵀ y = Vᵀ C p."),
-        Diagnostic(_extra_confidence_only, "Your matrix is Vᵀ(Cᵘ − I)V + λI: that is only the correction of "
-                                           "the speed-up. Vᵀ Cᵘ V = Vᵀ V + Vᵀ(Cᵘ − I)V: add Vᵀ V."),
-        Diagnostic(_reg_everywhere, "You added λ to EVERY entry of Vᵀ Cᵘ V (a matrix plus a number broadcasts); "
-                                    "λI puts λ on the diagonal only: add λ times np.eye(k)."),
-        Diagnostic(_weights_as_row, _COLUMN_AXIS),
-        Diagnostic(_weights_as_row_after, _COLUMN_AXIS),
+        Diagnostic(lambda *case: _column_variant(*case, scale="none"),
+                   "Your step is |C|/n times too small: you scaled the sum over the sampled entries by 1/|Ω| "
+                   "only, as if it were the full gradient. Each column is drawn with probability |C|/n; the "
+                   "factor n/|C| makes up for the columns that were not drawn (unbiased estimate)."),
+        Diagnostic(lambda *case: _column_variant(*case, scale="drawn"),
+                   "You divided by the number of entries drawn, |Ω_C|, like eq. 9.8 does for a sample of "
+                   "entries. With whole columns that number is random (popular columns bring more), so the "
+                   "estimate is not unbiased; the fixed factor is n / (|C| |Ω|)."),
+        Diagnostic(lambda *case: _column_variant(*case, scale="inverted"),
+                   "The rescaling is upside down: the sampled entries stand for n/|C| times as many, so "
+                   "multiply by n/|C| (then divide by |Ω|), do not multiply by |C|/n."),
+        Diagnostic(lambda *case: _column_variant(*case, sequential=True),
+                   "You computed V's gradient with the NEW U (after updating it). A gradient step evaluates "
+                   "both gradients at the same, old (U, V); keep the old U until both gradients are known."),
+        Diagnostic(lambda *case: _column_variant(*case, sign=1.0),
+                   "You stepped uphill: the loss grows along the gradient. The update SUBTRACTS lr times the "
+                   "gradient estimate."),
+        Diagnostic(lambda *case: _column_variant(*case, user_share="rows"),
+                   "You applied each user's whole penalty λu_u in every step. The penalty is shared among the "
+                   "user's ratings (λu_u/|Ω_u| per rating), so a step on the columns C carries only the "
+                   "shares of u's ratings in C; otherwise the estimate over-penalizes U."),
+        Diagnostic(lambda *case: _column_variant(*case, penalize_all_items=True),
+                   "You shrank every item vector, also those outside C. Only the sampled columns' ratings are "
+                   "in the step, and item i's penalty shares come with its ratings: rows of V outside C keep "
+                   "a zero gradient and do not change."),
     ],
 )
-def weighted_user_update(V, c_u, p_u, reg):
-    r"""The implicit-feedback ALS update of one user (lecture slides, "Closed Form"; Hu et al. eq. 4).
+def column_step(R, U, V, reg, lr, C):
+    r"""One step of SGD with column sampling (book 9.3.2, eq. 9.9-9.10 on the columns C), unbiased:
 
     .. math::
-        u_u = (V^\top C^u V + \lambda I)^{-1} V^\top C^u p_u, \qquad C^u = \mathrm{diag}(c_u)
+        g = \frac{n}{|C|\,|\Omega|}\sum_{(u,i)\in\Omega,\ i\in C}\nabla\ell_{ui},\qquad
+        \ell_{ui} = e_{ui}^2 + \lambda\Big(\frac{\|u_u\|^2}{|\Omega_u|} + \frac{\|v_i\|^2}{|\Omega^i|}\Big)
 
-    Parameters
-    ----------
-    V : ndarray, shape (n, k)
-        Item factors, fixed; row i is v_i.
-    c_u : ndarray, shape (n,)
-        The user's confidence in every item, c_ui = 1 + alpha r_ui (1 where there is no interaction).
-    p_u : ndarray, shape (n,)
-        The user's preferences, p_ui = 1 if r_ui > 0 else 0.
-    reg : float
-        lambda > 0.
-
-    Returns
-    -------
-    ndarray, shape (k,)
-        u_u, the minimizer of sum_i c_ui (p_ui - u^T v_i)^2 + lambda ||u||^2 over ALL n items.
+    and (U, V) <- (U, V) - lr g, both parts of g at the old (U, V). R is m x n with NaN for the
+    unknown entries (every user and item rated at least once), C the sampled column indices.
+    Returns the new (U, V).
     """
-    A = V.T @ (c_u[:, None] * V) + reg * np.eye(V.shape[1])   # V^T C^u V + lambda I   (k x k), C^u = diag(c_u)
-    b = V.T @ (c_u * p_u)                                    # V^T C^u p_u            (k)
-    return np.linalg.solve(A, b)                             # u_u = A^{-1} b
+    known = ~np.isnan(R)                                      # Omega
+    n = R.shape[1]
+    scale = n / (len(C) * np.count_nonzero(known))             # n / (|C| |Omega|): unbiased
+    E = np.where(known[:, C], R[:, C] - U @ V[C].T, 0.0)       # e_ui on the sampled columns, m x |C|
+    share_u = known[:, C].sum(axis=1) / known.sum(axis=1)      # user u's ratings in C / |Omega_u|
+    grad_U = 2 * scale * (-E @ V[C] + reg * share_u[:, None] * U)   # eq. 9.9 + the penalty shares
+    grad_V = np.zeros_like(V)                                  # items outside C: no gradient
+    grad_V[C] = 2 * scale * (-E.T @ U + reg * V[C])            # eq. 9.10; all of item i's shares
+    return U - lr * grad_U, V - lr * grad_V                    # both at the old (U, V)
 
 
-# ============================================================================ fast_user_update
-def _fast_cases(rng):
-    """(VtV, V, items, c, reg): user 0 of the slides' example first (the same u_u as
-    weighted_user_update's first case), then random users; from the third case on, the rows of V
-    the user never touched are NaN: the speed-up never reads them."""
-    V, c_u, p_u, reg = _slides_user_0()
-    items = np.flatnonzero(p_u)
-    cases = [(V.T @ V, V, items, c_u[items], reg)]
-    # (n, k, |Omega_u|, alpha, lambda, hide the other rows): fewer and more items than k
-    for n, k, count, alpha, reg, hide in [(12, 3, 5, 2.0, 0.5, False), (30, 5, 4, 40.0, 1.0, True),
-                                          (60, 8, 25, 10.0, 3.0, True), (20, 4, 1, 5.0, 0.2, True)]:
-        V = rng.normal(scale=0.5, size=(n, k))
-        items = rng.choice(n, size=count, replace=False)          # Omega_u, in no particular order
-        c = 1.0 + alpha * rng.integers(1, 20, size=count)         # c_ui = 1 + alpha r_ui > 1 on Omega_u
-        VtV = V.T @ V                                             # computed once per half-step, from all of V
-        if hide:
-            V = np.where(np.isin(np.arange(n), items)[:, None], V, np.nan)
-        cases.append((VtV, V, items, c, reg))
-    return cases
-
-
-def _fast(VtV, V_O, c, b_weights, reg, counted_gram=True, extra=True):
-    k = VtV.shape[0]
-    A = (VtV if counted_gram else 0) + V_O.T @ (((c - 1) if extra else c)[:, None] * V_O) + reg * np.eye(k)
-    return np.linalg.solve(A, V_O.T @ b_weights)
-
-
-def _counted_twice(VtV, V, items, c, reg):
-    return _fast(VtV, V[items], c, c, reg, extra=False)
-
-
-def _without_VtV(VtV, V, items, c, reg):
-    return _fast(VtV, V[items], c, c, reg, counted_gram=False, extra=False)
-
-
-def _rhs_with_c_minus_1(VtV, V, items, c, reg):
-    return _fast(VtV, V[items], c, c - 1, reg)
-
-
-def _fast_no_reg(VtV, V, items, c, reg):
-    return _fast(VtV, V[items], c, c, 0.0)
-
-
-def _dense_after_all(VtV, V, items, c, reg):
-    c_u = np.ones(V.shape[0])
-    c_u[items] = c
-    return weighted_user_update(V, c_u, (c_u > 1).astype(float), reg)
-
-
-def _fast_weights_as_row(VtV, V, items, c, reg):
-    V_O = V[items]
-    return np.linalg.solve(VtV + V_O.T @ ((c - 1) * V_O) + reg * np.eye(V.shape[1]), V_O.T @ c)
-
-
-def _fast_weights_as_row_after(VtV, V, items, c, reg):
-    V_O = V[items]
-    return np.linalg.solve(VtV + V_O.T @ (V_O * (c - 1)) + reg * np.eye(V.shape[1]), V_O.T @ c)
-
-
-_FAST_COLUMN_AXIS = ("The weights have shape (|Ωᵤ|,) and the rows V[items] shape (|Ωᵤ|, k): numpy pairs a 1-D "
-                     "array with the LAST axis (k), hence the broadcasting error. Give the weights a column axis, "
-                     "shape (|Ωᵤ|, 1), so that row v_i is scaled by its own weight c_ui − 1.")
-
-
-@register(
-    lesson=LESSON_05,
-    title="the same user update from a precomputed VᵀV, touching only the rows of the items the user touched",
-    cases=_fast_cases,
-    hints=[
-        "Split the weights: c_ui = 1 + (c_ui − 1). The '1' part of Vᵀ Cᵘ V is Σ over ALL items of v_i v_iᵀ, "
-        "which is VtV, given. The '(c_ui − 1)' part is zero for every item outside Ωᵤ.",
-        "So you only need the |Ωᵤ| rows V[items]: the correction is the sum over them of (c_ui − 1) v_i v_iᵀ, "
-        "a k x k matrix; add it and λI to VtV. Scale the rows by their weights with the weights as a column "
-        "(shape (|Ωᵤ|, 1)).",
-        "The right-hand side Vᵀ Cᵘ p_u is also a sum over Ωᵤ only, because p_ui = 0 elsewhere and p_ui = 1 on "
-        "Ωᵤ: it is the rows V[items] weighted by the full confidences c (not c − 1), summed.",
-        "Solve the k x k system with np.linalg.solve. Never touch V outside V[items], nor recompute Vᵀ V: "
-        "some test cases set the other rows of V to NaN.",
-    ],
-    diagnostics=[
-        Diagnostic(_counted_twice, "You added Σ c_ui v_i v_iᵀ over Ωᵤ to VtV: the items of Ωᵤ are then counted "
-                                   "twice, since VtV already holds each v_i v_iᵀ with weight 1. Add only the "
-                                   "EXTRA confidence, c_ui − 1."),
-        Diagnostic(_without_VtV, "Your matrix has no VtV: Σ over Ωᵤ of c_ui v_i v_iᵀ + λI is lesson 03's update "
-                                 "with weights, and the items the user never touched (p = 0, c = 1) are gone "
-                                 "from the loss. Start from the given VtV and add the correction."),
-        Diagnostic(_rhs_with_c_minus_1, "Your right-hand side uses the weights c − 1: only the matrix is split "
-                                        "as VᵀV + Vᵀ(Cᵘ − I)V. The right-hand side is Vᵀ Cᵘ p_u = Σ over Ωᵤ of "
-                                        "c_ui v_i, with the full confidence."),
-        Diagnostic(_fast_no_reg, "λI is missing: add λ to the diagonal of the k x k matrix."),
-        Diagnostic(_dense_after_all, "Your result is right when V is complete and NaN when the rows outside Ωᵤ "
-                                     "are NaN: you used all of V (recomputing Vᵀ V, or the dense Vᵀ Cᵘ V). The "
-                                     "speed-up reads only V[items] and takes Vᵀ V from VtV."),
-        Diagnostic(_fast_weights_as_row, _FAST_COLUMN_AXIS),
-        Diagnostic(_fast_weights_as_row_after, _FAST_COLUMN_AXIS),
-    ],
-)
-def fast_user_update(VtV, V, items, c, reg):
-    r"""u_u = (V^T C^u V + lambda I)^{-1} V^T C^u p_u computed the fast way (Hu et al., section 4):
-    V^T C^u V = V^T V + V_O^T (C^u_O - I) V_O and V^T C^u p_u = V_O^T c, with V_O = V[items] the rows of
-    the user's items (p_ui = 1 there, 0 and c_ui = 1 elsewhere); O(|Omega_u| k^2 + k^3), not O(n k^2)."""
-    V_O = V[items]                                                           # only the |Omega_u| rows that matter
-    A = VtV + V_O.T @ ((c - 1)[:, None] * V_O) + reg * np.eye(V.shape[1])   # V^T V + V^T (C^u - I) V + lambda I
-    b = V_O.T @ c                                                            # V^T C^u p_u: p_ui = 1 on Omega_u
-    return np.linalg.solve(A, b)
-
-
-# ============================================================================ cg_iterates
-class _Product:
-    """z -> A z for a fixed symmetric positive definite A (what CG is given instead of A)."""
-
-    def __init__(self, A):
-        self.A = A
-
-    def __call__(self, z):
-        return self.A @ z
-
-    def __repr__(self):
-        with np.printoptions(precision=3, suppress=True):
-            return f"z -> A @ z with A =\n{self.A}"
-
-
-def _user_system(rng, k, count, alpha, reg):
-    """A k x k system of one user as in the lesson: (V^T C^u V + lambda I) x = V^T C^u p_u."""
-    V = rng.normal(scale=0.5, size=(40, k))
-    items = rng.choice(40, size=count, replace=False)
-    c = 1.0 + alpha * rng.integers(1, 5, size=count)
-    V_O = V[items]
-    return V.T @ V + V_O.T @ ((c - 1)[:, None] * V_O) + reg * np.eye(k), V_O.T @ c
-
-
-def _cg_cases(rng):
+# ---------------------------------------------------------------------------- minibatch_epoch
+def _minibatch_cases(rng):
+    """The slides' 13 ratings in batches of 4 (the last batch has 1) first; then random data with a
+    short last batch, batches of 1 (classic SGD), one batch of everything (a full step), lambda = 0."""
     cases = []
-    # (k, |Omega_u|, alpha, lambda, start, steps): start "zero", "random" or "warm" (near the solution)
-    for k, count, alpha, reg, start, steps in [(3, 6, 2.0, 0.5, "random", 2), (5, 12, 10.0, 1.0, "random", 3),
-                                               (4, 8, 1.0, 0.3, "zero", 4), (8, 20, 5.0, 2.0, "warm", 3),
-                                               (6, 3, 40.0, 1.0, "random", 1), (10, 30, 1.0, 1.0, "zero", 6)]:
-        A, b = _user_system(rng, k, count, alpha, reg)
-        x0 = {"zero": np.zeros(k), "random": rng.normal(size=k),
-              "warm": np.linalg.solve(A, b) + 0.05 * rng.normal(size=k)}[start]
-        cases.append((_Product(A), b, x0, steps))
+    for m, n, k, reg, lr, size in [(None, None, 2, 0.1, 0.005, 4), (8, 6, 2, 0.5, 0.3, 5), (10, 12, 3, 1.0, 0.05, 1),
+                                   (7, 9, 2, 0.3, 2.0, 1000), (20, 15, 4, 0.0, 0.5, 16)]:
+        if m is None:
+            ratings = Ratings.from_dense(toy("lecture_R"))
+            U, V = toy("lecture_U"), toy("lecture_Vt").T
+        else:
+            ratings = Ratings.from_dense(_covered_ratings(rng, m, n, known=0.5))
+            U, V = 0.5 * rng.normal(size=(m, k)), 0.5 * rng.normal(size=(n, k))
+        cases.append((ratings, U, V, reg, lr, rng.permutation(len(ratings)), size))
     return cases
 
 
-def _cg(apply_A, b, x0, steps, cold_residual=False, conjugate=True, beta_one=False, dd=False):
-    x = x0.astype(float)
-    r = b.copy() if cold_residual else b - apply_A(x)
-    d = r.copy()
-    iterates = [x.copy()]
-    for _ in range(steps):
-        Ad = apply_A(d)
-        step = (r @ r) / (d @ d if dd else d @ Ad)
-        x = x + step * d
-        r_next = r - step * Ad
-        beta = 1.0 if beta_one else (r_next @ r_next) / (r @ r)
-        d = r_next + beta * d if conjugate else r_next
-        r = r_next
-        iterates.append(x.copy())
-    return np.array(iterates)
+def _minibatch_variant(ratings, U, V, reg, lr, order, batch_size, divide_by="batch", use_order=True,
+                       drop_last=False, user_share="entries", sequential=False, accumulate=True):
+    """Epochs with one thing changed (the typical mistakes below)."""
+    U, V = U.copy(), V.copy()
+    order = order if use_order else np.arange(len(ratings))
+    share_u = reg / ratings.user_counts() if user_share == "entries" else np.full(ratings.shape[0], reg)
+    share_i = reg / ratings.item_counts()
+    stop = len(order) - len(order) % batch_size if drop_last else len(order)
 
+    def add(P, index, delta):
+        if accumulate:
+            np.add.at(P, index, delta)
+        else:
+            P[index] += delta                           # a repeated index keeps only its last delta
 
-def _cg_cold_residual(apply_A, b, x0, steps):
-    return _cg(apply_A, b, x0, steps, cold_residual=True)
-
-
-def _cg_steepest_descent(apply_A, b, x0, steps):
-    return _cg(apply_A, b, x0, steps, conjugate=False)
-
-
-def _cg_beta_one(apply_A, b, x0, steps):
-    return _cg(apply_A, b, x0, steps, beta_one=True)
-
-
-def _cg_step_without_A(apply_A, b, x0, steps):
-    return _cg(apply_A, b, x0, steps, dd=True)
-
-
-def _cg_without_start(apply_A, b, x0, steps):
-    return _cg(apply_A, b, x0, steps)[1:]
-
-
-def _cg_last_only(apply_A, b, x0, steps):
-    return _cg(apply_A, b, x0, steps)[-1]
+    for start in range(0, stop, batch_size):
+        batch = order[start:start + batch_size]
+        u, i, r = ratings.rows[batch], ratings.cols[batch], ratings.values[batch]
+        step = lr / {"batch": len(batch), "batch_size": batch_size, "none": 1}[divide_by]
+        e = r - np.sum(U[u] * V[i], axis=1)
+        grad_u = -2 * e[:, None] * V[i] + 2 * share_u[u, None] * U[u]
+        grad_v = -2 * e[:, None] * U[u] + 2 * share_i[i, None] * V[i]
+        add(U, u, -step * grad_u)
+        if sequential:                                  # V's gradient recomputed with the new U
+            e = r - np.sum(U[u] * V[i], axis=1)
+            grad_v = -2 * e[:, None] * U[u] + 2 * share_i[i, None] * V[i]
+        add(V, i, -step * grad_v)
+    return U, V
 
 
 @register(
     lesson=LESSON_05,
-    title="conjugate gradients on A x = b from a start x0, given only the product z -> A z; every iterate",
-    cases=_cg_cases,
+    title="one epoch of mini-batch SGD: walk through the ratings in a given shuffled order, batch by batch",
+    cases=_minibatch_cases,
     hints=[
-        "CG keeps three vectors: the current x, the residual r = b − A x (it starts from x0, so compute it "
-        "with one call of apply_A) and a search direction d, which starts equal to r.",
-        "Each step: one product A d. The step length along d is the one that minimizes the quadratic "
-        "½ xᵀA x − bᵀx on that line: (rᵀr) / (dᵀ A d). Move x by it; the residual moves by the same step "
-        "times A d, so no second product is needed.",
-        "The next direction is the NEW residual plus β times the old direction, with β = (new rᵀr) / (old rᵀr): "
-        "keep the old rᵀr until β is computed. That β makes the directions A-conjugate.",
-        "Collect x0 and the x after each step; return them stacked as the rows of an array of shape "
-        "(steps + 1, len(b)) (np.array of the list). Copy x when you store it if you update it in place.",
+        "The loop runs over the START of each batch: 0, batch_size, 2·batch_size, ... up to |Ω|. A batch is "
+        "the next slice of order (the last one may be shorter); it holds indices into ratings.rows, "
+        "ratings.cols and ratings.values.",
+        "For a batch B the step uses the MEAN of the per-rating gradients of section 1: for rating (u, i), "
+        "−2 e_ui v_i + 2λu_u/|Ω_u| for u_u and the mirror image for v_i (ratings.user_counts() and "
+        "ratings.item_counts() give |Ω_u| and |Ω^i|). Divide by the true length of the batch.",
+        "Compute e_ui and both gradients of the batch with the factors as they are at the start of the "
+        "batch, then update U and V; the next batch sees the updated factors.",
+        "A user (or an item) may occur several times in one batch, and each occurrence must add its part. "
+        "Fancy-index assignment keeps only the last one; look for a numpy function that ADDS at repeated "
+        "indices.",
     ],
     diagnostics=[
-        Diagnostic(_cg_cold_residual, "Your first residual is b, which is right only when x0 = 0. CG starts "
-                                      "from the given x0: r0 = b − A x0 (one call of apply_A)."),
-        Diagnostic(_cg_steepest_descent, "Your new direction is the new residual alone: that is steepest "
-                                         "descent, which zigzags. CG adds β times the previous direction, "
-                                         "β = (new rᵀr) / (old rᵀr)."),
-        Diagnostic(_cg_beta_one, "Your β is 1: you divided the new rᵀr by itself, probably after overwriting "
-                                 "the old residual (or its rᵀr). Keep the old rᵀr until β is computed."),
-        Diagnostic(_cg_step_without_A, "Your step length is (rᵀr) / (dᵀd): the exact line search on the quadratic "
-                                       "divides by dᵀ A d, the curvature along d."),
-        Diagnostic(_cg_without_start, "Your array has one row too few: the first row is the start x0 itself, "
-                                      "then one row per step (steps + 1 rows)."),
-        Diagnostic(_cg_last_only, "You returned only the last x: return every iterate, x0 first, stacked as "
-                                  "the rows of an array of shape (steps + 1, len(b))."),
+        Diagnostic(lambda *case: _minibatch_variant(*case, accumulate=False),
+                   "A user or item that occurs twice in a batch got only one of its updates: with fancy "
+                   "indexing, U[u] -= ... writes each repeated row once (the last write wins). Accumulate with "
+                   "np.add.at(U, u, ...) (or np.bincount per column), which adds every occurrence."),
+        Diagnostic(lambda *case: _minibatch_variant(*case, divide_by="batch_size"),
+                   "The last batch is shorter than batch_size, and you divided its sum by batch_size. The "
+                   "mean is over the ratings actually in the batch: divide by len(batch)."),
+        Diagnostic(lambda *case: _minibatch_variant(*case, drop_last=True),
+                   "You skipped the last, shorter batch: an epoch visits EVERY rating once, so the leftover "
+                   "ratings at the end of order make a batch of their own."),
+        Diagnostic(lambda *case: _minibatch_variant(*case, use_order=False),
+                   "You walked through the ratings in their stored order (sorted by user), not in the order "
+                   "given: batches must be consecutive slices of order, the shuffled permutation."),
+        Diagnostic(lambda *case: _minibatch_variant(*case, divide_by="none"),
+                   "You took the SUM over the batch instead of the mean: the step then grows with the batch "
+                   "size. Divide the summed gradient by the number of ratings in the batch."),
+        Diagnostic(lambda *case: _minibatch_variant(*case, sequential=True),
+                   "Within a batch you updated U first and then computed V's gradient with the new U. Both "
+                   "gradients of a batch belong to the same, old (U, V)."),
+        Diagnostic(lambda *case: _minibatch_variant(*case, user_share="rows"),
+                   "Every rating of user u applied u's WHOLE penalty λu_u. Over an epoch that counts it |Ω_u| "
+                   "times; each rating carries only the share λu_u/|Ω_u| (section 1)."),
     ],
 )
-def cg_iterates(apply_A, b, x0, steps):
-    """``steps`` conjugate-gradient steps on A x = b (A symmetric positive definite, given only as
-    z -> A z) from ``x0``; returns x0, x1, ..., x_steps as the rows of an array (Takacs et al. 2011)."""
-    x = np.array(x0, dtype=float)
-    r = b - apply_A(x)                                # residual of the start
-    d = r.copy()                                      # first direction: steepest descent
-    iterates = [x.copy()]
-    for _ in range(steps):
-        Ad = apply_A(d)                               # the only product with A in a step
-        step = (r @ r) / (d @ Ad)                     # exact line search along d
-        x = x + step * d
-        r_next = r - step * Ad
-        d = r_next + (r_next @ r_next) / (r @ r) * d  # next direction, A-conjugate to the previous ones
-        r = r_next
-        iterates.append(x.copy())
-    return np.array(iterates)
+def minibatch_epoch(ratings, U, V, reg, lr, order, batch_size):
+    r"""One epoch of mini-batch SGD over ``ratings`` (a ``Ratings``), visiting its entries in
+    ``order`` (a permutation of 0..|Omega|-1) in consecutive batches B of ``batch_size`` (the last
+    may be shorter). Each batch steps (U, V) <- (U, V) - lr g with the mean of the per-rating
+    gradients of l_ui (lesson section 1), an unbiased estimate of grad L (book eq. 9.8-9.10):
 
+    .. math::
+        g = \frac{1}{|B|}\sum_{(u,i)\in B}\nabla\ell_{ui}
 
-# ============================================================================ implicit_best_reg (MovieLens)
-GRID_RANK, GRID_ITERS = 24, 6   # mt.ImplicitALS(rank=24, n_iters=6, solver="cg", seed=0), as the lesson's grid
-
-
-@functools.lru_cache(maxsize=1)
-def _movielens_fit_valid():
-    """The lesson's data: MovieLens 100K as implicit feedback (every rating an interaction), one
-    interaction per user held out for the test (never used here), then one more for validation."""
-    from ..data import load_movielens
-
-    ml = load_movielens("100k")
-    train, _test = ml.with_values(np.ones(len(ml))).split(how="leave_one_out", seed=0)
-    return train.split(how="leave_one_out", seed=1)
-
-
-@functools.lru_cache(maxsize=1)
-def _synthetic_fit_valid():
-    data, _, _ = synthetic(60, 80, 3, 0.15, seed=0)
-    return data.with_values(np.ones(len(data))).split(how="leave_one_out", seed=0)
-
-
-def _best_reg_cases(rng):
-    small_fit, small_valid = _synthetic_fit_valid()
-    fit, valid = _movielens_fit_valid()
-    return [(small_fit, small_valid, 1.0, (0.3, 1.0, 3.0, 10.0, 30.0)),
-            (fit, valid, 40.0, (10.0, 30.0, 100.0, 300.0))]
-
-
-def _fingerprint(r):
-    return (r.shape, len(r), hash(r.rows.tobytes()), hash(r.cols.tobytes()), hash(r.values.tobytes()))
-
-
-_GRID_DATA: dict = {}
-
-
-@functools.lru_cache(maxsize=16)
-def _grid_metrics(train_key, valid_key, alpha, regs):
-    train, valid = _GRID_DATA[train_key], _GRID_DATA[valid_key]
-    frames = [evaluate_ranking(ImplicitALS(rank=GRID_RANK, reg=reg, alpha=alpha, n_iters=GRID_ITERS, solver="cg",
-                                           seed=0).fit(train), train, valid, k=10) for reg in regs]
-    return {name: np.array([f[name] for f in frames]) for name in ("recall@10", "ndcg@10")}
-
-
-def _metrics_on_grid(train, valid, alpha, regs):
-    """Validation recall@10 and nDCG@10 of every lambda; cached, the wrong answers below share it."""
-    keys = []
-    for r in (train, valid):
-        key = _fingerprint(r)
-        _GRID_DATA.setdefault(key, r)
-        keys.append(key)
-    return _grid_metrics(keys[0], keys[1], float(alpha), tuple(float(x) for x in regs))
-
-
-def _lowest_ndcg(train, valid, alpha, regs):
-    return regs[int(np.argmin(_metrics_on_grid(train, valid, alpha, regs)["ndcg@10"]))]
-
-
-def _best_index(train, valid, alpha, regs):
-    return int(np.argmax(_metrics_on_grid(train, valid, alpha, regs)["ndcg@10"]))
-
-
-def _best_ndcg_not_reg(train, valid, alpha, regs):
-    return float(np.max(_metrics_on_grid(train, valid, alpha, regs)["ndcg@10"]))
-
-
-def _default_alpha(train, valid, alpha, regs):
-    return regs[int(np.argmax(_metrics_on_grid(train, valid, 40.0, regs)["ndcg@10"]))]
-
-
-@register(
-    lesson=LESSON_05,
-    title="find out on MovieLens 100K: for a given α, the λ of a grid with the best validation nDCG@10",
-    cases=_best_reg_cases,
-    hints=[
-        "One model per λ of the grid: mt.ImplicitALS with rank=24, that λ as reg, the given alpha, n_iters=6, "
-        "solver='cg' and seed=0, fitted on train only.",
-        "Score each model with mt.metrics.evaluate_ranking on train and valid with k=10: it ranks the movies "
-        "each user has not seen in train and returns precision@10, recall@10 and ndcg@10. Keep the ndcg@10 "
-        "values in a list, one per λ.",
-        "np.argmax gives the POSITION of the largest nDCG@10 (the first one if several tie); the answer is the "
-        "λ at that position of regs, not the position and not the nDCG itself.",
-    ],
-    diagnostics=[
-        Diagnostic(_lowest_ndcg, "You picked the λ with the LOWEST validation nDCG@10: higher is better for a "
-                                 "ranking metric (np.argmax, not np.argmin)."),
-        Diagnostic(_best_index, "You returned the position of the best λ in regs: return the λ itself, regs at "
-                                "that position."),
-        Diagnostic(_best_ndcg_not_reg, "You returned the best nDCG@10 itself: return the λ that reaches it."),
-        Diagnostic(_default_alpha, "Your models ignored the alpha argument: mt.ImplicitALS's default is α = 40. "
-                                   "Pass alpha=alpha."),
-    ],
-    time_limit=20.0,
-)
-def implicit_best_reg(train, valid, alpha, regs):
-    """The lambda of ``regs`` whose mt.ImplicitALS(rank=24, reg=lambda, alpha=alpha, n_iters=6, solver="cg",
-    seed=0), fitted on ``train``, has the highest nDCG@10 on ``valid`` (chosen on validation, never on test)."""
-    ndcg = [evaluate_ranking(ImplicitALS(rank=24, reg=reg, alpha=alpha, n_iters=6, solver="cg", seed=0).fit(train),
-                             train, valid, k=10)["ndcg@10"] for reg in regs]
-    return regs[int(np.argmax(ndcg))]                  # the lambda at the position of the best validation nDCG
+    Every user and item has at least one rating. Returns the new (U, V).
+    """
+    U, V = U.copy(), V.copy()
+    share_u = reg / ratings.user_counts()                  # lambda / |Omega_u|: one rating's penalty share
+    share_i = reg / ratings.item_counts()                  # lambda / |Omega^i|
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]            # the last batch may be shorter
+        u, i, r = ratings.rows[batch], ratings.cols[batch], ratings.values[batch]
+        e = r - np.sum(U[u] * V[i], axis=1)                # e_ui at the current (U, V)
+        grad_u = -2 * e[:, None] * V[i] + 2 * share_u[u, None] * U[u]   # gradient of l_ui in u_u
+        grad_v = -2 * e[:, None] * U[u] + 2 * share_i[i, None] * V[i]   # ... and in v_i
+        np.add.at(U, u, -lr / len(batch) * grad_u)         # a user twice in B gets both updates
+        np.add.at(V, i, -lr / len(batch) * grad_v)
+    return U, V
 
 
 # ============================================================================ questions
-register_question(
-    name="q05_no_interaction", lesson=LESSON_05, kind="choice",
-    prompt="A user never interacted with an item. In Hu et al.'s model, what are $p_{ui}$ and $c_{ui}$ for this "
-           "pair?",
-    choices=["$p_{ui} = 0$ and $c_{ui} = 0$: the pair carries no information and drops out of the loss",
-             "$p_{ui} = 0$ and $c_{ui} = 1$: the pair stays in the loss with the smallest weight",
-             "$p_{ui}$ is unknown (a '?') and $c_{ui} = 1$",
-             "$p_{ui} = 0$ and $c_{ui} = 1 + \\alpha$"],
-    answer=1,
-    feedback={0: "That is the slides' $C$ read as a weight. With weight 0 every such pair leaves the loss, which "
-                 "becomes the explicit loss over $\\Omega$ with every target 1: the all-ones prediction is "
-                 "perfect and nothing gets ranked (section 2).",
-              2: "'?' belongs to explicit feedback. In the implicit model every pair has a preference, 0 or 1: "
-                 "no event means $p_{ui} = 0$, held with low confidence.",
-              3: "$c_{ui} = 1 + \\alpha r_{ui}$ and there is no interaction, so $r_{ui} = 0$: $c_{ui} = 1$. "
-                 "$1 + \\alpha$ is the confidence of an interaction with $r_{ui} = 1$."},
-    explanation="No event gives $r_{ui} = 0$, hence $p_{ui} = 0$ and $c_{ui} = 1 + \\alpha\\cdot 0 = 1$. The pair "
-                "still counts: its term $(u_u^\\top v_i)^2$ pulls the score towards 0, and these $mn - |\\Omega|$ "
-                "terms are what make a high score something a movie has to earn.")
 
 register_question(
-    name="q05_training_rmse", lesson=LESSON_05, kind="choice",
-    prompt="Explicit ALS trained on the 1s of MovieLens reaches a training RMSE of 0.007. What does that say "
-           "about the quality of its top-10 lists?",
-    choices=["They are excellent: the model reproduces the data almost perfectly",
-             "Nothing: every known value is 1, so fitting them says nothing about the pairs without interaction, "
-             "which are the ones we rank",
-             "The model overfits: raise $\\lambda$ until the training RMSE is as large as the test RMSE, and the "
-             "lists will be good"],
+    name="q05_rows_or_columns", lesson=LESSON_05, kind="choice",
+    prompt="A music service has 50 million users, 80,000 songs and 2 billion plays. You want SGD steps "
+           "that read few entries and change few factor vectors. Which sampling?",
+    choices=[
+        "Column sampling: a sampled song brings about 40 plays.",
+        "Row sampling: a sampled user brings about 40 plays, and a step changes only the sampled users' "
+        "vectors and those of the songs they played.",
+        "Column sampling: there are far fewer columns, so each step is cheaper.",
+        "Either: both are unbiased, so they cost the same.",
+    ],
     answer=1,
-    feedback={0: "Section 2 measured it: explicit ALS on the 1s finds the held-out movie less than half as often "
-                 "as popularity. $u_u = v_i = (1/\\sqrt{k}, \\dots)$ even has training RMSE 0 and ties every "
-                 "item.",
-              2: "A larger $\\lambda$ does not bring the missing zeros into the loss: the loss over $\\Omega$ "
-                 "still cannot tell a good ranking from the all-ones one. The fix is the loss over all pairs, "
-                 "not a different penalty."},
-    explanation="All known values are 1, and the all-ones factors $u_u = v_i = (1/\\sqrt{k}, \\dots)$ fit them "
-                "exactly (training RMSE 0) while giving every item the same score. A tiny training error is no "
-                "evidence about the pairs outside $\\Omega$, which is where the recommendations come from.")
+    feedback={
+        0: "40 is the plays of an average USER ($2\\cdot 10^9 / 5\\cdot 10^7$). An average song has "
+           "$2\\cdot 10^9 / 80{,}000 = 25{,}000$ plays: one sampled column already reads 25,000 entries.",
+        2: "Fewer columns means LONGER columns: 25,000 plays per song on average, touching as many user "
+           "vectors. The cost of a step is the entries it reads, not the number of lines to choose from.",
+        3: "Unbiased says where the steps point on average, not what they cost: a step reads "
+           "$|\\mathcal C||\\Omega|/n$ or $|\\mathcal R||\\Omega|/m$ entries, very different when $m \\gg n$.",
+    },
+    explanation="With $m \\gg n$ a row is short ($|\\Omega|/m = 40$ plays) and a column long "
+                "($|\\Omega|/n = 25{,}000$). Sampling rows keeps each step small and confines the changes of "
+                "$U$ to the sampled users: sample along the long side (book 9.3.2: the choice depends on $m$ "
+                "and $n$).",
+)
 
 register_question(
-    name="q05_all_items_term", lesson=LESSON_05, kind="choice",
-    prompt="In $u_u = (V^\\top C^u V + \\lambda I)^{-1} V^\\top C^u p_u$ the right-hand side involves only the "
-           "items of $\\Omega_u$. Through which term does every OTHER item still influence $u_u$?",
-    choices=["Through $\\lambda I$",
-             "Through $V^\\top V$, inside $V^\\top C^u V = V^\\top V + V^\\top (C^u - I) V$",
-             "Through $V^\\top (C^u - I) V$",
-             "They do not: like lesson 03's update, $u_u$ depends only on the $v_i$ with $i \\in \\Omega_u$"],
+    name="q05_ratio_estimate", lesson=LESSON_05, kind="choice",
+    prompt="You sample 1% of the COLUMNS per step but, like eq. 9.8, divide the summed per-rating gradients "
+           "by the number of entries drawn, $|\\Omega_{\\mathcal C}|$, instead of multiplying by "
+           "$n/(|\\mathcal C||\\Omega|)$. What is true?",
+    choices=[
+        "Nothing changes: the two factors are equal.",
+        "The estimate is a ratio of two random quantities: only approximately unbiased (popular columns "
+        "weigh less in the draws that contain them), and its average step size differs, so lr must be "
+        "retuned.",
+        "The estimate is exactly 100 times too large.",
+        "The steps now point uphill on average.",
+    ],
     answer=1,
-    feedback={0: "$\\lambda I$ contains no item at all; it shrinks $u_u$ towards 0 in every direction alike.",
-              2: "$C^u - I$ is zero on the diagonal for every item the user did not touch: this correction only "
-                 "involves $\\Omega_u$ (that is the point of the speed-up).",
-              3: "That is the explicit update, whose loss runs over $\\Omega_u$ only. The implicit loss runs "
-                 "over all $n$ items: the untouched ones appear with $p_{ui} = 0$ and weight 1."},
-    explanation="$V^\\top V = \\sum_{i=1}^n v_i v_i^\\top$ contains every item with weight 1: it is the pull of "
-                "all the zeros. It makes directions in which many items score high expensive, so $u_u$ must point "
-                "towards the user's items and away from the rest of the catalogue.")
+    feedback={
+        0: "They are equal only on AVERAGE over draws ($\\mathbb E|\\Omega_{\\mathcal C}| = |\\mathcal C||\\Omega|/n$). "
+           "In one draw $|\\Omega_{\\mathcal C}|$ depends on which columns came up, so 1 over it is random too.",
+        2: "No fixed factor relates them: $1/|\\Omega_{\\mathcal C}|$ changes from draw to draw, larger or "
+           "smaller than $n/(|\\mathcal C||\\Omega|)$ depending on how popular the drawn columns are.",
+        3: "Both factors are positive, so the estimate still points, roughly, along $\\nabla L$ and the step "
+           "still goes downhill; what is lost is exact unbiasedness.",
+    },
+    explanation="$n/(|\\mathcal C||\\Omega|)$ is a fixed number and each column is in $\\mathcal C$ with probability "
+                "$|\\mathcal C|/n$, so $\\mathbb E[g] = \\nabla L$ exactly. Dividing by the random $|\\Omega_{\\mathcal C}|$ "
+                "gives a ratio estimate, unbiased only approximately (exactly if all columns had equal "
+                "counts); the bias shrinks for large samples and SGD tolerates it, but the step size changes "
+                "with the normalization, so the learning rate must be tuned with it.",
+)
 
 register_question(
-    name="q05_speedup_cost", lesson=LESSON_05, kind="number",
-    prompt="A service has $n = 10^6$ items and $k = 100$; a user touched $|\\Omega_u| = 200$ of them. With "
-           "$V^\\top V$ precomputed, about how many multiplications does forming this user's $V^\\top C^u V$ "
-           "take (count the correction over $\\Omega_u$)?",
-    answer=2e6,
-    feedback={1e10: "$n k^2 = 10^{10}$ is the dense way (or the one-off cost of $V^\\top V$, shared by all users). "
-                    "With the speed-up only the $|\\Omega_u|$ rows enter.",
-              2e4: "$|\\Omega_u|\\, k$ is the cost of one product $V_{\\Omega_u} z$ (a CG step's $A z$ needs it and "
-                   "then $V_{\\Omega_u}^\\top$ of the result: about $k^2 + 2|\\Omega_u|\\, k$). Forming the $k\\times k$ "
-                   "matrix adds a $k\\times k$ outer product per item.",
-              1e6: "$k^3$ is the cost of the solve that follows; the question asks for forming the matrix.",
-              5000: "That is how many times less than the dense way: the question asks for the number itself.",
-              2e8: "That would be $|\\Omega_u|\\, k^3$; each item adds one outer product $v_i v_i^\\top$, "
-                   "$k^2$ multiplications."},
-    default_feedback="Each touched item adds $(c_{ui} - 1)\\, v_i v_i^\\top$, a $k\\times k$ outer product of $k^2$ "
-                     "multiplications; count them over $\\Omega_u$.",
-    explanation="$|\\Omega_u|\\, k^2 = 200 \\cdot 10^4 = 2\\cdot 10^6$, against $n k^2 = 10^{10}$ for the dense "
-                "form: 5000 times less. The price: $V^\\top V$ ($n k^2$) once per half-step, shared by all users, "
-                "and the $k^3 = 10^6$ solve per user remains.")
-
-register_question(
-    name="q05_cg_warm_start", lesson=LESSON_05, kind="choice",
-    prompt="`mt.ImplicitALS(solver='cg')` takes only 3 CG steps per user and iteration, although CG may need up "
-           "to $k$ steps to solve a $k\\times k$ system. Why is that enough?",
-    choices=["CG always solves a $k\\times k$ system in 3 steps",
-             "Each solve starts from the user's vector of the previous iteration, already close; and an exact "
-             "solve would be wasted, since the next half-step changes $V$ and with it the system",
-             "$V^\\top C^u V + \\lambda I$ has rank 3",
-             "Because CG never forms the matrix, each step is exact"],
+    name="q05_loss_jumps", lesson=LESSON_05, kind="choice",
+    prompt="Full GD on MovieLens does not settle: the training loss jumps up and down from epoch to epoch. "
+           "Which change is the right first fix?",
+    choices=[
+        "Train for more epochs: the oscillation averages out.",
+        "Lower the learning rate: the step overshoots along the steepest direction of the loss.",
+        "Raise the rank $k$: a richer model fits better.",
+        "Set $\\lambda = 0$: the penalty fights the data term.",
+    ],
     answer=1,
-    feedback={0: "Section 6 shows it: from $x = 0$, three steps leave more than 10% error; in exact arithmetic CG "
-                 "needs up to $k$ steps.",
-              2: "The matrix is positive definite, so it has full rank $k$; $\\lambda I$ alone guarantees that.",
-              3: "Computing $A z$ from products gives the same numbers as with the formed matrix; it saves time "
-                 "per step, not steps."},
-    explanation="The warm start from last iteration's $u_u$ begins within a few percent of the new solution, "
-                "and three steps shrink that to about 1%. Solving more precisely would be wasted: the next "
-                "half-step moves the target. The loss and the ranking quality match the exact solver's.")
-
-register_question(
-    name="q05_play_counts", lesson=LESSON_05, kind="choice",
-    prompt="You switch from 'watched' ($r_{ui} = 1$) to play counts, $r_{ui}$ from 1 to 500, and keep "
-           "$\\alpha = 1$. What happens, and what helps?",
-    choices=["Nothing changes: $\\alpha$ was tuned on validation data already",
-             "Heavy items get weights up to 501, the zeros fade and we drift towards the explicit loss; retune "
-             "$\\alpha$ (smaller) on validation data, or use $c = 1 + \\alpha\\log(1 + r/\\varepsilon)$",
-             "Use the play count as the preference $p_{ui}$ instead of 0/1"],
-    answer=1,
-    feedback={0: "$\\alpha$ has units of $1/r$: it was tuned for $r = 1$. With counts up to 500, $c = 1 + r$ "
-                 "changes the balance between interactions and zeros completely.",
-              2: "In this model the preference stays 0/1; the strength of the signal goes into the confidence. "
-                 "Fitting $u_u^\\top v_i$ to counts would be a regression on play counts, dominated by the "
-                 "heaviest users and items."},
-    explanation="With $c = 1 + \\alpha r$ a few heavily played items dominate the loss and the zeros matter "
-                "less and less: the drift to the explicit loss of section 2. Scale $\\alpha$ down and tune it "
-                "again, or use the log confidence, which grows slowly: 500 plays then count only a few times "
-                "more than 5.")
+    feedback={
+        0: "An oscillation from too large a step does not average out: along a direction of curvature $c$ "
+           "the error is multiplied by $|1 - \\eta c|$ each step, and above $\\eta = 2/c$ that factor exceeds 1.",
+        2: "A larger $k$ does not change the step size; more parameters usually make the largest curvature, "
+           "and the instability, no better.",
+        3: "The penalty keeps the vectors, and with them the curvature, bounded; removing it can only make the "
+           "largest curvature larger.",
+    },
+    explanation="Gradient descent is stable along a direction of curvature $c$ only for $\\eta < 2/c$ "
+                "(section 7). For full GD the most rated items and the largest vectors set the largest $c$, so "
+                "lower $\\eta$; switching to mini-batch SGD (its per-rating step is not set by the most popular "
+                "item) or a penalty $\\lambda > 0$ also help.",
+)

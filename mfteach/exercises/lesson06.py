@@ -1,510 +1,449 @@
-r"""Exercises of lesson 06_influence_and_impact (registered on import).
+"""Exercises and questions of lesson 06_alternating_least_squares (registered on import).
 
-FATREC 2017 (Rastegarpanah, Crovella, Gummadi), eq. (2): with V fixed, ALS's user update
-u_u = (V_Omega^T V_Omega + lambda I)^{-1} V_Omega^T r_Omega (lesson 03) is linear in the user's
-ratings, and so are all of the user's predictions r_hat_u = V u_u:
+The lecture slides ("Alternating least squares (ALS)") fix V and solve for one user at a time:
+with V_{Omega_u} the rows v_i of the items user u rated (|Omega_u| x k) and r_{Omega_u} their
+ratings, the minimizer of ||r_{Omega_u} - V_{Omega_u} u||^2 + lambda ||u||^2 is
 
-    r_hat_u = J r_Omega,      J = V (V_Omega^T V_Omega + lambda I)^{-1} V_Omega^T    (n x |Omega_u|).
+    u_u = (V_{Omega_u}^T V_{Omega_u} + lambda I)^{-1} V_{Omega_u}^T r_{Omega_u}.
 
-J[i, k] = d r_hat_ui / d r_{u, k-th rated item} is the influence of the k-th past rating on the
-prediction for item i. J depends on WHICH items the user rated (Omega_u), not on the ratings.
-(The paper stores items in rows and users in columns and has no lambda; lesson 06's notation
-table translates.)
+With U fixed every item gets the mirror image, with the users who rated it, U_{Omega^i}. One ALS
+sweep (as ``mt.ALS`` runs it) is the item half-step followed by the user half-step.
+(The slides index users by i and write V as d x n; lesson 06's notation table translates.)
 
-The lesson's exercises, in its order: ``predicted_change`` (read a column of J), ``influence_matrix_of_user``
-(eq. (2)), ``biased_impacts`` (baseline + impacts of a biased model, before the lesson shows the split) and
-``best_rerating`` (a find-out on MovieLens with ``mt.explain.influence``); then five questions.
+Exercises, in the order of the lesson: ``user_update`` (one user's closed form),
+``item_half_step`` (every item, given U) and ``als_sweep`` (one iteration and its loss). Lesson 07
+(ALS on MovieLens) continues in its own module.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-import mfteach as mt
-
-from ..als import ALS
-from ..data import load_movielens, toy
+from ..data import toy
 from ..ratings import Ratings
 from .registry import Diagnostic, register, register_question
 
-LESSON_06 = "06_influence_and_impact"
+LESSON_06 = "06_alternating_least_squares"
 
 
-# ============================================================================ warm-up: reading J
-def _J(V, rated_items, reg):
-    """J of eq. (2), for building test cases (the exercise below asks for the same)."""
-    V_O = V[rated_items]
-    return V @ np.linalg.solve(V_O.T @ V_O + reg * np.eye(V.shape[1]), V_O.T)
-
-
-def _predicted_change_cases(rng):
-    V, rated, reg = _slides_user_0()
-    cases = [(_J(V, rated, reg), rated, 3, 0.5)]          # item 3 is rated_items[1]: column 1, not 3
-    # (n, k, |Omega_u|, epsilon): rated items shuffled, the changed one never at its own index
-    for n, k, count, epsilon in [(12, 3, 7, -4.0), (30, 4, 15, 1.0), (9, 2, 5, 2.5), (25, 5, 11, -1.0)]:
-        V = rng.normal(size=(n, k))
-        rated = rng.choice(n, size=count, replace=False)
-        position = next(j for j in rng.permutation(count) if rated[j] != j)
-        cases.append((_J(V, rated, 0.5), rated, int(rated[position]), epsilon))
-    return cases
-
-
-def _item_as_column(J, rated_items, changed_item, epsilon):
-    return epsilon * J[:, changed_item]
-
-
-def _row_of_changed_item(J, rated_items, changed_item, epsilon):
-    return epsilon * J[changed_item]
-
-
-def _forgot_epsilon(J, rated_items, changed_item, epsilon):
-    return J[:, list(rated_items).index(changed_item)]
-
-
-@register(
-    lesson=LESSON_06,
-    title="with V fixed, how much each of the user's n predictions moves when one past rating moves by epsilon",
-    cases=_predicted_change_cases,
-    hints=[
-        "Eq. (2) says the predictions are a linear function of the ratings, r̂_u = J r_Ω. Change one entry of r_Ω "
-        "by ε and ask what happens to the product: only one column of J is involved.",
-        "Which column? Columns of J follow rated_items, not the item numbers: the column of changed_item is its "
-        "POSITION in rated_items (np.flatnonzero on a comparison, or a list's .index, finds it), not changed_item "
-        "itself.",
-        "The result has one entry per item (length n, J's number of rows): that column of J, scaled by ε.",
-    ],
-    diagnostics=[
-        Diagnostic(_item_as_column, "You used changed_item itself as the column number. The columns of J follow "
-                                    "rated_items: find the position j with rated_items[j] == changed_item and "
-                                    "take column j."),
-        Diagnostic(_row_of_changed_item, "You took a ROW of J (length |Ω_u|): how the prediction for one item "
-                                         "depends on every rating. The question is the other way round: one "
-                                         "rating changes, every prediction moves, so you need a column (length n)."),
-        Diagnostic(_forgot_epsilon, "Your result is the change per ONE star: multiply by epsilon, the size of the "
-                                    "change (r̂ is linear in the ratings, so the change scales with it)."),
-    ],
-)
-def predicted_change(J, rated_items, changed_item, epsilon):
-    """The change of all the user's predictions when the rating of ``changed_item`` moves by
-    ``epsilon`` and V stays fixed: r_hat_u = J r_Omega (eq. (2)) is linear, so the change is
-    epsilon times the column of J that belongs to ``changed_item``. Returns an array of length n."""
-    column = np.flatnonzero(rated_items == changed_item)[0]   # J's columns follow rated_items
-    return epsilon * J[:, column]                              # delta r_hat_u = epsilon J[:, column]
-
-
-# ============================================================================ the influence matrix
-# ---------------------------------------------------------------------------- test cases
+# ============================================================================ user_update
 def _slides_user_0():
-    """The slides' 4 x 6 example of lesson 03: user 0 rated items 0, 3, 5; V = (V^T)^T; lambda = 0.1."""
+    """The slides' 4 x 6 example: user 0 rated items 0, 3, 5 with 1, 2, 1 stars; V = (V^T)^T."""
     R = toy("lecture_R")
-    return toy("lecture_Vt").T, np.flatnonzero(~np.isnan(R[0])), 0.1
+    rated = np.flatnonzero(~np.isnan(R[0]))
+    return toy("lecture_Vt").T, rated, R[0, rated], 0.1
 
 
-def _influence_matrix_cases(rng):
+def _user_update_cases(rng):
     cases = [_slides_user_0()]
-    # (n items, k, |Omega_u|, lambda): every user rated more than k items (so that leaving out
-    # lambda gives wrong numbers, not a singular matrix), fewer than n (so that V^T V over all
-    # items differs), in shuffled order (the columns of J follow rated_items)
-    for n, k, count, reg in [(10, 3, 6, 0.5), (20, 5, 12, 1.0), (8, 1, 4, 0.2), (40, 4, 25, 10.0), (15, 6, 9, 0.05)]:
+    # (n items, k, |Omega_u|, lambda): every user rated more than k items, so that leaving out
+    # lambda gives a wrong number (diagnosed below) rather than a singular matrix
+    for n, k, count, reg in [(10, 3, 6, 0.5), (20, 5, 12, 1.0), (8, 1, 4, 0.2), (50, 4, 30, 10.0), (15, 6, 7, 0.05)]:
         V = rng.normal(size=(n, k))
-        rated = rng.choice(n, size=count, replace=False)
-        if np.all(np.diff(rated) > 0):
-            rated = rated[::-1].copy()
-        cases.append((V, rated, reg))
+        rated = rng.choice(n, size=count, replace=False)  # not sorted: any order of Omega_u works
+        ratings = rng.integers(1, 6, size=count).astype(float)
+        cases.append((V, rated, ratings, reg))
     return cases
 
 
 # ---------------------------------------------------------------------------- wrong answers
-def _eye(V):
-    return np.eye(V.shape[1])
-
-
-def _no_reg(V, rated_items, reg):
+def _gram(V, rated_items):
     V_O = V[rated_items]
-    return V @ np.linalg.solve(V_O.T @ V_O, V_O.T)
+    return V_O.T @ V_O, V_O
 
 
-def _all_items_gram(V, rated_items, reg):
-    return V @ np.linalg.solve(V.T @ V + reg * _eye(V), V[rated_items].T)
+def _no_reg(V, rated_items, ratings_of_user, reg):
+    A, V_O = _gram(V, rated_items)
+    return np.linalg.solve(A, V_O.T @ ratings_of_user)
 
 
-def _rated_rows_only(V, rated_items, reg):
+def _all_items_gram(V, rated_items, ratings_of_user, reg):
     V_O = V[rated_items]
-    return V_O @ np.linalg.solve(V_O.T @ V_O + reg * _eye(V), V_O.T)
+    return np.linalg.solve(V.T @ V + reg * np.eye(V.shape[1]), V_O.T @ ratings_of_user)
 
 
-def _transposed(V, rated_items, reg):
-    V_O = V[rated_items]
-    return V_O @ np.linalg.solve(V_O.T @ V_O + reg * _eye(V), V.T)
+def _all_of_V(V, rated_items, ratings_of_user, reg):
+    # V instead of V[rated_items] everywhere: V.T (k x n) times the |Omega_u| ratings cannot match
+    return np.linalg.solve(V.T @ V + reg * np.eye(V.shape[1]), V.T @ ratings_of_user)
 
 
-def _reg_everywhere(V, rated_items, reg):
-    V_O = V[rated_items]
-    return V @ np.linalg.solve(V_O.T @ V_O + reg, V_O.T)
+def _all_of_V_dot(V, rated_items, ratings_of_user, reg):
+    # the same mistake written with .dot, whose error message differs from the @ operator's
+    return np.linalg.solve(V.T.dot(V) + reg * np.eye(V.shape[1]), V.T.dot(ratings_of_user))
 
 
-def _reg_times_count(V, rated_items, reg):
-    V_O = V[rated_items]
-    return V @ np.linalg.solve(V_O.T @ V_O + reg * len(rated_items) * _eye(V), V_O.T)
+def _reg_twice(V, rated_items, ratings_of_user, reg):
+    A, V_O = _gram(V, rated_items)
+    return np.linalg.solve(A + 2 * reg * np.eye(V.shape[1]), V_O.T @ ratings_of_user)
 
 
-def _sorted_items(V, rated_items, reg):
-    V_O = V[np.sort(rated_items)]
-    return V @ np.linalg.solve(V_O.T @ V_O + reg * _eye(V), V_O.T)
+def _reg_everywhere(V, rated_items, ratings_of_user, reg):
+    A, V_O = _gram(V, rated_items)
+    return np.linalg.solve(A + reg, V_O.T @ ratings_of_user)
+
+
+def _reg_times_count(V, rated_items, ratings_of_user, reg):
+    A, V_O = _gram(V, rated_items)
+    return np.linalg.solve(A + reg * len(rated_items) * np.eye(V.shape[1]), V_O.T @ ratings_of_user)
+
+
+def _reg_squared(V, rated_items, ratings_of_user, reg):
+    A, V_O = _gram(V, rated_items)
+    return np.linalg.solve(A + reg ** 2 * np.eye(V.shape[1]), V_O.T @ ratings_of_user)
+
+
+def _unregularized_rhs_scaled(V, rated_items, ratings_of_user, reg):
+    # A u = b solved as u = b / diag(A) (ignoring the off-diagonal entries)
+    A, V_O = _gram(V, rated_items)
+    A = A + reg * np.eye(V.shape[1])
+    return (V_O.T @ ratings_of_user) / np.diag(A)
+
+
+def _first_items(V, rated_items, ratings_of_user, reg):
+    # V[:len(ratings)] instead of V[rated_items]: the first |Omega_u| items, not the rated ones
+    V_O = V[: len(ratings_of_user)]
+    return np.linalg.solve(V_O.T @ V_O + reg * np.eye(V.shape[1]), V_O.T @ ratings_of_user)
+
+
+_ALL_OF_V = ("You used all of V (every item's vector) where only the items this user rated belong: V is n x k, "
+             "but the user has |Ω_u| ratings, so Vᵀ times the ratings cannot match. Select the rated items' rows "
+             "first, V[rated_items] (that is V_Ω, of shape |Ω_u| x k), and use it in both places.")
 
 
 @register(
     lesson=LESSON_06,
-    title="the influence matrix J of one user: how each of the user's n predictions depends on each of their "
-          "ratings (FATREC 2017, eq. (2))",
-    cases=_influence_matrix_cases,
+    title="the closed-form ALS update of one user, given the item factors V",
+    cases=_user_update_cases,
     hints=[
-        "Start from lesson 03's user update: u_u is a k x k matrix (inverse) times V_Ωᵀ times r_Ω, and all the "
-        "user's predictions are V u_u. Substitute; J is everything in front of r_Ω. The ratings themselves are "
-        "not an input: J does not need them.",
-        "Shapes: V is n x k, V_Ω (the rows of V for rated_items, in that order) is |Ω_u| x k, the matrix in the "
-        "middle is k x k, and J is n x |Ω_u|: one row per item, one column per rated item.",
-        "Do not invert: np.linalg.solve(A, B) gives A⁻¹ B in one step. Here A is the k x k matrix of the user's "
-        "ridge problem (don't forget λ on its diagonal, np.eye) and B the transpose of V_Ω; multiply the "
-        "result by the whole V on the left.",
+        "With V fixed, user u's part of the objective is ‖r_Ω − V_Ω u‖² + λ‖u‖², a ridge regression: "
+        "the rows of V_Ω (the rated items' vectors) are the inputs, the user's ratings the targets.",
+        "Set the gradient of that expression with respect to u to zero: you get a k x k linear system "
+        "(normal equations) whose matrix is V_Ωᵀ V_Ω plus λ on the diagonal, and whose right-hand side is "
+        "V_Ωᵀ r_Ω. Section 2 derives it.",
+        "Three pieces: V_Ω is V indexed by rated_items (shape |Ω_u| x k, not all of V); λI is λ times the "
+        "identity of size k (np.eye), added to the k x k matrix only; the right-hand side is a k-vector.",
+        "Solve the system with numpy's linear solver, np.linalg.solve (matrix first, right-hand side second): "
+        "cheaper and more accurate than forming the inverse.",
     ],
     diagnostics=[
-        Diagnostic(_no_reg, "λI is missing: the user's ridge problem adds reg * np.eye(k) to V_Ωᵀ V_Ω (the paper "
-                            "writes eq. (2) without λ; ALS's update has it)."),
-        Diagnostic(_all_items_gram, "Your k x k matrix is Vᵀ V over ALL items. Only the items the user rated "
-                                    "enter the user's problem: V_Ωᵀ V_Ω + λI with V_Ω = V[rated_items]. V itself "
-                                    "(all n rows) appears only on the far left, to predict every item."),
-        Diagnostic(_rated_rows_only, "Your J has only the rows of the rated items: V_Ω (…)⁻¹ V_Ωᵀ. The influence "
-                                     "matrix predicts EVERY item, so the left factor is the whole V (n x k): "
-                                     "J is n x |Ω_u|."),
-        Diagnostic(_transposed, "Your result is Jᵀ (|Ω_u| x n): rows should be the n items whose predictions move, "
-                                "columns the rated items. J = V (…)⁻¹ V_Ωᵀ, with V on the left."),
-        Diagnostic(_reg_everywhere, "You added λ to EVERY entry of V_Ωᵀ V_Ω (A + reg broadcasts); λI puts λ on "
-                                    "the diagonal only: A + reg * np.eye(k)."),
-        Diagnostic(_reg_times_count, "You used λ·|Ω_u| on the diagonal: that is ALS-WR's weighted penalty. Here "
-                                     "every user is penalized by the same λ: reg * np.eye(k)."),
-        Diagnostic(_sorted_items, "Your columns are in sorted item order. Column j of J belongs to rated_items[j]: "
-                                  "index V with rated_items as given, without sorting."),
+        Diagnostic(_no_reg, "Your u solves the plain least-squares problem: λI is missing. Add reg * np.eye(k) "
+                            "to V_Ωᵀ V_Ω (without it the system is singular for a user with fewer than k "
+                            "ratings)."),
+        Diagnostic(_all_of_V, _ALL_OF_V),
+        Diagnostic(_all_of_V_dot, _ALL_OF_V),
+        Diagnostic(_all_items_gram, "Your k x k matrix is Vᵀ V over ALL items: only the items the user rated "
+                                    "enter, V_Ω = V[rated_items], so use V_Ωᵀ V_Ω + λI."),
+        Diagnostic(_first_items, "V[:len(ratings)] takes the first |Ω_u| items, not the rated ones: index V "
+                                 "with the item numbers, V[rated_items]."),
+        Diagnostic(_reg_twice, "λ was added twice (2λ on the diagonal). The gradient is −2 V_Ωᵀ(r − V_Ω u) + "
+                               "2λu: divide by 2 and the system is (V_Ωᵀ V_Ω + λI) u = V_Ωᵀ r."),
+        Diagnostic(_reg_everywhere, "You added λ to EVERY entry of V_Ωᵀ V_Ω (A + reg broadcasts); λI puts λ "
+                                    "on the diagonal only: A + reg * np.eye(k)."),
+        Diagnostic(_reg_times_count, "You used λ·|Ω_u| on the diagonal: that is ALS-WR's weighted penalty (or the "
+                                     "mean loss). The slides' objective penalizes every user by the same λ."),
+        Diagnostic(_reg_squared, "You put λ² on the diagonal; the penalty λ‖u‖² gives λ: reg * np.eye(k)."),
+        Diagnostic(_unregularized_rhs_scaled, "You divided V_Ωᵀ r by the diagonal of the matrix: that ignores its "
+                                              "off-diagonal entries. Solve the whole system with "
+                                              "np.linalg.solve."),
     ],
 )
-def influence_matrix_of_user(V, rated_items, reg):
-    r"""The influence matrix of one user (FATREC 2017, eq. (2), with lambda).
+def user_update(V, rated_items, ratings_of_user, reg):
+    r"""The ALS update of one user (lecture slides, "Alternating least squares (ALS)").
 
     .. math::
-        J = V (V_{\Omega_u}^\top V_{\Omega_u} + \lambda I)^{-1} V_{\Omega_u}^\top,
-        \qquad J_{ik} = \partial \hat r_{ui} / \partial r_{u, \mathrm{rated\_items}[k]}
+        u_u = (V_{\Omega_u}^\top V_{\Omega_u} + \lambda I)^{-1} V_{\Omega_u}^\top r_{\Omega_u}
 
     Parameters
     ----------
     V : ndarray, shape (n, k)
         Item factors, fixed; row i is v_i.
     rated_items : int array, shape (|Omega_u|,)
-        The items user u rated (Omega_u), in any order; column j of J belongs to rated_items[j].
+        The items user u rated (Omega_u), in any order.
+    ratings_of_user : ndarray, shape (|Omega_u|,)
+        r_{Omega_u}: the user's ratings of those items, in the same order.
     reg : float
         lambda > 0.
 
     Returns
     -------
-    ndarray, shape (n, |Omega_u|)
-        J: the user's predictions are V u_u = J r_{Omega_u} for any ratings r_{Omega_u}.
+    ndarray, shape (k,)
+        u_u, the minimizer of ||r_{Omega_u} - V_{Omega_u} u||^2 + lambda ||u||^2.
     """
     V_O = V[rated_items]                          # V_{Omega_u}: the rated items' vectors, |Omega_u| x k
     A = V_O.T @ V_O + reg * np.eye(V.shape[1])    # V_{Omega_u}^T V_{Omega_u} + lambda I   (k x k)
-    return V @ np.linalg.solve(A, V_O.T)          # J = V A^{-1} V_{Omega_u}^T             (n x |Omega_u|)
+    b = V_O.T @ ratings_of_user                   # V_{Omega_u}^T r_{Omega_u}              (k)
+    return np.linalg.solve(A, b)                  # u_u = A^{-1} b, by a solve (no inverse needed)
 
 
-# ============================================================================ impacts of a biased model
-def _biased_impacts_cases(rng):
-    V, rated, reg = _slides_user_0()
-    r_O = toy("lecture_R")[0, rated]
-    cases = [(V, rated, r_O, reg, 2.8, np.array([-0.5, 0.3, 0.6, -0.2, 0.1, 0.4]), 1)]
-    # (n, k, |Omega_u|, lambda): more ratings than unknowns (k + 1), shuffled, a target the user did not rate
-    for n, k, count, reg in [(10, 3, 6, 0.5), (20, 4, 12, 1.0), (8, 1, 4, 0.2), (40, 4, 25, 5.0)]:
-        V = rng.normal(size=(n, k))
-        rated = rng.choice(n, size=count, replace=False)
-        r_O = rng.integers(1, 6, size=count).astype(float)
-        item = int(rng.choice(np.setdiff1d(np.arange(n), rated)))
-        cases.append((V, rated, r_O, reg, float(rng.uniform(3, 4)), rng.normal(0, 0.5, size=n), item))
+# ============================================================================ half-steps
+def user_half_step(R, V, reg):
+    """The user half-step, as lesson 06 shows it: every u_u given V (R a ``Ratings``, m x n)."""
+    U = np.zeros((R.shape[0], V.shape[1]))           # one row u_u per user (m x k)
+    for u in range(R.shape[0]):
+        mine = R.rows == u                               # the entries of user u: Omega_u
+        U[u] = user_update(V, R.cols[mine], R.values[mine], reg)
+    return U
+
+
+def _random_ratings(rng, m, n, known, k):
+    """A ``Ratings`` with integer stars, each pair known with probability ``known``; the last
+    item has no rating at all, and item 0 fewer than k (so lambda matters)."""
+    R = rng.integers(1, 6, size=(m, n)).astype(float)
+    R[rng.random((m, n)) >= known] = np.nan
+    R[:, -1] = np.nan                  # an item nobody rated: its ridge solution is v_i = 0
+    R[:, 0] = np.nan
+    R[rng.choice(m, size=max(k - 1, 1), replace=False), 0] = 4.0   # item 0: fewer ratings than k
+    R[:, 1] = np.where(np.isnan(R[:, 1]), 3.0, R[:, 1])             # item 1: every user, so no user is empty
+    return Ratings.from_dense(R)
+
+
+def _half_step_cases(rng):
+    """The slides' 4 x 6 example with the slides' U first, then random shapes (more users than
+    items, and more items than users)."""
+    cases = [(Ratings.from_dense(toy("lecture_R")), toy("lecture_U"), 0.1)]
+    for m, n, k, known, reg in [(9, 6, 2, 0.5, 0.5), (12, 15, 3, 0.4, 1.0), (20, 8, 4, 0.6, 0.05), (7, 7, 1, 0.5, 2.0)]:
+        cases.append((_random_ratings(rng, m, n, known, k), rng.normal(size=(m, k)), reg))
     return cases
 
 
-def _influence_row(F, rated_items, reg, item, penalty=None):
-    F_O = F[rated_items]
-    A = F_O.T @ F_O + np.diag(reg * np.ones(F.shape[1]) if penalty is None else penalty)
-    return F_O @ np.linalg.solve(A, F[item])
+def _items_by_user_ids(R, U, reg):
+    # the mirror done halfway: item i's entries, but U indexed by the ITEM numbers of those entries
+    V = np.zeros((R.shape[1], U.shape[1]))
+    for i in range(R.shape[1]):
+        mine = R.cols == i
+        V[i] = user_update(U, R.cols[mine], R.values[mine], reg)
+    return V
 
 
-def _with_ones(V):
-    return np.hstack([V, np.ones((len(V), 1))])
+def _items_with_users_entries(R, U, reg):
+    # item i gets the entries of USER i (R.rows == i) instead of its own
+    V = np.zeros((R.shape[1], U.shape[1]))
+    for i in range(R.shape[1]):
+        mine = R.rows == i
+        V[i] = user_update(U, R.rows[mine], R.values[mine], reg)
+    return V
 
 
-def _no_bias_feature(V, rated_items, r_O, reg, mu, item_bias, item):
-    beta = _influence_row(V, rated_items, reg, item)
-    return mu + item_bias[item], beta * (r_O - mu - item_bias[rated_items])
+def _one_row_per_user(R, U, reg):
+    # the loop runs over the m users (R.shape[0]) instead of the n items
+    V = np.zeros((R.shape[0], U.shape[1]))
+    for i in range(R.shape[0]):
+        mine = R.cols == i
+        V[i] = user_update(U, R.rows[mine], R.values[mine], reg)
+    return V
 
 
-def _raw_ratings(V, rated_items, r_O, reg, mu, item_bias, item):
-    beta = _influence_row(_with_ones(V), rated_items, reg, item)
-    return mu + item_bias[item], beta * r_O
-
-
-def _targets_bias(V, rated_items, r_O, reg, mu, item_bias, item):
-    beta = _influence_row(_with_ones(V), rated_items, reg, item)
-    return mu + item_bias[item], beta * (r_O - mu - item_bias[item])
-
-
-def _bias_not_penalized(V, rated_items, r_O, reg, mu, item_bias, item):
-    penalty = np.r_[reg * np.ones(V.shape[1]), 0.0]
-    beta = _influence_row(_with_ones(V), rated_items, reg, item, penalty)
-    return mu + item_bias[item], beta * (r_O - mu - item_bias[rated_items])
-
-
-def _baseline_mu_only(V, rated_items, r_O, reg, mu, item_bias, item):
-    beta = _influence_row(_with_ones(V), rated_items, reg, item)
-    return mu, beta * (r_O - mu - item_bias[rated_items])
-
-
-@register(
-    lesson=LESSON_06,
-    title="explain a biased model's prediction: the baseline no rating of the user can move, and one impact per "
-          "rated item, adding up to the prediction",
-    cases=_biased_impacts_cases,
-    hints=[
-        "The biased user half-step is the unbiased one with two changes: each item's feature vector gets one more "
-        "entry, a constant 1 (its coefficient is b_u), and the targets are the ratings minus what μ and the item "
-        "biases already explain. Write r̂_ui = μ + c_i + (b_u + u_u·v_i) and treat the bracket as in eq. (2).",
-        "Build the n x (k+1) feature matrix F (np.hstack V with a column of ones) and redo the exercise above with "
-        "F in place of V: the row of its J for `item` holds the influences β_k. mfteach penalizes b_u by the same "
-        "λ, so λ goes on all k+1 diagonal entries.",
-        "The baseline is the part without the user's ratings: μ plus the target item's bias. Each impact is "
-        "β_k times the k-th target of the half-step, i.e. the rating minus μ minus the bias of the RATED item k. "
-        "Check: baseline + impacts.sum() equals μ + b_u + c_i + u_u·v_i.",
-    ],
-    diagnostics=[
-        Diagnostic(_no_bias_feature, "Your influences come from V alone. The biased user step also fits b_u: give "
-                                     "every item the feature (v_i, 1), i.e. a column of ones next to V, and use "
-                                     "that (k+1)-column matrix everywhere V appeared in eq. (2)."),
-        Diagnostic(_raw_ratings, "You multiplied the influences by the raw ratings. In a biased model the user step "
-                                 "fits the ratings minus μ minus each movie's bias c_k, so the impact is β_k times "
-                                 "that residual: how far the rating lies above what the baseline expects."),
-        Diagnostic(_targets_bias, "You subtracted the TARGET item's bias c_i from every rating. Each rating r_uk is "
-                                  "corrected by its own movie's bias: item_bias[rated_items]."),
-        Diagnostic(_bias_not_penalized, "You left the bias unpenalized (λ only on the first k diagonal entries). "
-                                        "mfteach.ALS penalizes b_u by the same λ: λ I of size k+1."),
-        Diagnostic(_baseline_mu_only, "Your baseline is μ alone: the target item's bias c_i does not depend on the "
-                                      "user's ratings either, so it belongs to the baseline (μ + item_bias[item])."),
-    ],
-)
-def biased_impacts(V, rated_items, r_O, reg, mu, item_bias, item):
-    r"""Baseline and impacts of a biased model's prediction for ``item`` (FATREC 2017, section 3,
-    with biases): r_hat_ui = mu + c_i + sum_k J_ik (r_uk - mu - c_k), J of eq. (2) with F = [V, 1].
-
-    Returns (baseline, impacts): a number and an array in the order of ``rated_items``."""
-    F = np.hstack([V, np.ones((len(V), 1))])       # f_i = (v_i, 1): the user step fits (u_u, b_u)
-    F_O = F[rated_items]
-    A = F_O.T @ F_O + reg * np.eye(F.shape[1])     # lambda penalizes b_u too (mfteach.ALS)
-    beta = F_O @ np.linalg.solve(A, F[item])       # row J[item]: the influences beta_k
-    baseline = mu + item_bias[item]                # what no rating of the user can move
-    return baseline, beta * (r_O - mu - item_bias[rated_items])   # impact = beta_k (r_uk - mu - c_k)
-
-
-# ============================================================================ find out on MovieLens
-def _small_model():
-    """A 12 x 8 matrix of random stars, 60 % known; user 0 rated 5 items. Case 1: the largest |influence|
-    (item 0) is already 5 stars and cannot rise."""
-    rng = np.random.default_rng(7)
-    R = np.where(rng.random((12, 8)) < 0.6, rng.integers(1, 6, (12, 8)).astype(float), np.nan)
-    R[0] = [5, np.nan, 2, 4, np.nan, 1, 3, np.nan]
-    ratings = Ratings.from_dense(R)
-    return ALS(rank=2, reg=0.5, n_iters=20, seed=0).fit(ratings), ratings
-
-
-def _best_rerating_cases(rng):
-    model, small = _small_model()
-    top = load_movielens("100k").top(650, 50)             # the lesson's data
-    unbiased = ALS(rank=4, reg=1.0, n_iters=30, seed=0).fit(top)
-    biased = ALS(rank=4, reg=1.0, n_iters=30, seed=0, biased=True).fit(top)
-    t2 = int(np.flatnonzero(top.item_titles == "Terminator 2: Judgment Day (1991)")[0])
-    return [(model, small, 0, 1), (unbiased, top, 325, t2), (biased, top, 325, t2), (unbiased, top, 3, 10),
-            (biased, top, 100, 1)]
-
-
-def _gains(frame):
-    """For each past rating: the best new value in 1..5 and the prediction's rise, beta_k (new - r_uk)."""
-    up, down = frame["influence"] * (5 - frame["rating"]), frame["influence"] * (1 - frame["rating"])
-    return np.where(up >= down, 5, 1), np.maximum(up, down)
-
-
-def _largest_influence(model, ratings, user, item):
-    frame = mt.explain.influence(model, ratings, user, item)
-    return int(frame["item"].iloc[0]), 5 if frame["influence"].iloc[0] > 0 else 1
-
-
-def _always_five(model, ratings, user, item):
-    frame = mt.explain.influence(model, ratings, user, item)
-    best = int(np.argmax(frame["influence"] * (5 - frame["rating"])))
-    return int(frame["item"].iloc[best]), 5
-
-
-def _row_position(model, ratings, user, item):
-    frame = mt.explain.influence(model, ratings, user, item)
-    stars, gain = _gains(frame)
-    best = int(np.argmax(gain))
-    return best, int(stars[best])
-
-
-def _largest_impact(model, ratings, user, item):
-    frame = mt.explain.influence(model, ratings, user, item)
-    best = int(np.argmax(np.abs(frame["impact"])))
-    return int(frame["item"].iloc[best]), 5 if frame["influence"].iloc[best] > 0 else 1
+def _items_no_reg(R, U, reg):
+    V = np.zeros((R.shape[1], U.shape[1]))
+    for i in range(R.shape[1]):
+        U_O = U[R.rows[R.cols == i]]
+        V[i] = np.linalg.solve(U_O.T @ U_O, U_O.T @ R.values[R.cols == i])
+    return V
 
 
 @register(
     lesson=LESSON_06,
-    title="find out with mt.explain.influence: which single re-rating (a past rating set to a new value in 1..5) "
-          "would raise a prediction the most",
-    cases=_best_rerating_cases,
-    time_limit=10.0,
+    title="the item half-step: every item's vector v_i, given the user factors U",
+    cases=_half_step_cases,
     hints=[
-        "mt.explain.influence, called with the same four arguments, gives one row per past rating, with its current "
-        "rating and its influence β_k: the change of the prediction per star, with V fixed.",
-        "Setting rating k to s moves the prediction by β_k (s - r_uk). For each past rating only the two ends of "
-        "the scale can be best: 5 stars if β_k > 0, 1 star if β_k < 0. A rating already at that end gains nothing.",
-        "Compute both gains for every row, keep the larger per row and the row with the largest gain overall; "
-        "return that row's `item` column (the item number, not the row's position) and its best new value.",
+        "It is the user half-step in a mirror: the items now play the users' part, and U plays V's part. "
+        "Item i's regression uses only the users who rated it (Ω^i) and their ratings of item i.",
+        "Loop over the n items (R.shape[1]). For item i, find its entries of Ω: the positions where R.cols "
+        "equals i. At those positions R.rows tells WHICH users rated it and R.values WHAT they gave.",
+        "Your user_update already solves (Fᵀ_Ω F_Ω + λI) x = Fᵀ_Ω r for any factor matrix F: pass U as the "
+        "factor matrix, the users of item i as the rows to select, and their ratings. Collect the results "
+        "in an n x k array.",
+        "An item nobody rated has no entries: the closed form then gives the zero vector (λI x = 0), which "
+        "is what the reference returns too; np.zeros((n, k)) as the starting array handles it.",
     ],
     diagnostics=[
-        Diagnostic(_largest_influence, "You took the past rating with the largest |influence|. But the gain is "
-                                       "influence × (new stars − current stars): a rating that is already 5 (or 1) "
-                                       "cannot be pushed further in the helpful direction. Compare the gains."),
-        Diagnostic(_always_five, "You only considered raising ratings to 5. A past rating with a NEGATIVE "
-                                 "influence raises the prediction when it is LOWERED: try 1 star for those."),
-        Diagnostic(_row_position, "You returned the row's position in the frame; return the movie's number from "
-                                  "its `item` column (the frame is sorted by |influence|, not by item)."),
-        Diagnostic(_largest_impact, "You picked the largest impact (what a rating contributes now). The question "
-                                    "is what a CHANGE would do: that is the influence, times the room left on the "
-                                    "1..5 scale."),
+        Diagnostic(_items_by_user_ids, "You selected rows of U with the ITEM numbers (R.cols) of item i's entries. "
+                                       "U has one row per user: select it with the users who rated item i, "
+                                       "R.rows at those entries."),
+        Diagnostic(_items_with_users_entries, "Item i got the entries of USER i (R.rows == i): an item's ratings "
+                                              "are the entries whose column is i (R.cols == i)."),
+        Diagnostic(_one_row_per_user, "Your V has one row per USER: the loop must run over the n items, "
+                                      "range(R.shape[1]), and V is n x k."),
+        Diagnostic(_items_no_reg, "λI is missing from the items' systems: an item with fewer than k ratings "
+                                  "(or none) then has a singular matrix. Add λ on the diagonal, as for the users."),
     ],
 )
-def best_rerating(model, ratings, user, item):
-    """(rated item, new stars): the one past rating of ``user`` and its new value in 1..5 that
-    raises the prediction for ``item`` the most, by eq. (2) (V fixed)."""
-    frame = mt.explain.influence(model, ratings, user, item)   # one row per past rating, with beta_k
-    up = frame["influence"] * (5 - frame["rating"])            # gain of setting it to 5
-    down = frame["influence"] * (1 - frame["rating"])          # gain of setting it to 1
-    best = int(np.argmax(np.maximum(up, down)))
-    return int(frame["item"].iloc[best]), (5 if up.iloc[best] >= down.iloc[best] else 1)
+def item_half_step(R, U, reg):
+    r"""The ALS item half-step (slides, "Alternating least squares (ALS)", with the roles swapped):
+    every v_i = (U_{Omega^i}^T U_{Omega^i} + lambda I)^{-1} U_{Omega^i}^T r_{Omega^i}.
+
+    R is a ``Ratings`` (m x n), U the user factors (m x k); returns V (n x k).
+    """
+    V = np.zeros((R.shape[1], U.shape[1]))           # one row v_i per item (n x k)
+    for i in range(R.shape[1]):
+        mine = R.cols == i                               # the entries of item i: its users Omega^i
+        V[i] = user_update(U, R.rows[mine], R.values[mine], reg)   # the same closed form, U in V's role
+    return V
 
 
-# ============================================================================ check your understanding
+# ============================================================================ als_sweep
+def _sweep_cases(rng):
+    cases = [(Ratings.from_dense(toy("lecture_R")), toy("lecture_U"), toy("lecture_Vt").T, 0.1)]
+    for m, n, k, known, reg in [(9, 6, 2, 0.5, 0.5), (12, 15, 3, 0.4, 1.0), (20, 8, 4, 0.6, 0.05)]:
+        cases.append((_random_ratings(rng, m, n, known, k), rng.normal(size=(m, k)), rng.normal(size=(n, k)), reg))
+    return cases
+
+
+def _objective(R, U, V, reg):
+    e = R.values - np.sum(U[R.rows] * V[R.cols], axis=1)
+    return e @ e + reg * (np.sum(U ** 2) + np.sum(V ** 2))
+
+
+def _users_first(R, U, V, reg):
+    U = user_half_step(R, V, reg)
+    V = item_half_step(R, U, reg)
+    return U, V, _objective(R, U, V, reg)
+
+
+def _stale_factors(R, U, V, reg):
+    # both half-steps from the factors passed in: the users do not see the new V
+    U, V = user_half_step(R, V, reg), item_half_step(R, U, reg)
+    return U, V, _objective(R, U, V, reg)
+
+
+def _mean_loss(R, U, V, reg):
+    U, V, loss = als_sweep(R, U, V, reg)
+    return U, V, loss / len(R)
+
+
+def _loss_without_penalty(R, U, V, reg):
+    U, V, _ = als_sweep(R, U, V, reg)
+    e = R.values - np.sum(U[R.rows] * V[R.cols], axis=1)
+    return U, V, e @ e
+
+
+def _loss_before(R, U, V, reg):
+    U_new, V_new, _ = als_sweep(R, U, V, reg)
+    return U_new, V_new, _objective(R, U, V, reg)
+
+
+@register(
+    lesson=LESSON_06,
+    title="one ALS sweep (item half-step, then user half-step) and the objective it reaches",
+    cases=_sweep_cases,
+    hints=[
+        "Two half-steps in a row, each one uses the freshest factors: first every item from U (your "
+        "item_half_step), then every user from the V you have just computed (user_half_step, shown above).",
+        "The objective is the slides' L(U, V) of section 1 at the NEW factors: the squared errors summed over "
+        "the known entries only, plus λ times the squared entries of U and of V (a sum, not a mean).",
+        "The predictions of the known entries are the row-wise dot products of U[R.rows] and V[R.cols] "
+        "(multiply them elementwise and sum along axis 1): no m x n matrix needed.",
+        "Return three things in this order: the new U (m x k), the new V (n x k) and the loss (a number).",
+    ],
+    diagnostics=[
+        Diagnostic(_users_first, "You updated the users first (from the V you were given), then the items. "
+                                 "mt.ALS, and this exercise, take the item half-step first, from U; the users "
+                                 "then use the NEW V."),
+        Diagnostic(_stale_factors, "Both half-steps used the factors you were given: the user half-step must use "
+                                   "the V computed by the item half-step a line earlier (that is what makes the "
+                                   "loss go down every half-step)."),
+        Diagnostic(_mean_loss, "Your loss is divided by |Ω| (the mean, like mt.gd.loss and history_): this "
+                               "exercise asks for the slides' objective itself, the SUM of squared errors plus "
+                               "the penalty."),
+        Diagnostic(_loss_without_penalty, "Your loss is the squared errors only: add the penalty "
+                                          "λ(Σ‖u_u‖² + Σ‖v_i‖²) of the new factors."),
+        Diagnostic(_loss_before, "Your loss is that of the factors you were GIVEN: compute it at the new U "
+                                 "and V, after the sweep."),
+    ],
+)
+def als_sweep(R, U, V, reg):
+    """One ALS iteration as mt.ALS runs it: the item half-step from U, then the user half-step from
+    the new V; returns the new U, V and the slides' objective L(U, V) at them."""
+    V = item_half_step(R, U, reg)                    # every v_i given U (the V passed in is not needed)
+    U = user_half_step(R, V, reg)                    # every u_u given the NEW V
+    e = R.values - np.sum(U[R.rows] * V[R.cols], axis=1)         # r_ui - u_u . v_i on Omega
+    loss = e @ e + reg * (np.sum(U ** 2) + np.sum(V ** 2))      # slides: squared errors + lambda * penalty
+    return U, V, loss
+
+
+# ============================================================================ questions
 register_question(
-    name="q06_same_rated_set", lesson=LESSON_06, kind="choice",
-    prompt="User A rated *Fargo* 5 and *Twister* 1, user B rated *Fargo* 1 and *Twister* 5, and neither rated "
-           "anything else. For the same model (the same $V$ and $\\lambda$), how do their influence matrices $J$ "
-           "and their impacts on the prediction for *Heat* compare?",
-    choices=["The same $J$ and the same impacts.",
-             "The same $J$, different impacts.",
-             "Different $J$ (their stars differ), but the same impacts.",
-             "Different $J$ and different impacts."],
+    name="q06_users_independent", lesson=LESSON_06, kind="choice",
+    prompt="With $V$ fixed, why can the user half-step solve every user separately (even on different machines)?",
+    choices=[
+        "Because users who rated different items are independent, and ALS first sorts users into groups "
+        "with no common items.",
+        "Because, with $V$ fixed, $L(U, V)$ is a sum of terms $L_u(u_u)$ that each contain only one user's "
+        "vector, so minimizing the sum means minimizing each term on its own.",
+        "Because the closed form is only an approximation that ignores the other users; the loop over "
+        "iterations corrects for it.",
+        "Because $\\lambda > 0$ decouples the users; with $\\lambda = 0$ they would have to be solved jointly.",
+    ],
     answer=1,
-    feedback={0: "$J$ is the same, but an impact is an influence times a rating, $\\gamma_k = J_{ik} r_{uk}$: A's "
-                 "5 stars for *Fargo* and B's 1 star give different impacts (and different predictions).",
-              2: "It is the other way round. $J = V(V_{\\Omega_u}^\\top V_{\\Omega_u} + \\lambda I)^{-1}"
-                 "V_{\\Omega_u}^\\top$ contains no rating, only $V$ and the set of rated movies; the impacts "
-                 "multiply it by the stars, so they are what differs.",
-              3: "The impacts differ, yes, but $J$ does not: it is built from $V$ and WHICH movies were rated, never "
-                 "from the stars (section 5: six users, one $J$)."},
-    explanation="Both rated the same set {*Fargo*, *Twister*}, and $J$ sees only $V$ and that set, so their $J$ "
-                "are identical. The impacts $\\gamma_k = J_{ik} r_{uk}$ multiply the same influences by different "
-                "stars: the same target gets different explanations and different predictions.",
+    feedback={
+        0: "Two users who rated the same movies are still solved separately: they share only the fixed item "
+           "vectors $V$, which are constants in the user half-step. No grouping is needed.",
+        2: "The closed form is exact: each $u_u$ is the true minimizer of its block. Nothing about the other "
+           "users is ignored, because no other user's vector appears in $L_u$.",
+        3: "The separation comes from the structure of the loss (every rating involves one user vector), "
+           "not from $\\lambda$. With $\\lambda = 0$ each user is still a separate (least-squares) problem; "
+           "$\\lambda$ only makes each one well posed.",
+    },
+    explanation="Group the ratings by user: $L(U, V) = \\sum_u [\\sum_{i\\in\\Omega_u} (r_{ui} - u_u^\\top v_i)^2 "
+                "+ \\lambda\\|u_u\\|^2] + \\lambda\\sum_i\\|v_i\\|^2$. With $V$ fixed the last sum is a constant and "
+                "user $u$'s bracket contains only $u_u$. Each user needs just $V$ and their own ratings, so the "
+                "half-step is embarrassingly parallel; the items' half-step likewise.",
 )
 
 register_question(
-    name="q06_impact_is_influence", lesson=LESSON_06, kind="choice",
-    prompt="With $V$ fixed, the impact coefficients $\\alpha_k$ of ALS's prediction (in "
-           "$\\hat r_{ui} = \\sum_k \\alpha_k r_{uk}$) equal the influences $\\beta_k = \\partial \\hat r_{ui} / "
-           "\\partial r_{uk}$. Why?",
-    choices=["Because the paper defines the impact that way for every model.",
-             "Because the prediction is exactly linear in the user's ratings, and the coefficients of a linear "
-             "function are its partial derivatives.",
-             "Because $\\lambda > 0$ makes $J$ symmetric.",
-             "They are only approximately equal, because retraining moves $V$."],
+    name="q06_few_ratings", lesson=LESSON_06, kind="choice",
+    prompt="A user rated 3 movies and $k = 10$. What goes wrong in their update with $\\lambda = 0$, and what "
+           "does $\\lambda > 0$ change?",
+    choices=[
+        "Nothing goes wrong: 3 equations are enough, the solver returns the least-squares fit.",
+        "$V_{\\Omega_u}^\\top V_{\\Omega_u}$ ($10\\times 10$) has rank at most 3, so it is singular and infinitely "
+        "many $u$ fit equally well; $\\lambda I$ makes every eigenvalue at least $\\lambda$, so the system has "
+        "exactly one solution.",
+        "The matrix is $3\\times 3$ instead of $10\\times 10$, so the result has the wrong length; $\\lambda$ "
+        "pads it to length 10.",
+        "With $\\lambda = 0$ the update is fine but overfits; $\\lambda > 0$ only shrinks the result, it does not "
+        "change whether a solution exists.",
+    ],
     answer=1,
-    feedback={0: "The paper defines the impact through SOME linear model of the ratings, and says that this is one "
-                 "choice among several (it mentions integrated gradients). Equality with the influence is a "
-                 "property of ALS with $V$ fixed, not a definition.",
-              2: "$J$ is $n \\times |\\Omega_u|$, not even square, and $\\lambda$ plays no part in the argument: "
-                 "with $\\lambda = 0$ (the paper's LMaFit) the coefficients are still the derivatives.",
-              3: "Retraining is Hypothesis 1's question: whether $J$ describes the RETRAINED model. With $V$ fixed, "
-                 "$\\hat r_{ui} = \\sum_k J_{ik} r_{uk}$ holds exactly, so $\\alpha_k = \\beta_k = J_{ik}$ exactly."},
-    explanation="$\\hat r_{ui} = \\sum_k J_{ik} r_{uk}$ is exactly linear in the user's ratings while $V$ is fixed, "
-                "so its coefficients are its derivatives: $\\alpha_k = \\beta_k = J_{ik}$. Other ways to split a "
-                "prediction into one term per rating exist; this one is special because its coefficients are the "
-                "derivatives. The biased model already shows another split: impacts measured from a baseline.",
+    feedback={
+        0: "Three equations for ten unknowns: the least-squares problem has a whole 7-dimensional family of "
+           "minimizers, and $V_{\\Omega_u}^\\top V_{\\Omega_u}$ is singular, so the normal equations cannot be "
+           "solved (np.linalg.solve raises or returns huge numbers).",
+        2: "$V_{\\Omega_u}^\\top V_{\\Omega_u}$ is always $k\\times k$ ($10\\times 10$) whatever $|\\Omega_u|$ is; "
+           "the problem is its rank, which is at most $|\\Omega_u| = 3$.",
+        3: "With $\\lambda = 0$ there is not even a unique solution: the matrix is singular. That "
+           "$\\lambda I$ makes it positive definite (eigenvalues $\\ge \\lambda$) is exactly what makes the closed "
+           "form well defined.",
+    },
+    explanation="$x^\\top(V_{\\Omega_u}^\\top V_{\\Omega_u} + \\lambda I)x = \\|V_{\\Omega_u}x\\|^2 + "
+                "\\lambda\\|x\\|^2 \\ge \\lambda\\|x\\|^2 > 0$: positive definite, invertible, one minimizer. It has no "
+                "component outside the span of the three $v_i$ (the penalty pushes that part to zero). "
+                "Lesson 07 shows mt.ALS refusing $\\lambda = 0$ on an item with too few ratings.",
 )
 
 register_question(
-    name="q06_appendix_a_ratio", lesson=LESSON_06, kind="expression",
-    prompt="Appendix A, fully observed ratings, the paper's equal scales for user and item vectors: one rating "
-           "$r_{ui}$ changes by $\\varepsilon$. About how many times longer is $\\Delta u_u$ than $\\Delta v_i$? "
-           "Answer in terms of the number of users $m$ and of items $n$.",
-    answer="(m - 1) / (n - 1)", variables=("m", "n"),
-    feedback={"(n - 1) / (m - 1)": "Upside down. $u_u$ is fitted to the $n$ ratings of its row, $v_i$ to the $m$ "
-                                   "ratings of its column: the vector held by MORE data moves less. With many "
-                                   "users, $v_i$ is the one that hardly moves.",
-              "n / m": "Upside down (and without the $-1$): the item vector rests on $m$ ratings and moves less "
-                       "when $m$ is large.",
-              "m / n": "That is the rough version. The paper leaves out the changed entry's own term on both sides: "
-                       "$(m-1)/(n-1)$.",
-              "sqrt((m - 1) / (n - 1))": "That is what the same changes give in the BALANCED scale the ridge penalty "
-                                         "picks ($U^\\top U = V^\\top V$, section 8). The question asks for the "
-                                         "paper's equal scales."},
-    default_feedback="Compare what each vector is fitted to: $u_u$ to the $n$ ratings of user $u$, $v_i$ to the $m$ "
-                     "ratings of item $i$. The more data holds a vector, the less one changed rating moves it.",
-    explanation="Linearize the user's and the item's stationarity conditions separately (Appendix A's (11) and "
-                "(12), section 8): $(\\sum_{k\\ne i} v_k v_k^\\top)\\Delta u_u \\approx \\delta\\, v_i$ and "
-                "$(\\sum_{w\\ne u} u_w u_w^\\top)\\Delta v_i \\approx \\delta\\, u_u$, with the same change "
-                "$\\delta$ of the residual $r_{ui} - \\hat r_{ui}$. The sums are about $(n-1)\\sigma^2 I$ and "
-                "$(m-1)\\sigma^2 I$, and $\\|u_u\\| \\approx \\|v_i\\|$ in equal scales: the ratio is about "
-                "$(m-1)/(n-1)$, the number of the paper's eq. (18).",
-)
-
-register_question(
-    name="q06_small_service", lesson=LESSON_06, kind="number",
-    prompt="A service has $m = 50$ users and $n = 200$ movies, all ratings known. By Appendix A, "
-           "$\\|\\Delta u_u\\| / \\|\\Delta v_i\\| \\approx$ ? (a number; arithmetic such as 3/7 is accepted). "
-           "Would you trust $J$ to predict what retraining does there?",
-    answer=49 / 199,
-    feedback={199 / 49: "Upside down: $(m-1)/(n-1)$ with $m = 50$ USERS and $n = 200$ items.",
-              0.25: "Close: that is $m/n$. Appendix A's ratio is $(m-1)/(n-1)$.",
-              4.0: "Upside down, and without the $-1$: $(m-1)/(n-1)$ with $m = 50$ users, $n = 200$ items.",
-              float(np.sqrt(49 / 199)): "That is the balanced-scale version, $\\sqrt{(m-1)/(n-1)}$; Appendix A's "
-                                        "equal scales give $(m-1)/(n-1)$."},
-    default_feedback="Use Appendix A's ratio $(m-1)/(n-1)$ with $m$ the number of users and $n$ the number of items.",
-    explanation="$49/199 \\approx 0.25 < 1$: the changed item's vector moves about four times MORE than the user's. "
-                "$V$ cannot be treated as fixed, Hypothesis 1 fails, and $J$ is a poor guide to retraining (the "
-                "mirror shapes of section 8). With 50,000 users the ratio would be about 250 and $J$ safe, unless "
-                "the user rated almost everything or the movie has almost no raters.",
-)
-
-register_question(
-    name="q06_leverage_sum", lesson=LESSON_06, kind="number",
-    prompt="Take $\\lambda = 0$, rank 4, and a user who rated 10 movies whose vectors $V_{\\Omega_u}$ span all 4 "
-           "directions. What is the sum of the diagonal entries $J_{kk}$ over the 10 rated movies (how much each "
-           "rated movie's prediction follows its own rating, added up)?",
-    answer=4.0,
-    feedback={10.0: "That would mean every rated movie's prediction follows its own rating one for one "
-                    "($J_{kk} = 1$). The user vector has only 4 numbers to fit 10 ratings: it cannot.",
-              0.4: "That is the AVERAGE $J_{kk}$ (4 / 10); the question asks for the sum.",
-              1.0: "Each single $J_{kk}$ is at most 1; their sum counts how many directions the user vector can "
-                   "follow.",
-              2.5: "That is 10 / 4, the number of ratings per unknown; the sum is the number of unknowns."},
-    default_feedback="The rated rows of $J$ form the hat matrix $H = V_{\\Omega_u}(V_{\\Omega_u}^\\top "
-                     "V_{\\Omega_u})^{-1}V_{\\Omega_u}^\\top$ of the user's least-squares fit. What is the trace "
-                     "of a projection?",
-    explanation="With $\\lambda = 0$, $H$ is the orthogonal projection onto the 4-dimensional column space of "
-                "$V_{\\Omega_u}$, and the trace of a projection is its rank: 4. With $\\lambda > 0$ the trace is "
-                "$\\sum_j s_j^2/(s_j^2 + \\lambda) < 4$ (about 3.7 for user 325). That is why one more star for "
-                "*Scream* moved its own prediction by only about 0.6: on average a rating moves its own prediction "
-                "by at most rank / $|\\Omega_u|$.",
+    name="q06_global_minimum", lesson=LESSON_06, kind="choice",
+    prompt="The ALS loss never increases. Does ALS therefore find the global minimum of $L(U, V)$?",
+    choices=[
+        "Yes: every half-step is a global minimum, so the alternation ends at the global minimum.",
+        "Yes, provided $\\lambda > 0$, because then $L$ is strictly convex in $(U, V)$.",
+        "No: each half-step is the global minimum of its block, but $L$ is not convex in $(U, V)$ jointly; "
+        "ALS stops at a stationary point that can depend on the random start.",
+        "No: the loss never increases but it may stay far above every stationary point, because ALS has no "
+        "learning rate.",
+    ],
+    answer=2,
+    feedback={
+        0: "A global minimum over $U$ with $V$ held fixed is not a global minimum over both: section 2's "
+           "$(1 - uv)^2$ shows a saddle at $(0, 0)$ where both one-variable problems are at a stationary point.",
+        1: "$\\lambda > 0$ makes each BLOCK strictly convex, not the joint problem: $(1 - uv)^2 + "
+           "\\lambda(u^2 + v^2)$ still has a saddle at $(0, 0)$ for $\\lambda < 1$ (Hessian eigenvalues "
+           "$2\\lambda \\pm 2$).",
+        3: "The losses are bounded below and decrease, and under mild conditions the iterates approach a "
+           "stationary point; the missing learning rate is an advantage (each step is exact), not a cause of "
+           "stalling.",
+    },
+    explanation="Block-wise exact minimization gives a monotone loss, which converges to a stationary point. "
+                "The joint problem is not convex, and its minimizers are not even unique: $(UQ, VQ)$ for any "
+                "orthogonal $k\\times k$ $Q$ (e.g. $(-U, -V)$) has the same predictions and the same penalty.",
 )

@@ -1,629 +1,316 @@
-r"""Exercises of lesson 07_fast_influence_analysis (registered on import).
+"""Exercises and questions of lesson 07_als_in_practice (registered on import).
 
-FIA (Cheng, Shen, Huang, Zhu, KDD 2019, section 3.2) explains the prediction y_hat = u_u . v_i of a
-trained matrix factorization by the influence of each training rating z on it,
+Lesson 06 derived one user's closed form, u_u = (V_O^T V_O + lambda I)^{-1} V_O^T r_O; lesson 07
+runs ALS on MovieLens 100K. Its exercises:
 
-    INFL(z) = y_hat(theta) - y_hat(theta_{-z})                                    (eq. 10)
+- ``biased_user_update``: with biases, r_hat_ui = mu + b_u + c_i + u_u . v_i. With V, the item biases
+  c and mu fixed, user u's block is again a ridge regression, with one more weight: the features of
+  item i are (v_i, 1), the targets r_ui - mu - c_i, and mt.ALS penalizes b_u by the same lambda:
 
-(positive: z pushed the prediction up), estimated to first order over the few parameters the
-prediction depends on, theta_t = (u_u, v_i):
+      (u_u, b_u) = (X^T X + lambda I)^{-1} X^T (r_O - mu - c_O),   X = [V_O, 1]   (|Omega_u| x (k + 1)).
 
-    INFL(z) ~ -grad y_hat^T H^{-1} grad l(z)                                    (eqs. 11, 18)
-
-Our objective is the SUM of the squared errors plus lambda times the squared norms (the paper
-averages; its 1/n' cancels against the 1/n' inside its mean Hessian). Removing z moves the minimizer
-by theta_{-z} - theta ~ H^{-1} grad l(z), since theta minimizes L and theta_{-z} minimizes
-L - l(z); so y_hat_{-z} - y_hat ~ grad y_hat^T H^{-1} grad l(z) and INFL ~ -grad y_hat^T H^{-1} grad l(z).
-
-For one of the user's OWN ratings z = (u, j, r_uj), only u_u's block is involved (v_j is not in
-theta_t, and H is block-diagonal because (u, i) itself is not a training rating):
-
-    H_uu = 2 (V_O^T V_O + lambda I),      grad_u l(z) = -2 e_z v_j,  e_z = r_uj - u_u . v_j,
-    grad_u y_hat = v_i,
-    INFL(z) ~ -v_i^T H_uu^{-1} (-2 e_z v_j) = e_z v_i^T (V_O^T V_O + lambda I)^{-1} v_j
-
-with V_O = V[Omega_u] the user's rated items (z included). The 2s cancel. Exact removal (ridge
-regression for u_u with V fixed) differs only by the leverage h_z = v_j^T (V_O^T V_O + lambda I)^{-1} v_j:
-INFL_exact = INFL / (1 - h_z) (Sherman-Morrison).
-
-The lesson's exercises, in the order the lesson meets them:
-
-* ``ridge_influence_1d``: eq. (11) on a 1-D ridge regression y_hat = w x (the warm-up, section 2);
-* ``infl_of_user_rating``: eq. (18) over the user block (FIA, before the lesson shows ``fia_by_hand``);
-* ``exact_local_infl``: the exact local leave-one-out by a Sherman-Morrison downdate of
-  (V_O^T V_O + lambda I)^{-1}, for every rating of the user at once (before ``fia(exact_local=True)``);
-* ``because_you_rated``: a find-out on MovieLens with ``mt.explain.fia``: the user's rating that pushes
-  a prediction up the most.
-
-Then the check-your-understanding questions (``q07_*``).
+- ``best_reg``: a find-out on MovieLens 100K, the lambda of a grid with the lowest validation RMSE
+  (hyperparameters are chosen on validation data, never on the test set).
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ..data import toy
+from ..als import ALS
+from ..data import synthetic, toy
+from ..ratings import Ratings
 from .registry import Diagnostic, register, register_question
 
-LESSON_07 = "07_fast_influence_analysis"
+LESSON_07 = "07_als_in_practice"
 
 
-# ============================================================================ 1. the 1-D warm-up (section 2)
-def _ridge_1d_cases(rng):
-    cases = [(np.array([-1.0, 0.5, 1.5, 2.0, -0.5]), np.array([-0.5, 1.0, 1.0, 2.5, 0.0]), 0.5, 2.0)]
-    for n, lam, x_t in [(20, 1.0, 2.0), (8, 0.3, -1.5), (50, 4.0, 0.7), (12, 0.05, 3.0)]:
-        x = rng.normal(size=n)
-        y = 0.8 * x + 0.5 * rng.normal(size=n)
-        x[-1], y[-1] = 3.5, 0.5                            # one far point off the line (high leverage)
-        cases.append((x, y, lam, x_t))
-    return cases
+# ============================================================================ biased_user_update
+def _slides_biased_case():
+    """User 0 of the slides' 4 x 6 example under a biased ALS fit (k = 2, lambda = 0.1): its V,
+    item biases and mu. The reference then reproduces the fit's own U_[0] and user_bias_[0]."""
+    ratings = Ratings.from_dense(toy("lecture_R"))
+    model = ALS(rank=2, reg=0.1, n_iters=20, biased=True, seed=0).fit(ratings)
+    mine = ratings.rows == 0
+    return (model.V_, model.item_bias_, model.mu_, ratings.cols[mine], ratings.values[mine], 0.1)
 
 
-def _ridge_1d_parts(x, y, lam):
-    w = np.sum(x * y) / (np.sum(x**2) + lam)
-    return w, y - w * x, np.sum(x**2) + lam
-
-
-def _r1_sign(x, y, lam, x_t):
-    return -ridge_influence_1d(x, y, lam, x_t)
-
-
-def _r1_exact(x, y, lam, x_t):
-    _, _, A = _ridge_1d_parts(x, y, lam)
-    return ridge_influence_1d(x, y, lam, x_t) / (1 - x**2 / A)
-
-
-def _r1_rating_not_residual(x, y, lam, x_t):
-    _, _, A = _ridge_1d_parts(x, y, lam)
-    return x_t * y * x / A
-
-
-def _r1_no_lambda(x, y, lam, x_t):
-    w, e, _ = _ridge_1d_parts(x, y, lam)
-    return x_t * e * x / np.sum(x**2)
-
-
-def _r1_half(x, y, lam, x_t):
-    return ridge_influence_1d(x, y, lam, x_t) / 2
-
-
-def _r1_no_x_t(x, y, lam, x_t):
-    return ridge_influence_1d(x, y, lam, x_t) / x_t
-
-
-@register(
-    lesson=LESSON_07,
-    title="First-order influence of every training point on a 1-D ridge prediction (eq. 11)",
-    cases=_ridge_1d_cases,
-    hints=[
-        "Everything is a number here: the prediction ŷ = ŵ x_t depends on the one parameter w, so ∇ŷ, H and "
-        "∇l(z) are scalars. Start from the fitted ŵ (its closed form is in the text) and the residuals e_z.",
-        "H is the second derivative of the WHOLE objective L(w), penalty included; ∇l(z) is the first derivative "
-        "of the ONE squared error (y_z − w x_z)², at ŵ; ∇ŷ is dŷ/dw. Each of the first two carries a factor 2.",
-        "Work on whole arrays: the N residuals give the N gradients ∇l(z_j) at once, and one expression gives "
-        "all N influences, no loop. Mind the sign: INFL = ŷ − ŷ₋z is MINUS ∇ŷ H⁻¹ ∇l(z).",
-    ],
-    diagnostics=[
-        Diagnostic(_r1_sign, "Your influences have the wrong sign. INFL(z) = ŷ − ŷ₋z, and removing z moves ŵ by "
-                             "about +H⁻¹∇l(z), so INFL ≈ −∇ŷ H⁻¹ ∇l(z). Check: a point above the line (e_z > 0) at "
-                             "x_z of the same sign as x_t pulled the prediction UP, a positive influence."),
-        Diagnostic(_r1_exact, "You computed the EXACT leave-one-out change (ŵ refitted without z, or the first-order "
-                              "value divided by 1 − h_z). That is the truth the estimate approximates; the exercise "
-                              "asks for the first-order estimate of eq. (11), one derivative at the fitted ŵ with z "
-                              "still in the data."),
-        Diagnostic(_r1_rating_not_residual, "You used y_z where the residual e_z = y_z − ŵ x_z belongs: l(z) is the "
-                                            "squared error, so its derivative is −2 (y_z − ŵ x_z) x_z. A point the "
-                                            "fit already passes through has no pull on ŵ."),
-        Diagnostic(_r1_no_lambda, "λ is missing from your H: the penalty λw² adds 2λ to the second derivative of "
-                                  "L(w)."),
-        Diagnostic(_r1_half, "Your influences are half the expected ones: one factor 2 got lost. Both H = L''(ŵ) "
-                             "and ∇l(z) carry a 2 (they cancel); keep both or neither."),
-        Diagnostic(_r1_no_x_t, "You returned the change of ŵ, not of the prediction: ŷ = ŵ x_t, so ∇ŷ = x_t "
-                               "multiplies the result."),
-    ],
-)
-def ridge_influence_1d(x, y, lam, x_t):
-    r"""First-order INFL(z_j) = y_hat - y_hat_{-z_j} of every point on the prediction w x_t (eq. 11), 1-D ridge."""
-    w = np.sum(x * y) / (np.sum(x**2) + lam)              # the ridge fit w_hat
-    e = y - w * x                                         # residuals e_z
-    H = 2 * (np.sum(x**2) + lam)                          # L''(w): the 1 x 1 Hessian
-    grad_l = -2 * e * x                                   # d l(z) / dw for every point z
-    return -x_t * grad_l / H                              # eq. (11): -grad_y H^-1 grad_l(z), grad_y = x_t
-
-
-# ============================================================================ 2. FIA over the user block (section 4)
-
-# ---------------------------------------------------------------------------- test cases
-def _ridge(V_O, ratings_of_user, reg):
-    return np.linalg.solve(V_O.T @ V_O + reg * np.eye(V_O.shape[1]), V_O.T @ ratings_of_user)
-
-
-def _slides_user_0():
-    """The slides' 4 x 6 example: user 0 rated items 0, 3, 5 with 1, 2, 1 stars; V = (V^T)^T,
-    lambda = 0.1, u_u the ALS user update; the prediction for item 2, the rating of item 3 removed."""
-    R = toy("lecture_R")
-    rated = np.flatnonzero(~np.isnan(R[0]))
-    V, reg = toy("lecture_Vt").T, 0.1
-    u = _ridge(V[rated], R[0, rated], reg)
-    return V, rated, R[0, rated], u, reg, 2, 1
-
-
-def _infl_cases(rng):
-    cases = [_slides_user_0()]
-    # (n items, k, |Omega_u|, lambda): more ratings than k (so that dropping lambda still solves),
-    # never 2 ratings (1/|Omega_u| would look like the factor-2 mistake)
-    for n, k, count, reg in [(12, 3, 6, 0.5), (25, 5, 11, 1.0), (9, 1, 4, 0.2), (40, 4, 17, 3.0), (15, 6, 8, 0.05)]:
+def _biased_cases(rng):
+    """The slides' example first; then random item factors and biases, the rated items in any order,
+    and once fewer ratings than k + 1 unknowns (lambda makes it well posed). A user never rated
+    every item, so the rated items' biases are a proper subset."""
+    cases = [_slides_biased_case()]
+    for n, k, count, reg, mu in [(10, 3, 6, 0.5, 3.5), (20, 5, 12, 1.0, 3.0), (8, 1, 4, 0.2, 3.8),
+                                 (50, 4, 30, 10.0, 3.5), (15, 6, 4, 0.05, 3.2)]:
         V = rng.normal(size=(n, k))
-        items = rng.permutation(n)
-        rated, target = items[:count], int(items[count])     # the target item is not rated
+        item_bias = rng.normal(0.0, 0.5, size=n)
+        rated = rng.choice(n, size=count, replace=False)       # not sorted: any order of Omega_u works
         ratings = rng.integers(1, 6, size=count).astype(float)
-        u = _ridge(V[rated], ratings, reg)                   # the fitted u_u: the ALS user update
-        cases.append((V, rated, ratings, u, reg, target, int(rng.integers(count))))
+        cases.append((V, item_bias, mu, rated, ratings, reg))
     return cases
 
 
-# ---------------------------------------------------------------------------- wrong answers
-def _parts(V, rated_items, ratings_of_user, u, removed):
+def _ridge(X, y, penalty):
+    return np.linalg.solve(X.T @ X + np.diag(penalty), X.T @ y)
+
+
+def _biased_variant(V, item_bias, mu, rated_items, ratings_of_user, reg, targets="all", penalize_bias=True,
+                    split=True):
+    """The joint (u_u, b_u) solve with one thing changed (the typical mistakes below)."""
+    X = np.column_stack([V[rated_items], np.ones(len(rated_items))])
+    offset = {"all": mu + item_bias[rated_items], "no_item_bias": mu, "no_mu": item_bias[rated_items]}[targets]
+    penalty = np.full(X.shape[1], float(reg))
+    if not penalize_bias:
+        penalty[-1] = 0.0
+    w = _ridge(X, ratings_of_user - offset, penalty)
+    return (w[:-1], w[-1]) if split else w
+
+
+def _bias_first(V, item_bias, mu, rated_items, ratings_of_user, reg):
+    # b_u as the mean of what mu and c_i leave over, then u_u by the plain update on the rest
+    left = ratings_of_user - mu - item_bias[rated_items]
+    b = left.mean()
     V_O = V[rated_items]
-    v_z = V[rated_items[removed]]
-    return V_O, v_z, ratings_of_user[removed] - u @ v_z
+    return np.linalg.solve(V_O.T @ V_O + reg * np.eye(V.shape[1]), V_O.T @ (left - b)), b
 
 
-def _wrong_sign(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-    return -infl_of_user_rating(V, rated_items, ratings_of_user, u, reg, target_item, removed)
-
-
-def _two_in_hessian_only(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-    return infl_of_user_rating(V, rated_items, ratings_of_user, u, reg, target_item, removed) / 2
-
-
-def _two_in_gradient_only(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-    return 2 * infl_of_user_rating(V, rated_items, ratings_of_user, u, reg, target_item, removed)
-
-
-def _mean_factor(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-    return infl_of_user_rating(V, rated_items, ratings_of_user, u, reg, target_item, removed) / len(rated_items)
-
-
-def _no_reg(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-    V_O, v_z, e_z = _parts(V, rated_items, ratings_of_user, u, removed)
-    return e_z * V[target_item] @ np.linalg.solve(V_O.T @ V_O, v_z)
-
-
-def _all_items(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-    _, v_z, e_z = _parts(V, rated_items, ratings_of_user, u, removed)
-    return e_z * V[target_item] @ np.linalg.solve(V.T @ V + reg * np.eye(V.shape[1]), v_z)
-
-
-def _rating_not_residual(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-    V_O, v_z, _ = _parts(V, rated_items, ratings_of_user, u, removed)
-    return ratings_of_user[removed] * V[target_item] @ np.linalg.solve(V_O.T @ V_O + reg * np.eye(V.shape[1]), v_z)
-
-
-def _z_left_out_of_hessian(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-    V_O, v_z, e_z = _parts(V, rated_items, ratings_of_user, u, removed)
-    H_without_z = V_O.T @ V_O - np.outer(v_z, v_z) + reg * np.eye(V.shape[1])
-    return e_z * V[target_item] @ np.linalg.solve(H_without_z, v_z)
-
-
-def _removed_as_item_id(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-    V_O = V[rated_items]
-    v_z = V[removed]                                  # V[removed]: the item numbered `removed`, not the rated one
-    e_z = ratings_of_user[removed] - u @ v_z
-    return e_z * V[target_item] @ np.linalg.solve(V_O.T @ V_O + reg * np.eye(V.shape[1]), v_z)
-
-
-def _removed_item_as_target(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-    return infl_of_user_rating(V, rated_items, ratings_of_user, u, reg, rated_items[removed], removed)
+def _all_item_biases(V, item_bias, mu, rated_items, ratings_of_user, reg):
+    # every item's bias subtracted from the user's |Omega_u| ratings: the shapes cannot match
+    y = ratings_of_user - mu - item_bias
+    X = np.column_stack([V[rated_items], np.ones(len(rated_items))])
+    w = np.linalg.solve(X.T @ X + reg * np.eye(X.shape[1]), X.T @ y)
+    return w[:-1], w[-1]
 
 
 @register(
     lesson=LESSON_07,
-    title="INFL of one of the user's ratings on a prediction, from the k x k block Hessian (FIA eq. 18)",
-    cases=_infl_cases,
+    title="the ALS update of one user with biases: the pair (u_u, b_u), given V, the item biases and mu",
+    cases=_biased_cases,
     hints=[
-        "Only u_u moves: the prediction is ŷ = u_uᵀ v_target, and the rating z = (u, j, r) touches θ_t = (u_u, v_i) "
-        "through u_u alone. INFL(z) ≈ −∇ŷᵀ H⁻¹ ∇l(z) with the gradients and the Hessian taken with respect to u_u.",
-        "With V fixed, the user's loss is Σ_{j∈Ω_u} (r_uj − uᵀv_j)² + λ‖u‖²: its Hessian is H = 2(V_Ωᵀ V_Ω + λI) "
-        "(V_Ω = V[rated_items], z included), the gradient of l(z) = (r_z − uᵀv_z)² is −2 e_z v_z with the residual "
-        "e_z = r_z − uᵀv_z, and ∇ŷ = v_target.",
-        "Put the three pieces into −∇ŷᵀ H⁻¹ ∇l(z): the two 2s cancel, leaving the residual times a similarity "
-        "of v_target and v_z measured through the inverse of V_ΩᵀV_Ω + λI.",
-        "`removed` is a position in rated_items, not an item number: the removed rating's item is the one at that "
-        "position, and its stars are at the same position of ratings_of_user. Solve the k × k system with "
-        "np.linalg.solve instead of forming an inverse.",
+        "With μ and every c_i fixed, each rating leaves r_ui − μ − c_i for the user's part u_u·v_i + b_u. "
+        "That is user_update's ridge regression again (lesson 06), with one more unknown.",
+        "b_u is a weight whose input is 1 for every rating: give each rated item the features (v_i, 1), a "
+        "|Ω_u| × (k+1) matrix (a column of ones next to the rated rows of V). The targets need the biases "
+        "of the RATED items only (index item_bias like V).",
+        "The penalty λ(‖u_u‖² + b_u²) puts λ on all k+1 diagonal entries of the normal equations, the bias's "
+        "included, and u_u and b_u are solved TOGETHER in one (k+1) × (k+1) system, not one after the other.",
+        "Solve with np.linalg.solve as in user_update, then split the solution: its first k numbers are u_u, "
+        "the last one is b_u. Return them as a pair (a vector and a number).",
     ],
     diagnostics=[
-        Diagnostic(_wrong_sign, "Your influence has the wrong sign. INFL(z) = ŷ − ŷ₋z: removing z moves u by about "
-                                "+H⁻¹∇l(z) (θ minimizes L, θ₋z minimizes L − l(z)), so ŷ₋z − ŷ ≈ ∇ŷᵀH⁻¹∇l(z) and "
-                                "INFL ≈ −∇ŷᵀH⁻¹∇l(z), with ∇l(z) = −2 e_z v_z. A rating above its prediction "
-                                "(e_z > 0) of a similar item pushes ŷ UP: positive influence."),
-        Diagnostic(_two_in_hessian_only, "Your result is half the expected one: the Hessian has the 2 "
-                                         "(H = 2(V_ΩᵀV_Ω + λI)) but your gradient of l(z) = (r_z − uᵀv_z)² lost its 2: "
-                                         "it is −2 e_z v_z. Keep both 2s or neither: they cancel."),
-        Diagnostic(_two_in_gradient_only, "Your result is twice the expected one: the gradient has its 2 (−2 e_z v_z) "
-                                          "but your Hessian lost its 2: the second derivative of "
-                                          "Σ(r − uᵀv_j)² + λ‖u‖² is 2(V_ΩᵀV_Ω + λI). Keep both 2s or neither."),
-        Diagnostic(_mean_factor, "You divided by n' = |Ω_u|. The paper's 1/n' in eq. (18) goes with its MEAN "
-                                 "Hessian H = (1/n') Σ ∇²l; with our summed Hessian 2(V_ΩᵀV_Ω + λI) the two "
-                                 "factors cancel and no 1/n' remains."),
-        Diagnostic(_no_reg, "λI is missing from your Hessian: the penalty λ‖u‖² contributes 2λI, "
-                            "so H = 2(V_ΩᵀV_Ω + λI)."),
-        Diagnostic(_all_items, "Your Hessian is built from ALL items (VᵀV). Only the ratings that contain u_u enter "
-                               "its block: V_Ω = V[rated_items], H = 2(V_ΩᵀV_Ω + λI)."),
-        Diagnostic(_rating_not_residual, "You used the rating r_z where the residual e_z = r_z − uᵀv_z belongs: "
-                                         "the gradient of (r_z − uᵀv_z)² is −2(r_z − uᵀv_z) v_z. A rating the model "
-                                         "already predicts exactly has no pull on u and no influence."),
-        Diagnostic(_z_left_out_of_hessian, "You left z out of the Hessian (V_ΩᵀV_Ω − v_z v_zᵀ + λI). That is in fact "
-                                           "the EXACT leave-one-out change of this ridge problem (Sherman–Morrison), "
-                                           "INFL / (1 − h_z) with h_z = v_zᵀ(V_ΩᵀV_Ω + λI)⁻¹v_z; the exercise asks "
-                                           "for eq. (18), the first-order estimate at the trained θ, whose Hessian "
-                                           "includes z."),
-        Diagnostic(_removed_as_item_id, "`removed` is a POSITION in rated_items, not an item number: the removed "
-                                        "rating's item is rated_items[removed], so v_z = V[rated_items[removed]]."),
-        Diagnostic(_removed_item_as_target, "You used the removed item's vector v_z where the target's belongs: "
-                                            "∇ŷ = v_target = V[target_item] (the prediction we explain), "
-                                            "and v_z only enters through ∇l(z)."),
+        Diagnostic(lambda *case: _biased_variant(*case, targets="no_item_bias"),
+                   "Your targets are r_ui − μ: the item biases are missing. With c_i fixed, the user's part has "
+                   "to explain r_ui − μ − c_i; subtract the rated items' biases, item_bias[rated_items]."),
+        Diagnostic(lambda *case: _biased_variant(*case, targets="no_mu"),
+                   "Your targets are r_ui − c_i: μ is missing, so b_u has to absorb the global mean (about 3.5 "
+                   "stars) and the penalty pulls it down. Subtract μ as well."),
+        Diagnostic(lambda *case: _biased_variant(*case, penalize_bias=False),
+                   "You left b_u unpenalized (λ on the first k diagonal entries only). That is a sensible model, "
+                   "but not mt.ALS's: its objective penalizes the biases with the same λ, λ(‖u_u‖² + b_u²), so "
+                   "λ goes on all k+1 diagonal entries."),
+        Diagnostic(_bias_first,
+                   "You fitted b_u first (the mean of what μ and c_i leave over) and then u_u on the rest. The two "
+                   "are coupled: the constant feature 1 and the v_i are not orthogonal. Solve for (u_u, b_u) "
+                   "jointly, in one (k+1) × (k+1) system."),
+        Diagnostic(lambda *case: _biased_variant(*case, split=False),
+                   "You returned the whole solution, one vector of length k+1: split it into the pair "
+                   "(u_u, b_u), the first k numbers and the last one."),
+        Diagnostic(_all_item_biases,
+                   "You subtracted ALL n item biases from the user's |Ω_u| ratings, so the shapes do not match: "
+                   "select the rated items' biases, item_bias[rated_items], as you select V[rated_items]."),
     ],
 )
-def infl_of_user_rating(V, rated_items, ratings_of_user, u, reg, target_item, removed):
-    r"""INFL(z) of the user's rating z on the prediction u^T v_target (FIA, KDD 2019, eq. 18, our notation).
+def biased_user_update(V, item_bias, mu, rated_items, ratings_of_user, reg):
+    r"""The ALS update of one user with biases, as ``mt.ALS(biased=True)`` runs it.
 
-    .. math::
-        \mathrm{INFL}(z) \approx -\nabla_u \hat y^\top H^{-1} \nabla_u l(z)
-        = e_z\, v_t^\top (V_\Omega^\top V_\Omega + \lambda I)^{-1} v_z,
-        \quad H = 2(V_\Omega^\top V_\Omega + \lambda I),\ \nabla_u l(z) = -2 e_z v_z,\ \nabla_u \hat y = v_t
-
-    Parameters
-    ----------
-    V : ndarray, shape (n, k)
-        Item factors, fixed; row i is v_i.
-    rated_items : int array, shape (|Omega_u|,)
-        The items user u rated (Omega_u, z included).
-    ratings_of_user : ndarray, shape (|Omega_u|,)
-        The user's ratings of those items, in the same order.
-    u : ndarray, shape (k,)
-        The trained user vector u_u.
-    reg : float
-        lambda > 0 (the summed objective: sum of squared errors + lambda ||u||^2).
-    target_item : int
-        The item whose prediction u^T v_target we explain (not rated by the user).
-    removed : int
-        Position in ``rated_items`` of the rating z whose influence we want.
+    With V, the item biases c and mu fixed, (u_u, b_u) minimizes
+    sum over i in Omega_u of (r_ui - mu - b_u - c_i - u_u . v_i)^2 + lambda (||u_u||^2 + b_u^2):
+    a ridge regression with the features (v_i, 1) and the targets r_ui - mu - c_i.
 
     Returns
     -------
-    float
-        INFL(z) = y_hat - y_hat_{-z} to first order: positive when z pushes the prediction up.
+    (u_u, b_u) : ndarray of shape (k,) and float
     """
-    V_O = V[rated_items]                                   # V_Omega: the rated items' vectors
-    v_z = V[rated_items[removed]]                          # the removed rating's item vector
-    e_z = ratings_of_user[removed] - u @ v_z               # its residual r_z - u^T v_z
-    H = 2 * (V_O.T @ V_O + reg * np.eye(V.shape[1]))       # the k x k Hessian of the user's block
-    grad_l = -2 * e_z * v_z                                # gradient of l(z) = (r_z - u^T v_z)^2 wrt u
-    grad_y = V[target_item]                                # gradient of y_hat = u^T v_target wrt u
-    return -grad_y @ np.linalg.solve(H, grad_l)            # INFL(z) = -grad_y^T H^-1 grad_l
+    X = np.column_stack([V[rated_items], np.ones(len(rated_items))])   # features (v_i, 1): |Omega_u| x (k+1)
+    y = ratings_of_user - mu - item_bias[rated_items]                   # what mu and c_i leave for u_u . v_i + b_u
+    A = X.T @ X + reg * np.eye(X.shape[1])                              # lambda on u_u AND on b_u
+    w = np.linalg.solve(A, X.T @ y)                                     # the joint ridge solution
+    return w[:-1], w[-1]                                                # (u_u, b_u)
 
 
-# ============================================================================ 3. exact local leave-one-out (section 4)
-def _exact_local_cases(rng):
-    # the cases of infl_of_user_rating without `removed`: every rating of the user is removed in turn
-    return [case[:-1] for case in _infl_cases(rng)]
+# ============================================================================ best_reg (MovieLens)
+BEST_REG_ITERS = 10   # mt.ALS iterations per fit in best_reg (stated in the lesson's stub)
 
 
-def _ell_parts(V, rated_items, ratings_of_user, u, reg, target_item):
-    V_O = V[rated_items]
-    A = V_O.T @ V_O + reg * np.eye(V.shape[1])
-    s = V_O @ np.linalg.solve(A, V[target_item])           # v_z^T A^-1 v_t for every z
-    h = np.einsum("zk,kz->z", V_O, np.linalg.solve(A, V_O.T))
-    return V_O, A, s, h
+@functools.lru_cache(maxsize=1)
+def _movielens_split():
+    """MovieLens 100K split as lesson 07 does it: 80% train (of which 80% fit, 20% validation)."""
+    from ..data import load_movielens
+
+    train, _test = load_movielens("100k").split(0.2, seed=0)   # the test set is never used here
+    return train.split(0.2, seed=1)
 
 
-def _ell_first_order(V, rated_items, ratings_of_user, u, reg, target_item):
-    V_O, _, s, _ = _ell_parts(V, rated_items, ratings_of_user, u, reg, target_item)
-    return (ratings_of_user - V_O @ u) * s
+def _best_reg_cases(rng):
+    data, _, _ = synthetic(60, 40, rank=2, density=0.3, noise=0.5, seed=int(rng.integers(1000)))
+    small_fit, small_valid = data.split(0.25, seed=0)
+    fit, valid = _movielens_split()
+    return [(small_fit, small_valid, 2, (0.1, 0.3, 1.0, 3.0, 10.0)),
+            (fit, valid, 10, (1.0, 3.0, 10.0, 30.0))]
 
 
-def _ell_plus_leverage(V, rated_items, ratings_of_user, u, reg, target_item):
-    V_O, _, s, h = _ell_parts(V, rated_items, ratings_of_user, u, reg, target_item)
-    return (ratings_of_user - V_O @ u) * s / (1 + h)
+def _fingerprint(r):
+    return (r.shape, len(r), hash(r.rows.tobytes()), hash(r.cols.tobytes()), hash(r.values.tobytes()))
 
 
-def _ell_update_formula(V, rated_items, ratings_of_user, u, reg, target_item):
-    # Sherman-Morrison for ADDING v v^T, (A + v v^T)^-1 = A^-1 - A^-1 v v^T A^-1 / (1 + h), used to remove z
-    V_O, A, _, _ = _ell_parts(V, rated_items, ratings_of_user, u, reg, target_item)
-    A_inv, b = np.linalg.inv(A), V_O.T @ ratings_of_user
-    out = []
-    for v, r in zip(V_O, ratings_of_user):
-        wrong_inv = A_inv - np.outer(A_inv @ v, A_inv @ v) / (1 + v @ A_inv @ v)
-        out.append(V[target_item] @ (u - wrong_inv @ (b - r * v)))
-    return np.array(out)
+@functools.lru_cache(maxsize=16)
+def _grid_rmse(train_key, valid_key, rank, regs):
+    train, valid = _GRID_DATA[train_key], _GRID_DATA[valid_key]
+    models = [ALS(rank=rank, reg=reg, n_iters=BEST_REG_ITERS, seed=0).fit(train) for reg in regs]
+    return np.array([mdl.rmse(train) for mdl in models]), np.array([mdl.rmse(valid) for mdl in models])
 
 
-def _ell_sign(V, rated_items, ratings_of_user, u, reg, target_item):
-    return -exact_local_infl(V, rated_items, ratings_of_user, u, reg, target_item)
+_GRID_DATA: dict = {}
 
 
-def _ell_rhs_kept(V, rated_items, ratings_of_user, u, reg, target_item):
-    # z taken out of A only: u_{-z} = (A - v_z v_z^T)^-1 V_O^T r, the right-hand side still holds r_z v_z
-    V_O, A, _, _ = _ell_parts(V, rated_items, ratings_of_user, u, reg, target_item)
-    b = V_O.T @ ratings_of_user
-    return np.array([V[target_item] @ (u - np.linalg.solve(A - np.outer(v, v), b)) for v in V_O])
+def _rmse_on_grid(train, valid, rank, regs):
+    """(train RMSE, validation RMSE) of every lambda; cached, the wrong answers below share it."""
+    keys = []
+    for r in (train, valid):
+        key = _fingerprint(r)
+        _GRID_DATA.setdefault(key, r)
+        keys.append(key)
+    return _grid_rmse(keys[0], keys[1], int(rank), tuple(float(x) for x in regs))
 
 
-def _ell_no_reg(V, rated_items, ratings_of_user, u, reg, target_item):
-    return exact_local_infl(V, rated_items, ratings_of_user, u, 0.0, target_item)
+def _lowest_train_rmse(train, valid, rank, regs):
+    return regs[int(np.argmin(_rmse_on_grid(train, valid, rank, regs)[0]))]
 
 
-def _ell_rating_not_residual(V, rated_items, ratings_of_user, u, reg, target_item):
-    _, _, s, h = _ell_parts(V, rated_items, ratings_of_user, u, reg, target_item)
-    return ratings_of_user * s / (1 - h)
+def _best_rmse_not_reg(train, valid, rank, regs):
+    return float(np.min(_rmse_on_grid(train, valid, rank, regs)[1]))
 
 
-@register(
-    lesson=LESSON_07,
-    title="Exact change of a prediction when each of the user's ratings is removed (V fixed), "
-          "by a rank-one downdate",
-    cases=_exact_local_cases,
-    hints=[
-        "Removing z changes two things in the user's ridge problem (u = A⁻¹ V_Ωᵀ r, A = V_ΩᵀV_Ω + λI): A loses "
-        "v_z v_zᵀ and the right-hand side V_Ωᵀ r loses r_z v_z. Write u₋z with both changes, then the change of "
-        "the prediction v_targetᵀ(u − u₋z).",
-        "Sherman–Morrison gives the inverse after a rank-one change from the inverse you already have: "
-        "(A − v vᵀ)⁻¹ = A⁻¹ + A⁻¹v vᵀA⁻¹ / (1 − vᵀA⁻¹v). One k × k inverse (or solve) then serves every z.",
-        "Multiply it out using u = A⁻¹V_Ωᵀr: u − u₋z comes out as the residual e_z = r_z − uᵀv_z times A⁻¹v_z, "
-        "divided by 1 − h_z with the leverage h_z = v_zᵀA⁻¹v_z. Section 2's 1-D result, in k dimensions.",
-        "All ratings at once: the |Ω_u| × k matrix of the rows v_zᵀA⁻¹ gives, multiplied by v_target, every "
-        "similarity, and, multiplied row by row with V_Ω and summed (np.einsum or a sum of a product), every "
-        "leverage.",
-    ],
-    diagnostics=[
-        Diagnostic(_ell_first_order, "These are FIA's first-order estimates (the previous exercise for every z), "
-                                     "not the exact re-solve: removing z also removes v_z v_zᵀ from A, and "
-                                     "Sherman–Morrison turns that into a factor 1/(1 − h_z), h_z = v_zᵀA⁻¹v_z."),
-        Diagnostic(_ell_plus_leverage, "You divided by 1 + h_z: that is Sherman–Morrison for ADDING a rating. "
-                                       "Removing one subtracts v_z v_zᵀ from A, and (A − v vᵀ)⁻¹ = A⁻¹ + "
-                                       "A⁻¹v vᵀA⁻¹/(1 − vᵀA⁻¹v): the exact change is LARGER than first order."),
-        Diagnostic(_ell_update_formula, "You used Sherman–Morrison for ADDING v vᵀ, (A + v vᵀ)⁻¹ = A⁻¹ − "
-                                        "A⁻¹v vᵀA⁻¹/(1 + vᵀA⁻¹v). Removing the rating SUBTRACTS v_z v_zᵀ: "
-                                        "(A − v vᵀ)⁻¹ = A⁻¹ + A⁻¹v vᵀA⁻¹/(1 − vᵀA⁻¹v)."),
-        Diagnostic(_ell_sign, "Your changes have the wrong sign: INFL = ŷ − ŷ₋z = v_targetᵀ(u − u₋z), the "
-                              "prediction WITH the rating minus the one without it."),
-        Diagnostic(_ell_rhs_kept, "You removed z from A but not from the right-hand side: without the rating, u₋z "
-                                  "solves (A − v_z v_zᵀ) u = V_Ωᵀr − r_z v_z. Both sides lose the rating."),
-        Diagnostic(_ell_no_reg, "λI is missing from A: the user's problem is ridge regression, A = V_ΩᵀV_Ω + λI, "
-                                "and u (given) was fitted with it."),
-        Diagnostic(_ell_rating_not_residual, "You used the rating r_z where the residual e_z = r_z − uᵀv_z "
-                                             "belongs: after multiplying out, u − u₋z = e_z A⁻¹v_z/(1 − h_z). A "
-                                             "rating the model reproduces exactly changes nothing when removed."),
-    ],
-)
-def exact_local_infl(V, rated_items, ratings_of_user, u, reg, target_item):
-    r"""y_hat - y_hat_{-z} for every rating z of the user, u re-solved without z and V fixed (Sherman-Morrison)."""
-    V_O = V[rated_items]                                   # V_Omega: one row v_z per rating z
-    A = V_O.T @ V_O + reg * np.eye(V.shape[1])             # A_u = V_O^T V_O + lambda I, k x k
-    S = np.linalg.solve(A, V_O.T).T                        # rows v_z^T A^-1 (A is symmetric)
-    e = ratings_of_user - V_O @ u                          # residuals e_z = r_z - u^T v_z
-    h = np.sum(S * V_O, axis=1)                            # leverages h_z = v_z^T A^-1 v_z
-    # (A - v v^T)^-1 = A^-1 + A^-1 v v^T A^-1 / (1 - h), so u - u_{-z} = e_z A^-1 v_z / (1 - h_z)
-    return e * (S @ V[target_item]) / (1 - h)              # v_t^T (u - u_{-z})
+def _best_index(train, valid, rank, regs):
+    return int(np.argmin(_rmse_on_grid(train, valid, rank, regs)[1]))
 
 
-# ============================================================================ 4. find out on MovieLens (section 5)
-_LESSON_POINTS = (0, 2, 3, 4)   # test points of the lesson's split where the typical mistakes give other movies
-
-
-def _because_cases(rng):
-    import mfteach as mt                                   # the package (imported late: it imports this module)
-
-    small, _, _ = mt.synthetic(40, 30, rank=3, density=0.5, noise=0.3, seed=1)
-    small_model = mt.ALS(rank=3, reg=1.0, n_iters=200, tol=1e-9, seed=0).fit(small)
-    unrated = np.flatnonzero(np.isnan(small.to_dense()[5]))
-    cases = [(small_model, small, 5, int(unrated[0]))]
-    # the lesson's model: the 250 x 250 core of MovieLens 100K, leave-one-out split, ALS k = 8, lambda = 10
-    data = mt.load_movielens("100k").top(n_users=250, n_items=250)
-    train, test = data.split(how="leave_one_out", seed=0)
-    model = mt.ALS(rank=8, reg=10.0, n_iters=1000, tol=1e-9, seed=0).fit(train)
-    points = [*_LESSON_POINTS, int(rng.integers(5, len(test)))]
-    cases += [(model, train, int(test.rows[p]), int(test.cols[p])) for p in points]
-    return cases
-
-
-def _user_side(model, ratings, user, item):
-    from ..explain.fia import fia
-
-    return fia(model, ratings, user, item, side="item-based")
-
-
-def _by_largest_magnitude(model, ratings, user, item):
-    frame = _user_side(model, ratings, user, item)
-    return int(frame["item"].iloc[0])                      # largest |INFL|, of either sign
-
-
-def _both_sides(model, ratings, user, item):
-    from ..explain.fia import fia
-
-    frame = fia(model, ratings, user, item)
-    return int(frame.loc[frame["influence"].idxmax(), "item"])
-
-
-def _most_stars(model, ratings, user, item):
-    lo, hi = np.searchsorted(ratings.rows, [user, user + 1])
-    return int(ratings.cols[lo:hi][np.argmax(ratings.values[lo:hi])])
-
-
-def _pushes_down(model, ratings, user, item):
-    frame = _user_side(model, ratings, user, item)
-    return int(frame.loc[frame["influence"].idxmin(), "item"])
-
-
-def _row_not_item(model, ratings, user, item):
-    return int(np.argmax(_user_side(model, ratings, user, item)["influence"].to_numpy()))
+def _highest_valid_rmse(train, valid, rank, regs):
+    return regs[int(np.argmax(_rmse_on_grid(train, valid, rank, regs)[1]))]
 
 
 @register(
     lesson=LESSON_07,
-    title="On MovieLens: the movie the user rated that pushes a prediction up the most (with mt.explain.fia)",
-    cases=_because_cases,
+    title="find out on MovieLens 100K: the lambda of a grid with the lowest validation RMSE of mt.ALS",
+    cases=_best_reg_cases,
     hints=[
-        "You do not need to write any influence formula: mt.explain.fia(model, ratings, user, item) returns a "
-        "frame with a row per rating of R_t (the user's ratings AND the movie's ratings by other users), with "
-        "the columns user, item, side and influence.",
-        "Only the user's own ratings answer 'because you rated …': keep the item-based side (fia has a `side` "
-        "argument, or filter the side column).",
-        "'Pushes the prediction up the most' is the largest POSITIVE influence, not the largest |influence| "
-        "(fia sorts by the latter) and not the most stars. Return the item id from that row (an int), not the "
-        "row's position.",
+        "One model per λ of the grid: mt.ALS with the given rank, that λ as reg, n_iters=10 and seed=0, "
+        "fitted on train only. Its .rmse(...) method scores any Ratings.",
+        "Score each fitted model on valid (the ratings it has not seen), not on train: the training RMSE "
+        "always prefers the smallest λ. Keep the validation RMSEs in a list, one per λ.",
+        "np.argmin gives the POSITION of the smallest validation RMSE; the answer is the λ at that position "
+        "of regs, not the position and not the RMSE itself.",
     ],
     diagnostics=[
-        Diagnostic(_by_largest_magnitude, "You took the first row, the largest |influence|: on some test points "
-                                          "that rating pushes the prediction DOWN (negative INFL). Take the "
-                                          "largest positive influence."),
-        Diagnostic(_both_sides, "Your answer mixes in the user-based side: there the item is the target movie "
-                                "itself (another user's rating of it). Keep only the user's own ratings "
-                                "(side 'item-based')."),
-        Diagnostic(_most_stars, "You returned the movie the user rated highest. Stars are not influence: a 5-star "
-                                "rating the model already fits (residual near 0) or of a movie unlike the target "
-                                "moves the prediction little. Rank by FIA's influence."),
-        Diagnostic(_pushes_down, "You returned the rating with the most NEGATIVE influence: removing it would "
-                                 "RAISE the prediction. INFL > 0 means the rating pushed the prediction up."),
-        Diagnostic(_row_not_item, "You returned a row position of the frame, not the movie: read the item column "
-                                  "of that row."),
+        Diagnostic(_lowest_train_rmse, "You chose λ by the TRAINING RMSE: it only rewards fitting the ratings the "
+                                       "model has seen, so it always picks the smallest λ. Score each model "
+                                       "on valid."),
+        Diagnostic(_best_rmse_not_reg, "You returned the lowest validation RMSE itself: return the λ that "
+                                       "reaches it (the entry of regs at the position of the minimum)."),
+        Diagnostic(_best_index, "You returned the position of the best λ in regs: return the λ itself, "
+                                "regs at that position."),
+        Diagnostic(_highest_valid_rmse, "You picked the λ with the HIGHEST validation RMSE (argmax): the best λ "
+                                        "has the lowest (np.argmin)."),
     ],
+    time_limit=10.0,
 )
-def because_you_rated(model, ratings, user, item):
-    """The item j of the user's rating (user, j) with the largest positive FIA influence on the prediction."""
-    import mfteach as mt
-
-    frame = mt.explain.fia(model, ratings, user, item, side="item-based")   # the user's own ratings only
-    best = frame["influence"].idxmax()                      # the largest positive INFL: pushes y_hat up the most
-    return int(frame.loc[best, "item"])
+def best_reg(train, valid, rank, regs):
+    """The lambda of ``regs`` whose mt.ALS(rank, reg=lambda, n_iters=10, seed=0), fitted on ``train``,
+    has the lowest RMSE on ``valid`` (hyperparameters are chosen on validation data, never on the test set)."""
+    valid_rmse = [ALS(rank=rank, reg=reg, n_iters=10, seed=0).fit(train).rmse(valid) for reg in regs]
+    return regs[int(np.argmin(valid_rmse))]                # the lambda at the position of the minimum
 
 
-# ============================================================================ check your understanding
+# ============================================================================ questions
 register_question(
-    name="q07_mean_or_sum", lesson=LESSON_07, kind="choice",
-    prompt="The paper removes a rating $z$ by upweighting it with $\\epsilon = -\\frac1n$ in a MEAN objective; "
-           "we use $\\epsilon = -1$ in a SUMMED one. Why do both give the same influence?",
+    name="q07_gram_cost", lesson=LESSON_07, kind="expression",
+    prompt="Forming the $k\\times k$ matrices $V_{\\Omega_u}^\\top V_{\\Omega_u}$ of ALL users adds up one "
+           "outer product $v_i v_i^\\top$ ($k^2$ multiply-adds) per known rating. With $N = |\\Omega|$ known ratings, "
+           "$m$ users, $n$ items and rank $k$, how many multiply-adds is that for one user half-step?",
+    answer="N * k**2", variables=("N", "m", "n", "k"),
+    feedback={
+        "m * n * k**2": "That counts every (user, item) pair; only the items a user RATED enter $V_{\\Omega_u}$, "
+                        "so there is one outer product per known rating, $N$ in all.",
+        "N * k": "One outer product $v_i v_i^\\top$ has $k^2$ entries, not $k$ ($N k$ is the cost of the "
+                 "right-hand sides $V_{\\Omega_u}^\\top r_{\\Omega_u}$).",
+        "m * k**3": "That is the cost of the $m$ solves of $k\\times k$ systems, the other part of the half-step; "
+                    "the question asks for forming the matrices.",
+        "m * k**2": "Each user's matrix is a sum of $|\\Omega_u|$ outer products, not one: add up "
+                    "$|\\Omega_u| k^2$ over the users.",
+        "N * k**3": "One outer product of two $k$-vectors costs $k^2$ multiply-adds.",
+    },
+    default_feedback="Count per known rating: each rating $(u, i)$ adds $v_i v_i^\\top$ to user $u$'s matrix.",
+    explanation="Each rating contributes one $k\\times k$ outer product, so $N k^2$ in total, plus $m k^3/3$ for "
+                "the Cholesky solves: $O(|\\Omega| k^2 + (m + n) k^3)$ per ALS iteration (section 2). The cost "
+                "grows with the number of RATINGS, never with $mn$: that is why ALS runs on sparse data.",
+)
+
+register_question(
+    name="q07_alswr_weights", lesson=LESSON_07, kind="choice",
+    prompt="Plain ALS penalizes every user by the same $\\lambda$; ALS-WR penalizes user $u$ by $\\lambda|\\Omega_u|$. "
+           "Compared with plain ALS at $\\lambda = 10$, what does ALS-WR at $\\lambda = 0.1$ do to a user with 20 "
+           "ratings and to a user with 600?",
     choices=[
-        "Because $n$ is large: $\\frac1n$ is then close to 0, and a step that small can be neglected.",
-        "The paper's Hessian is a mean, $\\frac1n H$: its inverse brings a factor $n$ that cancels the $\\frac1n$ "
-        "of $\\epsilon$.",
-        "They do not: the paper's influences are $n$ times smaller, which is why its Figure 2 has a different scale.",
-        "Because the regularization $\\lambda$ absorbs the factor: the paper's $\\lambda$ is $n$ times ours.",
+        "It regularizes both users less: 0.1 is a hundred times smaller than 10.",
+        "The light user's penalty drops from 10 to 2 and the heavy user's rises from 10 to 60: both now pay 0.1 "
+        "per rating, the same share of the $|\\Omega_u|$ squared errors in their block.",
+        "The heavy user gets the smaller penalty: 600 ratings make the vector more certain, so it needs less "
+        "regularization.",
+        "Both get $0.1 \\cdot 620 = 62$: ALS-WR multiplies $\\lambda$ by the number of ratings of all users "
+        "together.",
     ],
     answer=1,
     feedback={
-        0: "Neglecting $\\frac1n$ would make every influence 0, not the same. The factor does not vanish: it "
-           "cancels against another factor $n$. Where does the paper's Hessian come from?",
-        2: "Both compute $\\hat y - \\hat y_{-z}$ for the same trained model, a number that does not depend on how "
-           "the objective is scaled. Follow the $\\frac1n$ through $(\\frac1n H)^{-1}$.",
-        3: "The scale of $\\lambda$ does differ between a mean and a sum (that is why the paper's 0.001 is not our "
-           "$\\lambda$), but it changes the model, not this bookkeeping. The cancellation is between $\\epsilon$ "
-           "and the mean Hessian.",
+        0: "The weight multiplies $\\lambda$ by the user's number of ratings: $0.1 \\cdot 600 = 60$ is MORE than "
+           "plain ALS's 10 for the heavy user; only the light user ($0.1 \\cdot 20 = 2$) is held back less.",
+        2: "With ALS-WR the penalty grows with $|\\Omega_u|$, so the heavy user's is the larger one (60 against 2). "
+           "Per rating it is the same, 0.1: that is the point of the weighting.",
+        3: "Each user's block has its own weight $|\\Omega_u|$, the number of HIS ratings (and each item's "
+           "$|\\Omega^i|$); the total $|\\Omega|$ plays no part.",
     },
-    explanation="Dividing an objective by $n$ changes neither its minimizer nor the effect of deleting a point. "
-                "In the paper's bookkeeping the deletion weight $\\epsilon = -\\frac1n$ and the mean Hessian "
-                "$H_{\\text{paper}} = \\frac1n H$ appear together: $\\epsilon\\,\\nabla\\hat y^\\top "
-                "H_{\\text{paper}}^{-1}\\nabla l = -\\frac1n\\, n\\,\\nabla\\hat y^\\top H^{-1}\\nabla l$, our "
-                "$\\epsilon = -1$ with the summed Hessian.",
+    explanation="User $u$'s block is $\\sum_{i\\in\\Omega_u}(r_{ui} - u_u^\\top v_i)^2 + \\lambda|\\Omega_u|\\,\\|u_u\\|^2$: "
+                "$|\\Omega_u|$ squared errors against a penalty that grows at the same rate, so every user is "
+                "held back by the same amount per rating. With plain $\\lambda = 10$ the user with 600 ratings is "
+                "barely regularized (10 against 600 errors) and the one with 20 strongly (10 against 20). ALS-WR "
+                "scales the penalty with the data, so one $\\lambda$ suits users and items of every activity; "
+                "in section 3 a larger $k$ then did not hurt.",
 )
 
 register_question(
-    name="q07_block_diagonal", lesson=LESSON_07, kind="choice",
-    prompt="FIA's Hessian over $\\theta_t = (u_u, v_i)$ is block-diagonal, $2\\,\\mathrm{diag}(A_u, A_i)$. Why?",
+    name="q07_large_lambda", lesson=LESSON_07, kind="choice",
+    prompt="At $k = 40$ you raise $\\lambda$ from 0.1 to 30 in the explorer. What happens to the training and "
+           "the validation RMSE?",
     choices=[
-        "Because ALS updates the users and the items in separate half-steps, one block at a time.",
-        "Because the penalty $\\lambda(\\lVert u_u\\rVert^2 + \\lVert v_i\\rVert^2)$ is a sum of one term per "
-        "vector.",
-        "Because no training rating contains both $u_u$ and $v_i$: only $(u, i)$ would, and it is not in "
-        "$\\Omega$.",
-        "Because at the minimum $u_u$ and $v_i$ are orthogonal, so their cross terms vanish.",
-    ],
-    answer=2,
-    feedback={
-        0: "The Hessian belongs to the objective, not to the algorithm that minimized it: a model trained by "
-           "gradient descent has the same one. Which terms of $S_t$ contain both vectors?",
-        1: "The penalty is separable, but the squared errors matter too: a rating $(u, i)$ would contribute "
-           "$(r_{ui} - u_u^\\top v_i)^2$, whose mixed second derivative is not zero. Why is there no such term?",
-        3: "$u_u^\\top v_i$ is the prediction, usually far from 0; and orthogonality would not remove a mixed "
-           "second derivative anyway. Look for a rating that contains both vectors.",
-    },
-    explanation="A mixed derivative $\\partial^2 S/\\partial u_u\\,\\partial v_i$ can only come from a term with "
-                "both vectors, the squared error of the rating $(u, i)$. For a test point it is not a training "
-                "rating, so the blocks decouple. If you ask FIA about a rating the user DID give, that term is "
-                "there and couples the blocks ($v_i u_u^\\top - e_{ui} I$ off the diagonal): `fia` then solves one "
-                "$2k \\times 2k$ system instead of two $k \\times k$ ones.",
-)
-
-register_question(
-    name="q07_negative_five_stars", lesson=LESSON_07, kind="choice",
-    prompt="The user gave 5 stars to a movie very similar to the target (large $v_j^\\top A_u^{-1} v_i > 0$), "
-           "yet FIA gives that rating a NEGATIVE influence. How can that be?",
-    choices=[
-        "FIA's sign convention is $\\hat y_{-z} - \\hat y$, so a negative value means it pushed the prediction up.",
-        "The model fits that rating above 5: its residual $e_{uj}$ is negative, so the rating holds $u_u$ back "
-        "along $v_j$.",
-        "The regularization $\\lambda$ shrinks $u_u$, so the highest ratings always get a negative influence.",
-        "It is a numerical error of the first-order approximation; retraining would give a positive value.",
+        "Both fall all the way: a larger $\\lambda$ is always better.",
+        "The training RMSE rises (the factors are held smaller); the validation RMSE first falls (less "
+        "overfitting), then rises again when $\\lambda$ is so large that the model underfits.",
+        "The training RMSE falls and the validation RMSE rises: $\\lambda$ adds capacity.",
+        "Neither changes: $\\lambda$ only affects how fast ALS converges, not where it ends.",
     ],
     answer=1,
     feedback={
-        0: "No: $\\mathrm{INFL}(z) = \\hat y - \\hat y_{-z}$ (eq. 10), positive when $z$ pushed the prediction up. "
-           "Look at the other factor of $\\mathrm{INFL}(u, j) = e_{uj}\\, v_j^\\top A_u^{-1} v_i$.",
-        2: "$\\lambda$ enters only through $A_u$, the same for every rating of the user; the sign of each influence "
-           "comes from $e_{uj}$ times the similarity. Many 5-star ratings have positive influence.",
-        3: "The sign comes from the formula, not from an error: the exact local change is the same number divided "
-           "by $1 - h_z > 0$, so it has the same sign. What is the sign of $e_{uj}$ when the fit exceeds 5?",
+        0: "At $\\lambda = 30$ the factors are pushed so close to zero that even the training ratings are "
+           "fitted badly: both errors are then high (underfitting).",
+        2: "It is the other way round: $\\lambda$ penalizes large factors, so it REMOVES capacity; the "
+           "training RMSE can only go up with $\\lambda$.",
+        3: "$\\lambda$ changes the objective itself, so the minimizer changes: each block's solution "
+           "$(V_{\\Omega_u}^\\top V_{\\Omega_u} + \\lambda I)^{-1} V_{\\Omega_u}^\\top r_{\\Omega_u}$ shrinks as "
+           "$\\lambda$ grows.",
     },
-    explanation="$\\mathrm{INFL}(u, j) = e_{uj}\\, v_j^\\top A_u^{-1} v_i$: the stars enter only through the "
-                "residual $e_{uj} = r_{uj} - u_u^\\top v_j$. A model that predicts 5.4 for a 5-star rating is "
-                "held back by it: the rating pulls $u_u$ away from $v_j$, and so away from the similar target. "
-                "Without it the prediction would be higher: negative influence.",
-)
-
-register_question(
-    name="q07_smaller_than_retraining", lesson=LESSON_07, kind="choice",
-    prompt="FIA's estimates come out smaller than the changes observed by retraining (slope about 0.73 here). "
-           "Which two approximations are responsible, and which does `fia(..., exact_local=True)` remove?",
-    choices=[
-        "Only $\\theta_t = (u_u, v_i)$ moves (locality), and a first-order step instead of the exact removal; "
-        "`exact_local` removes the first-order one within the block, not the locality.",
-        "Locality and the first-order step; `exact_local` removes the locality by retraining everything.",
-        "The damping added to the Hessian and ALS stopping before convergence; `exact_local` removes the damping.",
-        "Locality and the first-order step; `exact_local` removes both, so it equals retraining.",
-    ],
-    answer=0,
-    feedback={
-        1: "`exact_local` still lets only $u_u$ and $v_i$ move: it solves the LOCAL problem exactly. Retraining "
-           "everything is `loo_influence`.",
-        2: "FIA uses no damping (that is the basic approach's $10^{-6}$), and our model is trained to convergence. "
-           "The gap comes from what FIA assumes about the removal.",
-        3: "If it removed both it would agree with retraining, but its slope is 0.79, not 1: the knock-on effects "
-           "through the other users' and items' vectors are still missing.",
-    },
-    explanation="FIA linearizes the removal (one Newton step, eq. 11) and lets only $\\theta_t$ move. The first "
-                "is fixed by the rank-one downdate: the exact local change is the first-order one divided by "
-                "$1 - h_z$. The second is not: removing $(u, j)$ also moves $v_j$, which moves the other users of "
-                "$j$, and so on, effects that only retraining (or, to first order, the basic approach) captures.",
-)
-
-register_question(
-    name="q07_leverage_share", lesson=LESSON_07, kind="number",
-    prompt="A rating has leverage $h_z = 0.2$ in its block. The first-order (FIA) influence is what fraction of "
-           "the exact local leave-one-out change? (a number, e.g. 0.5)",
-    answer=0.8,
-    feedback={
-        1.25: "That is the exact change as a multiple of the first-order one, $1/(1 - h_z)$; the question asks "
-              "the other way round.",
-        0.2: "That is $h_z$ itself: the share of the exact change that first order MISSES.",
-        0.8333333333333334: "That is $1/(1 + h_z)$, Sherman–Morrison for adding a rating. Removing one divides "
-                            "by $1 - h_z$.",
-        1.2: "$1 + h_z$ would make first order larger than the exact change; removal makes the exact change "
-             "larger.",
-    },
-    default_feedback="Compare INFL with INFL / (1 − h_z): the ratio of the first to the second.",
-    explanation="The exact local change is $\\mathrm{INFL}(z)/(1 - h_z)$, so the first-order estimate is "
-                "$1 - h_z = 0.8$ of it: it misses 20%. Leverages of one block add up to at most $k$, so with many "
-                "ratings per user each $h_z$ is small and FIA is nearly exact locally.",
+    explanation="$\\lambda$ trades fit for small factors. Small $\\lambda$ at large $k$: the factors fit the noise of "
+                "users and movies with few ratings (overfitting, low training but high validation RMSE). Large "
+                "$\\lambda$: all factors shrink towards zero and predictions towards 0 (underfitting). The best "
+                "$\\lambda$ lies in between and is chosen on validation data, as best_reg does.",
 )

@@ -235,7 +235,9 @@ def ask(name: str, number: int | None = None):
     else:
         what = "a number (e.g. 0.25 or 1/4)" if question.kind == "number" else \
             f"an expression in {', '.join(question.variables)}"
-        control = widgets.Text(placeholder=f"type {what}", layout=widgets.Layout(width="60%"))
+        # continuous_update=False: the box sends its text when it loses focus (Tab or a click on Check),
+        # so Check never judges a value a keystroke behind (seen with ipywidgets 8's throttled updates)
+        control = widgets.Text(placeholder=f"type {what}", continuous_update=False, layout=widgets.Layout(width="60%"))
     check_button = widgets.Button(description="Check", button_style="primary", tooltip="check your answer")
     explain_button = widgets.Button(description="Show explanation", tooltip="show why the right answer is right")
     result = widgets.HTMLMath("")

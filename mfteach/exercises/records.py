@@ -1,19 +1,30 @@
 """The learner's progress: attempts, passes and hints per exercise and question.
 
 Kept in ``$MFTEACH_HOME/progress.json`` (default ``~/.mfteach/progress.json``), written
-atomically. A missing, unreadable or corrupt file never breaks a check: the session then keeps
-its record in memory and warns once. ``reset_progress()`` (or deleting the file) starts over.
+atomically. Every update (read, change, write) holds an exclusive lock on the folder
+(``fcntl.flock``), so two kernels checking at the same time do not lose each
+other's attempts. A missing, unreadable or corrupt file never breaks a check: the session then
+keeps its record in memory and warns once; while the file cannot be written, ``progress()``
+shows that session copy. Malformed entries are dropped one by one (with a warning naming them);
+the valid ones are kept. ``reset_progress()`` (or deleting the file) starts over.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as _dt
 import json
 import os
 import tempfile
+import time
 import warnings
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; updates are still atomic, just not serialized
+    fcntl = None
 
 import pandas as pd
 
@@ -21,8 +32,9 @@ from .registry import EXERCISES, QUESTIONS
 
 __all__ = ["progress", "progress_path", "reset_progress", "record", "record_hint", "record_solution", "entry"]
 
-_state = {"warned": False}
+_state = {"warned": False}  # also "session_only": True while the file cannot be written
 _SESSION_PROGRESS: dict[str, dict] = {}  # what this session recorded, in case the file cannot be used
+LOCK_TIMEOUT = 10.0  # seconds to wait for another kernel's update before going ahead without the lock
 
 
 def progress_path() -> Path:
@@ -31,33 +43,102 @@ def progress_path() -> Path:
     return Path(home) / "progress.json"
 
 
-def _warn_once(message: str) -> None:
+def _warn_once(message: str, session_only: bool = True) -> None:
     if not _state["warned"]:
         _state["warned"] = True
-        warnings.warn(message + " Progress is kept for this session only.", RuntimeWarning, stacklevel=4)
+        suffix = " Progress is kept for this session only." if session_only else ""
+        warnings.warn(message + suffix, RuntimeWarning, stacklevel=4)
+
+
+def _session_copy() -> dict[str, dict]:
+    return copy.deepcopy(_SESSION_PROGRESS)
+
+
+def _valid_entry(value) -> dict:
+    """One stored entry, normalized; ValueError / TypeError when it is not one."""
+    if not isinstance(value, dict):
+        raise TypeError(f"an entry must be an object, got {type(value).__name__}")
+    entry = dict(value)
+    for key in ("attempts", "hints"):
+        number = entry.get(key, 0)
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or number != int(number) or number < 0:
+            raise ValueError(f"{key} must be a count, got {number!r}")
+        entry[key] = int(number)
+    passed = entry.get("passed", False)
+    if not isinstance(passed, bool):
+        raise TypeError(f"passed must be true or false, got {passed!r}")
+    return entry
 
 
 def _read_progress(path: Path) -> dict[str, dict]:
-    """The stored record, name -> {"attempts", "passed", "hints", ...}; {} when absent or unreadable."""
+    """The stored record, name -> {"attempts", "passed", "hints", ...}.
+
+    {} when the file does not exist, unless this session could not write it (then the session
+    copy, which holds what was recorded). When the file is unreadable or not a progress file at
+    all: the session copy, with one warning. Malformed entries are left out one by one, with a
+    warning naming them; the others are kept."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}
+        return _session_copy() if _state.get("session_only") else {}
     except OSError as exc:
         _warn_once(f"mfteach cannot read {path} ({exc}).")
-        return copy.deepcopy(_SESSION_PROGRESS)
+        return _session_copy()
     try:
         data = json.loads(text)
         entries = data["exercises"]
         if not isinstance(entries, dict):
             raise TypeError("'exercises' is not an object")
-        return {str(k): {**v, "attempts": int(v.get("attempts", 0)), "passed": bool(v.get("passed", False)),
-                         "hints": int(v.get("hints", 0))}
-                for k, v in entries.items()}
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         _warn_once(f"mfteach's progress file {path} is corrupt ({type(exc).__name__}: {exc}); "
                    "it will be replaced.")
-        return copy.deepcopy(_SESSION_PROGRESS)
+        return _session_copy()
+    kept, dropped = {}, []
+    for name, value in entries.items():  # one malformed entry must not take the others with it
+        try:
+            kept[str(name)] = _valid_entry(value)
+        except (ValueError, TypeError, OverflowError) as exc:
+            dropped.append(f"{name!r} ({exc})")
+    if dropped:
+        _warn_once(f"mfteach's progress file {path} is corrupt: left out the malformed entr"
+                   f"{'y' if len(dropped) == 1 else 'ies'} {', '.join(dropped)}; the other {len(kept)} are kept.",
+                   session_only=False)
+    if _state.get("session_only"):  # the file is stale: what this session recorded wins
+        kept.update(_session_copy())
+    return kept
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive lock around a read-modify-write of ``path``: ``fcntl.flock`` on its folder
+    (the file itself is replaced on every write, the folder stays; no lock file is left behind).
+    Waits at most ``LOCK_TIMEOUT`` seconds for another kernel, then goes ahead; a no-op where
+    locks are unavailable (no fcntl, a folder that cannot be created or opened)."""
+    fd = None
+    if fcntl is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path.parent, os.O_RDONLY)
+        except OSError:
+            fd = None
+    if fd is None:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break  # a stuck kernel: record without the lock rather than hang the check
+                time.sleep(0.005)
+            except OSError:
+                break  # the file system does not support locks
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _write_progress(path: Path, entries: dict[str, dict]) -> None:
@@ -80,15 +161,18 @@ def _update(name: str, change) -> dict:
     """Apply ``change(entry)`` to the stored entry of ``name`` and save; never raises."""
     try:
         path = progress_path()
-        entries = _read_progress(path)
-        item = entries.setdefault(name, {"attempts": 0, "passed": False, "hints": 0})
-        change(item)
-        _SESSION_PROGRESS.clear()
-        _SESSION_PROGRESS.update(copy.deepcopy(entries))
-        try:
-            _write_progress(path, entries)
-        except OSError as exc:
-            _warn_once(f"mfteach cannot write {path} ({exc}).")
+        with _locked(path):  # read, change and write as one step: other kernels wait
+            entries = _read_progress(path)
+            item = entries.setdefault(name, {"attempts": 0, "passed": False, "hints": 0})
+            change(item)
+            _SESSION_PROGRESS.clear()
+            _SESSION_PROGRESS.update(copy.deepcopy(entries))
+            try:
+                _write_progress(path, entries)
+                _state["session_only"] = False
+            except OSError as exc:
+                _state["session_only"] = True  # progress() must show the session copy from now on
+                _warn_once(f"mfteach cannot write {path} ({exc}).")
         return item
     except Exception as exc:  # progress is a convenience; it must never break check()
         _warn_once(f"mfteach could not record progress ({type(exc).__name__}: {exc}).")
@@ -130,6 +214,7 @@ def entry(name: str) -> dict:
 def reset_progress() -> None:
     """Forget every attempt, pass and hint (deletes the progress file)."""
     _SESSION_PROGRESS.clear()
+    _state["session_only"] = False
     try:
         progress_path().unlink()
     except FileNotFoundError:

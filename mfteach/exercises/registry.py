@@ -2,12 +2,12 @@
 
 Lesson modules (``lesson00.py`` ...) register their items on import::
 
-    @register(lesson="02_gradient_descent", title="...", cases=_my_cases, hints=["...", "...", "..."],
+    @register(lesson="04_gradient_descent", title="...", cases=_my_cases, hints=["...", "...", "..."],
               diagnostics=[Diagnostic(_wrong_fn, "what this mistake is and how to fix it")])
     def my_function(R, U, V):
         ...                                  # the reference, written as the lesson writes it
 
-    register_question(name="...", lesson="02_gradient_descent", prompt="...", kind="choice",
+    register_question(name="...", lesson="04_gradient_descent", prompt="...", kind="choice",
                       choices=["...", "...", "..."], answer=1,
                       feedback={0: "why 0 is wrong", 2: "why 2 is wrong"}, explanation="...")
 

@@ -10,12 +10,27 @@ two Python bytecodes) and then kills it (SIGKILL). So the limit holds against an
 ``sys.exit``, or code that damages the interpreter. Nothing the learner's code does (changing a
 global, an input array, numpy's settings) reaches the kernel, and the kernel always survives.
 
-Where there is no ``os.fork`` (Windows, Pyodide) the function runs in-process under SIGALRM
-(main thread only; where there is no SIGALRM either, without a limit). That alarm interrupts
-Python code, is re-armed every 0.5 s against a learner's ``except``, but cannot stop a single
-long C call; the inputs are deep-copied first so the learner cannot spoil them.
+Where there is no ``os.fork`` (Windows laptops, JupyterLite/Pyodide kernels) the function runs
+in-process, its inputs deep-copied first so the learner cannot spoil them, and the limit is
+degraded to the best the platform offers:
 
-``MFTEACH_SANDBOX=inprocess`` forces the in-process runner (for debugging with breakpoints).
+- SIGALRM (Unix main thread, ``MFTEACH_SANDBOX=inprocess``): the alarm interrupts Python code and
+  is re-armed every 0.5 s, so a learner's ``except`` that catches one is passed by a later one that
+  lands outside the ``try`` (not when the loop spends all its time inside it, say around
+  ``time.sleep``, and never on Python 3.10, which checks for signals only where the time-out lands
+  inside the ``try``); it cannot stop one long C call.
+- no SIGALRM, threads (Windows, or a check from another thread): a watchdog thread raises the same
+  exception in the checking thread (``PyThreadState_SetAsyncExc``), again every 0.5 s: the same
+  reach as the alarm.
+- no SIGALRM, no threads (Pyodide): a trace function checks the clock at every line of Python
+  code and raises once the time is up. It stops endless and slow loops (Python code runs a few
+  times slower while traced), but only once: Python drops a trace function that raised, so a
+  loop whose bare ``except:`` catches that one runs on, and one long C call is not stopped either.
+  There the kernel's Interrupt button helps.
+
+``time_limit_kind()`` names the one in force. ``MFTEACH_SANDBOX=inprocess`` forces the in-process
+runner (for debugging with breakpoints); ``MFTEACH_SANDBOX=watchdog`` or ``trace`` forces that
+fallback too (to try on Linux what a Windows or Pyodide learner gets).
 """
 
 from __future__ import annotations
@@ -25,7 +40,6 @@ import copy
 import io
 import os
 import pickle
-import select
 import signal
 import struct
 import sys
@@ -37,7 +51,7 @@ from typing import Any, Callable
 
 from .feedback import learner_line, learner_line_of_frame, split_case
 
-__all__ = ["Outcome", "run_cases", "split_case", "can_fork"]
+__all__ = ["Outcome", "run_cases", "split_case", "can_fork", "time_limit_kind"]
 
 _HEADER = struct.Struct("!Q")
 
@@ -59,8 +73,43 @@ class Outcome:
     printed: str = ""
 
 
+_IN_PROCESS = ("inprocess", "alarm", "watchdog", "trace")  # values of MFTEACH_SANDBOX
+
+
 def can_fork() -> bool:
-    return hasattr(os, "fork") and os.environ.get("MFTEACH_SANDBOX", "") != "inprocess"
+    return hasattr(os, "fork") and os.environ.get("MFTEACH_SANDBOX", "") not in _IN_PROCESS
+
+
+def _has_alarm() -> bool:
+    return hasattr(signal, "SIGALRM") and hasattr(signal, "setitimer")
+
+
+def _has_threads() -> bool:
+    """Threads can be started and an exception can be sent to another thread (CPython, not Pyodide)."""
+    if sys.platform in ("emscripten", "wasi"):
+        return False
+    try:
+        import ctypes
+
+        return hasattr(ctypes, "pythonapi") and hasattr(ctypes.pythonapi, "PyThreadState_SetAsyncExc")
+    except Exception:  # no ctypes
+        return False
+
+
+def time_limit_kind() -> str:
+    """How the time limit on the learner's code is enforced here: "fork" (hard: anything is
+    stopped), "alarm" or "watchdog" (Python code is stopped, one long C call is not) or "trace"
+    (ordinary Python loops are stopped; see the module docstring)."""
+    forced = os.environ.get("MFTEACH_SANDBOX", "")
+    if can_fork():
+        return "fork"
+    if forced == "trace":
+        return "trace"
+    if forced != "watchdog" and _has_alarm() and threading.current_thread() is threading.main_thread():
+        return "alarm"
+    if _has_threads():
+        return "watchdog"
+    return "trace"
 
 
 def run_cases(fn: Callable, cases: list, time_limit: float | None,
@@ -133,6 +182,8 @@ def _child(fn, cases, cell, fd: int) -> None:
 
 def _read_message(fd: int, deadline: float | None, buffer: bytearray):
     """The next message from the child, None if the deadline passed or the child is gone."""
+    import select  # only where the platform forks
+
     while True:
         if len(buffer) >= _HEADER.size:
             (size,) = _HEADER.unpack_from(buffer)
@@ -218,7 +269,7 @@ def _run_in_process(fn, cases, time_limit, cell) -> list[Outcome]:
     for case in cases:
         args, kwargs = split_case(copy.deepcopy(case))
         try:
-            value = call_with_alarm(fn, args, kwargs, time_limit)
+            value = call_with_time_limit(fn, args, kwargs, time_limit)
         except TimeLimitExceeded as exc:
             outcomes.append(Outcome("timeout", location=learner_line(exc.__traceback__, fn, cell)))
             break
@@ -232,6 +283,23 @@ def _run_in_process(fn, cases, time_limit, cell) -> list[Outcome]:
     return outcomes
 
 
+def call_with_time_limit(fn, args, kwargs, seconds: float | None):
+    """``fn(*args, **kwargs)`` in this process, stopped after ``seconds`` by the alarm, the
+    watchdog or the trace function, whichever ``time_limit_kind()`` allows (none if ``seconds``
+    is None or <= 0)."""
+    if not seconds or seconds <= 0:
+        return fn(*args, **kwargs)
+    kind = time_limit_kind()
+    if kind == "fork":  # a caller asked for the in-process runner directly
+        kind = "alarm" if _has_alarm() and threading.current_thread() is threading.main_thread() else \
+            "watchdog" if _has_threads() else "trace"
+    if kind == "alarm":
+        return call_with_alarm(fn, args, kwargs, seconds)
+    if kind == "watchdog":
+        return call_with_watchdog(fn, args, kwargs, seconds)
+    return call_with_trace(fn, args, kwargs, seconds)
+
+
 def call_with_alarm(fn, args, kwargs, seconds: float | None):
     """``fn(*args, **kwargs)``, stopped by SIGALRM after ``seconds`` (main thread only).
 
@@ -239,7 +307,7 @@ def call_with_alarm(fn, args, kwargs, seconds: float | None):
     restored afterwards, even if the alarm goes off during the clean-up itself.
     """
     main_thread = threading.current_thread() is threading.main_thread()
-    if not seconds or seconds <= 0 or not main_thread or not hasattr(signal, "setitimer"):
+    if not seconds or seconds <= 0 or not main_thread or not _has_alarm():
         return fn(*args, **kwargs)
 
     def _on_alarm(signum, frame):
@@ -262,3 +330,84 @@ def call_with_alarm(fn, args, kwargs, seconds: float | None):
                 break
             except TimeLimitExceeded:  # the alarm went off between two clean-up steps
                 continue
+
+
+def _send_exception(thread_id: int, exc_type) -> None:
+    """Raise ``exc_type`` in thread ``thread_id`` at its next bytecode boundary."""
+    import ctypes
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc_type))
+
+
+def call_with_watchdog(fn, args, kwargs, seconds: float):
+    """``fn(*args, **kwargs)``; a watchdog thread raises ``TimeLimitExceeded`` in this thread after
+    ``seconds`` and again every 0.5 s (a learner's ``except`` does not stop it). For platforms
+    without SIGALRM (Windows) and checks run off the main thread. Like the alarm, it cannot stop
+    one long C call.
+
+    A time-out sent just as ``fn`` returns is waited for here (each one counts itself when it is
+    raised), never cancelled: cancelling a pending one (``PyThreadState_SetAsyncExc(id, NULL)``)
+    hangs CPython 3.11 the next time a trace function is set."""
+    target = threading.get_ident()
+    lock = threading.Lock()
+    state = {"done": False, "sent": 0, "raised": 0}
+    stop = threading.Event()
+
+    class _TimeUp(TimeLimitExceeded):
+        def __init__(self, *args):
+            state["raised"] += 1
+            super().__init__(seconds)
+
+    _TimeUp.__name__ = _TimeUp.__qualname__ = "TimeLimitExceeded"
+
+    def watchdog():
+        if stop.wait(seconds):
+            return
+        while True:
+            with lock:
+                if state["done"]:
+                    return
+                state["sent"] += 1
+                _send_exception(target, _TimeUp)
+            if stop.wait(0.5):
+                return
+
+    thread = threading.Thread(target=watchdog, name="mfteach-time-limit", daemon=True)
+    thread.start()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        while True:
+            try:
+                with lock:
+                    state["done"] = True
+                stop.set()
+                give_up = time.monotonic() + 1.0
+                while state["raised"] < state["sent"] and time.monotonic() < give_up:
+                    time.sleep(0.001)  # a time-out sent but not raised yet arrives here
+                break
+            except TimeLimitExceeded:
+                continue
+        thread.join()
+
+
+def call_with_trace(fn, args, kwargs, seconds: float):
+    """``fn(*args, **kwargs)`` under a trace function that raises ``TimeLimitExceeded`` at the
+    first line of Python code run after ``seconds`` (Pyodide: no fork, no SIGALRM, no threads).
+
+    Python unsets a trace function that raised, so this stops the learner's code once: a loop
+    whose ``except`` catches that exception runs on. Any trace function already set (a debugger,
+    coverage) is put back afterwards."""
+    deadline = time.monotonic() + seconds
+
+    def on_line(frame, event, arg):
+        if time.monotonic() > deadline:
+            raise TimeLimitExceeded(seconds)
+        return on_line
+
+    previous = sys.gettrace()
+    sys.settrace(on_line)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        sys.settrace(previous)

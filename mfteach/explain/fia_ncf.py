@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse.linalg as spla
 
-from ..base import check_index, check_non_negative, check_positive, check_positive_int, check_ratings
+from ..base import check_index, check_non_negative, check_positive, check_positive_int, check_training_ratings
 from ..ncf import NCF, backward, forward
 from ..ratings import Ratings
 from .fia import _removed_pairs, explanation_frame
@@ -71,11 +71,11 @@ __all__ = ["fia_ncf", "local_objective", "refit_embeddings", "loo_influence_ncf"
 
 
 # ---------------------------------------------------------------------------- checks and R_t
-def _check(model, ratings, user, item) -> tuple[int, int]:
+def _check(model, ratings, user, item, caller: str = "fia_ncf") -> tuple[int, int]:
     if not isinstance(model, NCF):
-        raise TypeError(f"fia_ncf needs a model fitted by mfteach.NCF, got {type(model).__name__}")
+        raise TypeError(f"{caller} needs a model fitted by mfteach.NCF, got {type(model).__name__}")
     model._check_fitted()
-    check_ratings("ratings", ratings, model.shape)
+    check_training_ratings(model, ratings, caller)
     m, n = model.shape
     return check_index("user", user, m, "row"), check_index("item", item, n, "column")
 
@@ -151,7 +151,7 @@ def local_objective(model: NCF, ratings: Ratings, user: int, item: int, theta_e=
     wherever no ReLU pre-activation is exactly 0 (module docstring). ``weights``: one per rating
     of ``ratings`` (default 1; only R_t's matter), e.g. 0 to leave a rating out.
     """
-    user, item = _check(model, ratings, user, item)
+    user, item = _check(model, ratings, user, item, "local_objective")
     local = _Local(model, ratings, user, item)
     theta, w = _theta(local, theta_e), _weights(local, weights, len(ratings))
     e, J = local.terms(theta)
@@ -171,7 +171,7 @@ def refit_embeddings(model: NCF, ratings: Ratings, user: int, item: int, weights
     of constant ReLU pattern, so once the iterate is in the region of a local minimum one full
     step lands on it exactly; the loop stops when the squared step is below ``tol``.
     """
-    user, item = _check(model, ratings, user, item)
+    user, item = _check(model, ratings, user, item, "refit_embeddings")
     local = _Local(model, ratings, user, item)
     theta, w = _theta(local, theta_e).copy(), _weights(local, weights, len(ratings))
 
@@ -338,11 +338,11 @@ def _retrain_predictions(model: NCF, ratings: Ratings, targets, weights, n_retra
     return out
 
 
-def _check_retrain(model, ratings, n_retrains, n_epochs, lr, seed):
+def _check_retrain(model, ratings, n_retrains, n_epochs, lr, seed, caller: str):
     if not isinstance(model, NCF):
         raise TypeError(f"leave-one-out for NCF needs a model fitted by mfteach.NCF, got {type(model).__name__}")
     model._check_fitted()
-    check_ratings("ratings", ratings, model.shape)
+    check_training_ratings(model, ratings, caller)
     if lr is not None:
         check_positive("lr", lr)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
@@ -370,8 +370,8 @@ def loo_influence_ncf(model: NCF, ratings: Ratings, user: int, item: int, remove
     itself. The removed ratings get weight 0 instead of being deleted, so both runs of a pair
     see the same mini-batches (common random numbers). ``ratings``: the model's training ratings.
     """
-    n_retrains, n_epochs = _check_retrain(model, ratings, n_retrains, n_epochs, lr, seed)
-    user, item = _check(model, ratings, user, item)
+    n_retrains, n_epochs = _check_retrain(model, ratings, n_retrains, n_epochs, lr, seed, "loo_influence_ncf")
+    user, item = _check(model, ratings, user, item, "loo_influence_ncf")
     weights = _without(ratings, removed)
     kept = _retrain_predictions(model, ratings, [(user, item)], None, n_retrains, n_epochs, lr, seed)
     without = _retrain_predictions(model, ratings, [(user, item)], weights, n_retrains, n_epochs, lr, seed)
@@ -391,8 +391,8 @@ def validate_fia_ncf(model: NCF, ratings: Ratings, targets, n_retrains: int = 3,
     fia_embeddings, fia_network with ``include_network``). ``progress``: a tqdm bar over the
     targets (each costs ``n_retrains`` x ``n_epochs`` epochs of training).
     """
-    n_retrains, n_epochs = _check_retrain(model, ratings, n_retrains, n_epochs, lr, seed)
-    targets = [_check(model, ratings, *pair) for pair in targets]
+    n_retrains, n_epochs = _check_retrain(model, ratings, n_retrains, n_epochs, lr, seed, "validate_fia_ncf")
+    targets = [_check(model, ratings, *pair, caller="validate_fia_ncf") for pair in targets]
     if not targets:
         raise ValueError("targets is empty: give at least one (user, item) pair")
     kept = _retrain_predictions(model, ratings, targets, None, n_retrains, n_epochs, lr, seed)

@@ -34,19 +34,23 @@ import pandas as pd
 from scipy.linalg import cho_factor, cho_solve
 
 from ..als import ALS
-from ..base import check_index, check_ratings
+from ..base import check_index, check_training_ratings
 from ..ratings import Ratings
 
 __all__ = ["influence_matrix", "influence"]
 
 
-def _check(model, ratings: Ratings, user) -> tuple[np.ndarray, np.ndarray]:
-    """Validate once; return the user's rated items Omega_u (sorted) and their ratings."""
+def _check(model, ratings: Ratings, user, values: bool = True, caller: str = "influence"
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Validate once; return the user's rated items Omega_u (sorted) and their ratings.
+
+    ``ratings`` must be the model's training ratings (``check_training_ratings``); with
+    ``values=False`` only their Omega must match (J does not depend on the rating values)."""
     if not isinstance(model, ALS):
         raise TypeError(f"influence needs a model fitted by mfteach.ALS (its user factors are the exact ridge "
                         f"solution for V_, eq. (2)); got {type(model).__name__}")
     model._check_fitted()
-    check_ratings("ratings", ratings, model.shape)
+    check_training_ratings(model, ratings, caller, values=values)
     m = model.shape[0]
     user = check_index("user", user, m, "row")
     lo, hi = np.searchsorted(ratings.rows, [user, user + 1])
@@ -81,8 +85,11 @@ def influence_matrix(model: ALS, ratings: Ratings, user: int) -> tuple[np.ndarra
     J[i, k] = d r_hat_ui / d r_uk: column k is how every prediction of the user moves per star
     of change in the k-th rated item's rating (``items[k]``). Cost O(n k |Omega_u|); for one
     prediction use ``influence``, which forms only row J[item].
+
+    ``ratings`` must have the (user, item) pairs the model was fitted on (ValueError otherwise);
+    their values may differ, since J does not depend on them.
     """
-    items, _ = _check(model, ratings, user)
+    items, _ = _check(model, ratings, user, values=False, caller="influence_matrix")
     F_rated = _features(model, items)
     return _features(model) @ cho_solve(_gram_factor(model, F_rated), F_rated.T, check_finite=False), items
 
@@ -98,6 +105,9 @@ def influence(model: ALS, ratings: Ratings, user: int, item: int) -> pd.DataFram
 
     Columns: item, title, rating, influence, impact. ``df.attrs`` holds the prediction and
     the baseline (mu + c_item for a biased model, 0 otherwise): baseline + impacts = prediction.
+
+    ``ratings`` must be the ratings the model was fitted on (compared by ``Ratings.fingerprint``):
+    other ratings, e.g. the test split, raise a ValueError that says which ones it was fitted on.
     """
     items, values = _check(model, ratings, user)
     n = model.V_.shape[0]

@@ -1,5 +1,5 @@
 """FIA against leave-one-out retraining: the evaluation protocol of KDD 2019, section 4.1.2 and
-Figure 2, shared by lesson 07 and benchmarks/bench_fia.py.
+Figure 2, shared by lesson 15 and benchmarks/bench_fia.py.
 
 For random test points (u, i), FIA scores every rating z in R_t; the rating with the largest
 |FIA| is removed and the model retrained without it (warm-started, to convergence); the

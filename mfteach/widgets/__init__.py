@@ -5,20 +5,26 @@ benchmarks call without a browser, and a thin builder that wires ipywidgets cont
 ``Output`` and returns the widget box. Algorithms never import this package; widgets may
 import ``mfteach.plots``.
 
-=====================  ============================================  ======
-builder                compute function                              lesson
-=====================  ============================================  ======
-``user_explorer``      ``user_view`` (after ``prepare_user_explorer``)  00
-``affinity_explorer``  ``affinity_ranking``                          00
-``rank1_puzzle_widget``  ``puzzle_state``                            01
-``gd_playground``      ``playground_run`` (after ``prepare_playground``)  02
-``als_explorer``       ``als_grid_view`` (after ``als_grid``)         03
-``implicit_als_explorer``  ``implicit_view`` (after ``implicit_grid``)  05
-``similar_items_explorer``  ``nearest_items`` (after ``prepare_similar_items``)  04
-``influence_explorer``  ``predicted_change`` (after ``prepare_influence_explorer``)  06
-``fia_explorer``       ``explanation_view``                          07
-``ncf_explorer``       ``compare_explanations``                      08
-=====================  ============================================  ======
+=============================  ==========================================================  ======
+builder                        compute function                                            lesson
+=============================  ==========================================================  ======
+``affinity_explorer``          ``affinity_ranking``                                        00
+``user_explorer``              ``user_view`` (after ``prepare_user_explorer``)              01, 08
+``rank1_puzzle_widget``        ``puzzle_state``                                            02, 03
+``gd_stepsize_explorer``       ``stepsize_run`` (after ``prepare_stepsize``)                04
+``gd_playground``              ``playground_run`` (after ``prepare_playground``)            05
+``als_step_explorer``          ``als_step_view`` (after ``als_sequence``)                   06
+``als_explorer``               ``als_grid_view`` (after ``als_grid``)                       07
+``similar_items_explorer``     ``nearest_items`` (after ``prepare_similar_items``)          09
+``confidence_explorer``        ``confidence_view`` (after ``prepare_confidence_explorer``)  10
+``implicit_als_explorer``      ``implicit_view`` (after ``implicit_grid``)                  11
+``influence_matrix_explorer``  ``impact_view``                                             12
+``influence_explorer``         ``predicted_change`` (after ``prepare_influence_explorer``)  13
+``ridge_influence_explorer``   ``ridge_influence``                                         14
+``fia_explorer``               ``explanation_view``                                        15
+``ncf_anatomy_explorer``       ``prediction_anatomy``                                      16
+``ncf_explorer``               ``compare_explanations``                                    17
+=============================  ==========================================================  ======
 
 Note: the builders ``user_explorer`` and ``influence_explorer`` shadow the submodules of the
 same names as attributes of this package; import their compute functions with ``from
@@ -208,6 +214,12 @@ from .fia_explorer import (  # noqa: E402
 from .ncf_explorer import (  # noqa: E402
     Comparison, ComparisonDrawing, NcfExplorer, compare_explanations, ncf_explorer, render_comparison, render_tables,
 )
+from .ridge_explorer import RidgeInfluence, ridge_influence, ridge_influence_explorer  # noqa: E402
+from .ncf_anatomy import Anatomy, ncf_anatomy_explorer, prediction_anatomy  # noqa: E402
+from .confidence_explorer import confidence_explorer, confidence_view, prepare_confidence_explorer  # noqa: E402
+from .influence_matrix import impact_view, influence_matrix_explorer, render_impact_view  # noqa: E402
+from .gd_stepsize import gd_stepsize_explorer, prepare_stepsize, stepsize_run  # noqa: E402
+from .als_stepper import als_sequence, als_step_explorer, als_step_view  # noqa: E402
 
 __all__ = [
     "show_outputs", "escape_html", "affinity_explorer", "affinity_ranking", "prepare_user_explorer", "user_explorer", "user_view",
@@ -222,4 +234,10 @@ __all__ = [
     "ncf_explorer", "compare_explanations", "render_comparison", "render_tables", "Comparison", "ComparisonDrawing",
     "NcfExplorer", "fia_explorer", "explanation_view", "verify_top", "render_explanation", "ExplanationView",
     "Verification", "FiaExplorer",
+    "ridge_influence_explorer", "ridge_influence", "RidgeInfluence",
+    "ncf_anatomy_explorer", "prediction_anatomy", "Anatomy",
+    "confidence_explorer", "confidence_view", "prepare_confidence_explorer",
+    "influence_matrix_explorer", "impact_view", "render_impact_view",
+    "gd_stepsize_explorer", "prepare_stepsize", "stepsize_run",
+    "als_step_explorer", "als_sequence", "als_step_view",
 ]

@@ -1,4 +1,4 @@
-r"""k/lambda explorer (lesson 03): train and test RMSE of ALS over a grid of ranks and penalties.
+r"""k/lambda explorer (lesson 07): train and test RMSE of ALS over a grid of ranks and penalties.
 
 ALS minimizes the lecture slides' objective
 

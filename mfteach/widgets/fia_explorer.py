@@ -1,4 +1,4 @@
-r"""Explanation explorer (lesson 07): "we predict your rating for X to be r, mostly because ...",
+r"""Explanation explorer (lesson 15): "we predict your rating for X to be r, mostly because ...",
 from Fast Influence Analysis (Cheng, Shen, Huang, Zhu, KDD 2019, section 3.1 and Figure 1).
 
 For a target user u and item i, ``mfteach.explain.fia`` estimates the influence of every rating
@@ -19,7 +19,7 @@ Two layers (DESIGN.md section 6):
   ``fia`` call (a few milliseconds), the top rows of each side, and the sentence (an
   ``ExplanationView``). ``verify_top(model, ratings, user, item)`` compares the FIA estimate of
   the most influential rating with the change observed by retraining without it
-  (``loo_influence``, warm-started: a fraction of a second on lesson 07's 250 x 250 MovieLens core,
+  (``loo_influence``, warm-started: a fraction of a second on lesson 15's 250 x 250 MovieLens core,
   minutes on all of MovieLens 100K at its default tolerance).
 * ``fia_explorer(model, ratings, ...)`` is the thin ipywidgets layer: a user slider (first), a
   dropdown of that user's top-10 recommendations, an ``Output`` with the sentence and the two

@@ -1,4 +1,4 @@
-r"""Gradient-descent playground (lesson 02): one sampling mode against full GD.
+r"""Gradient-descent playground (lesson 05): one sampling mode against full GD.
 
 The learner picks a data set, a sampling mode (book section 9.3.2: entries, columns, rows,
 or shuffled mini-batches), a sample size, a learning rate and the rank k; the playground

@@ -1,4 +1,4 @@
-r"""alpha/lambda explorer (lesson 05): one user's top 10 from implicit ALS, which of the user's
+r"""alpha/lambda explorer (lesson 11): one user's top 10 from implicit ALS, which of the user's
 held-out items it finds, and precision/recall/nDCG@10 over all users, for a grid of confidence
 scales alpha and penalties lambda.
 
@@ -12,7 +12,7 @@ Implicit ALS (``mfteach.implicit``, Hu, Koren and Volinsky 2008) minimizes
 over ALL m x n pairs. alpha says how much more an interaction counts than a pair without one;
 lambda how strongly the factors are pulled to zero. Dividing the loss by 1 + alpha shows the
 trade-off: as alpha grows, the pairs without an interaction (weight 1 / (1 + alpha)) fade away
-and the loss tends to the explicit loss over Omega, which cannot rank (lesson 05, section 2).
+and the loss tends to the explicit loss over Omega, which cannot rank (lesson 10, section 2).
 
 Three layers (DESIGN.md section 6):
 
@@ -174,17 +174,20 @@ def implicit_grid(train, test, alphas=ALPHAS, regs=REGS, rank: int = RANK, n_ite
     metrics = {name: np.empty(shape) for name in _METRICS}
     seconds = np.empty(shape)
     bar = _progress_bar(progress, shape[0] * shape[1], "implicit ALS grid")
-    for a, alpha in enumerate(alphas):
-        for b, reg in enumerate(regs):
-            bar.update(1)
-            start = time.perf_counter()
-            model = ImplicitALS(rank=rank, reg=float(reg), alpha=float(alpha), n_iters=n_iters, solver=solver,
-                                cg_steps=cg_steps, seed=seed).fit(train)
-            seconds[a, b] = time.perf_counter() - start
-            U[a, b], V[a, b] = model.U_, model.V_
-            values = _means(ranking_report(model.U_ @ model.V_.T, train, test, k))
-            for name, value in zip(_METRICS, values):
-                metrics[name][a, b] = value
+    try:
+        for a, alpha in enumerate(alphas):
+            for b, reg in enumerate(regs):
+                bar.update(1)
+                start = time.perf_counter()
+                model = ImplicitALS(rank=rank, reg=float(reg), alpha=float(alpha), n_iters=n_iters, solver=solver,
+                                    cg_steps=cg_steps, seed=seed).fit(train)
+                seconds[a, b] = time.perf_counter() - start
+                U[a, b], V[a, b] = model.U_, model.V_
+                values = _means(ranking_report(model.U_ @ model.V_.T, train, test, k))
+                for name, value in zip(_METRICS, values):
+                    metrics[name][a, b] = value
+    finally:
+        bar.close()  # shows the bar's final state (tqdm before 4.62.3 did not when left to the garbage collector)
     popular = Popularity().fit(train)
     pop = pd.Series(_means(ranking_report(popular.predict_matrix(), train, test, k)),
                     index=[f"{name}@{k}" for name in _METRICS], name="popularity")

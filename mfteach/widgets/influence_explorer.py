@@ -1,4 +1,4 @@
-r"""Perturbation explorer (lesson 06): change one of a user's past ratings and see how the
+r"""Perturbation explorer (lesson 13): change one of a user's past ratings and see how the
 prediction for a target item moves, first as eq. (2) of FATREC 2017 predicts, then (on request)
 by retraining ALS.
 

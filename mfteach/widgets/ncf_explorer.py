@@ -1,4 +1,4 @@
-r"""MF or NCF: which past ratings explain a prediction? (lesson 08; Cheng, Shen, Huang, Zhu,
+r"""MF or NCF: which past ratings explain a prediction? (lesson 17; Cheng, Shen, Huang, Zhu,
 KDD 2019, sections 3.2 and 3.3).
 
 For a target user u and item i both explainers score every rating z in R_t (the user's own

@@ -1,4 +1,4 @@
-r"""Similar-items explorer (lesson 04): pick a movie, see the movies whose learned vectors point
+r"""Similar-items explorer (lesson 09): pick a movie, see the movies whose learned vectors point
 the same way (book 9.2.2, Example 9.2.4: unit-norm movie vectors with inner product close to 1
 "tend to get recommended together").
 

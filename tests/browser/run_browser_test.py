@@ -278,7 +278,7 @@ JS_WATCH = """(el) => {
   const after = outs.filter(o => el.compareDocumentPosition(o) & FOLLOWING);
   const target = after.find(o => cell && cell.contains(o)) || after[0] || null;
   const area = cell ? cell.querySelector('.jp-Cell-outputWrapper') : null;
-  const CONTROLS = '.widget-slider, .widget-dropdown, .widget-readout, .widget-select, .widget-toggle-buttons, .widget-radio';
+  const CONTROLS = '.widget-slider, .widget-dropdown, .widget-readout, .widget-select, .widget-toggle-buttons, .widget-radio, .mfteach-type-ahead';
   const snapTarget = () => target ? target.innerHTML : '';
   const items = () => target ? target.querySelectorAll('.jp-OutputArea-child').length : 0;
   const snapArea = () => {
@@ -616,9 +616,15 @@ def type_into_a_long_list(page, res: Result) -> list[str]:
         time.sleep(0.05)
     else:
         return [f"typing {choice!r} + Enter into the type-ahead box did not change the explorer's output"]
-    shown = box.evaluate("el => { const s = el.parentElement.querySelector('select');"
-                         " return s ? s.options[s.selectedIndex].text : null; }")
-    if (shown or "").replace("\xa0", " ") != choice:  # ipywidgets writes option labels with no-break spaces
+    # The output may change a moment before the kernel's new dropdown value reaches the page.
+    while True:
+        shown = box.evaluate("el => { const s = el.parentElement.querySelector('select');"
+                             " return s ? s.options[s.selectedIndex].text : null; }")
+        shown = (shown or "").replace("\xa0", " ")  # ipywidgets writes option labels with no-break spaces
+        if shown == choice or time.monotonic() - t0 > CONTROL_TIMEOUT + 2:
+            break
+        time.sleep(0.05)
+    if shown != choice:
         return [f"after typing {choice!r} + Enter the dropdown shows {shown!r}"]
     res.question += f"; typed {choice!r} into the long list"
     return []

@@ -1,0 +1,64 @@
+"""Lesson 04's step-size explorer: the planted data prepared once, the pure compute function a
+slider move runs (100 epochs of full GD on the 200 x 150 planted matrix, dense), and the whole
+update (compute + two-panel PNG + Output), driven in plain Python as the tests do. Every
+measured call is a setting not seen before (nothing comes from the caches)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+from harness import Row, timed_row
+
+from mfteach.widgets.gd_stepsize import (
+    LEARNING_RATES, N_EPOCHS, REGS, gd_stepsize_explorer, prepare_stepsize, stepsize_run,
+)
+
+TOPIC = "gd_stepsize"
+COMPUTE_BUDGET_MS = 100.0  # the compute callback of a slider move
+UPDATE_BUDGET_MS = 300.0   # the whole redraw, PNG included
+
+
+def _load() -> str:
+    one, _, _ = os.getloadavg()
+    return f"load average {one:.1f} on {os.cpu_count()} cores while measuring"
+
+
+def run() -> list[Row]:
+    rows = [timed_row(TOPIC, "lesson 04 prepare_stepsize (once per widget)", prepare_stepsize, repeats=7)]
+    data = prepare_stepsize()
+    settings = itertools.cycle(itertools.product(LEARNING_RATES, REGS))
+
+    def compute():
+        data.runs.clear()  # a fresh run, not the cache
+        stepsize_run(data, *next(settings))
+
+    rows.append(timed_row(TOPIC, f"lesson 04 stepsize_run, {N_EPOCHS} epochs (compute per slider move)", compute,
+                          repeats=31, target_max=COMPUTE_BUDGET_MS,
+                          detail=f"every (lr, lambda) of the sliders in turn, blow-ups stop early; {_load()}"))
+    explorer = gd_stepsize_explorer(data=prepare_stepsize())
+    # a walk over the sliders that never revisits a setting: lr through its grid, then one lambda step, ...
+    moves, lr = [], 20.0
+    for reg in REGS:
+        if reg != 0.0:
+            moves.append((explorer.reg, reg))
+        for value in (LEARNING_RATES if lr == LEARNING_RATES[0] else LEARNING_RATES[::-1]):
+            if value != lr:
+                moves.append((explorer.lr, value))
+        lr = moves[-1][1]
+    steps = iter(moves)
+
+    def move_a_slider():
+        control, value = next(steps)
+        control.value = value
+
+    rows.append(timed_row(TOPIC, "lesson 04 step-size explorer: whole slider update", move_a_slider, repeats=25,
+                          target_max=UPDATE_BUDGET_MS,
+                          detail=f"run (+ the lr = 20 reference for a new lambda) + 2-panel figure to PNG + caption "
+                                 f"+ Output update; {_load()}"))
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(f"{row.name}: {row.value:.3g} {row.unit} (target {row.target}: {'met' if row.passed else 'MISSED'})")
