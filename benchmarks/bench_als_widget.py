@@ -10,7 +10,7 @@ import itertools
 from harness import Row, timed_row
 
 import mfteach as mt
-from mfteach.widgets.als_explorer import N_ITERS, RANKS, REGS, als_explorer, als_grid, als_grid_view
+from mfteach.widgets.als_hyperparameters import N_ITERS, RANKS, REGS, als_explorer, als_grid, als_grid_view
 
 TOPIC = "als_widget"
 COMPUTE_BUDGET_MS = 200.0  # the compute callback of a slider move

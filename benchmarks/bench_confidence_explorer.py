@@ -12,7 +12,7 @@ import numpy as np
 from harness import Row, timed_row
 
 import mfteach as mt
-from mfteach.widgets.confidence_explorer import (
+from mfteach.widgets.confidence import (
     ALPHAS, REGS, confidence_explorer, confidence_view, prepare_confidence_explorer, user_vector,
 )
 

@@ -110,7 +110,7 @@ def _surprise_rows(train, test, our_fit_seconds: float) -> tuple[list[Row], floa
 
 
 def _playground_rows() -> list[Row]:
-    from mfteach.widgets.gd_playground import gd_playground, playground_run, prepare_playground
+    from mfteach.widgets.gd_sampling import gd_playground, playground_run, prepare_playground
 
     ml = mt.load_movielens("100k")
     prepared = prepare_playground(ml)

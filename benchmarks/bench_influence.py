@@ -16,7 +16,7 @@ from harness import Row, timed_row
 
 import mfteach as mt
 from mfteach.explain import influence, influence_matrix
-from mfteach.widgets.influence_explorer import RETRAIN_ITERS, influence_explorer, predicted_change, \
+from mfteach.widgets.influence_retrain import RETRAIN_ITERS, influence_explorer, predicted_change, \
     prepare_influence_explorer
 
 TOPIC = "influence"

@@ -204,11 +204,10 @@ class _Data:
         self.m, self.n = ratings.shape
         self.rows, self.cols, self.values = ratings.rows, ratings.cols, ratings.values
         self.n_ratings = len(ratings)
-        self.user_counts, self.item_counts = ratings.user_counts(), ratings.item_counts()
-        self.user_ptr = np.concatenate(([0], np.cumsum(self.user_counts)))
-        self.by_item = np.argsort(self.cols, kind="stable")
-        self.item_ptr = np.concatenate(([0], np.cumsum(self.item_counts)))
-        self.item_rows = self.rows[self.by_item]
+        by_user, by_item = ratings.by_user, ratings.by_item  # the one grouping (Ratings computes it once)
+        self.user_counts, self.item_counts = by_user.counts, by_item.counts
+        self.user_ptr, self.item_ptr = by_user.indptr, by_item.indptr
+        self.by_item, self.item_rows = by_item.order, by_item.index
         self._layouts = {}
 
     def layout(self, side: str) -> PaddedGroups:

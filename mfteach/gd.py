@@ -147,13 +147,12 @@ class _Problem:
         self.m, self.n = ratings.shape
         self.rows, self.cols, self.values = ratings.rows, ratings.cols, ratings.values
         self.n_ratings = len(ratings)
-        self.user_counts = ratings.user_counts()
-        self.item_counts = ratings.item_counts()
+        by_user, by_item = ratings.by_user, ratings.by_item  # the one grouping (Ratings computes it once)
+        self.user_counts, self.item_counts = by_user.counts, by_item.counts
         # CSR structure of Omega in the order of the entries (Ratings keeps them sorted by user, item)
-        self.indptr = np.concatenate(([0], np.cumsum(self.user_counts)))
+        self.indptr = by_user.indptr
         # entries grouped by item, for column sampling
-        self.by_col = np.argsort(self.cols, kind="stable")
-        self.col_ptr = np.concatenate(([0], np.cumsum(self.item_counts)))
+        self.by_col, self.col_ptr = by_item.order, by_item.indptr
         # a user with no rating has no penalty share to carry; avoid dividing by zero
         self.inv_user_counts = 1.0 / np.maximum(self.user_counts, 1)
         self.inv_item_counts = 1.0 / np.maximum(self.item_counts, 1)

@@ -207,13 +207,11 @@ class ImplicitALS(FactorModel):
                              f"max r = {ratings.values.max():.3g}), beyond what float64 Gram matrices can hold: "
                              f"{non_finite_cause(ratings.values, alpha=alpha)}")
         p = (ratings.values > 0).astype(float)
-        user_ptr = np.concatenate(([0], np.cumsum(ratings.user_counts())))
-        by_item = np.argsort(ratings.cols, kind="stable")
-        item_ptr = np.concatenate(([0], np.cumsum(ratings.item_counts())))
-        users = PaddedGroups(user_ptr, ratings.cols, n, BUCKET_SIZE)
-        items = PaddedGroups(item_ptr, ratings.rows[by_item], m, BUCKET_SIZE)
+        by_user, by_item = ratings.by_user, ratings.by_item  # the one grouping (Ratings computes it once)
+        users = PaddedGroups(by_user.indptr, by_user.index, n, BUCKET_SIZE)
+        items = PaddedGroups(by_item.indptr, by_item.index, m, BUCKET_SIZE)
         user_w, user_t = c - 1.0, c * p
-        item_w, item_t = user_w[by_item], user_t[by_item]
+        item_w, item_t = user_w[by_item.order], user_t[by_item.order]
 
         rng = np.random.default_rng(self.seed)
         self.U_ = rng.random((m, rank)) * self.init_scale

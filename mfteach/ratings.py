@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Ratings", "Fingerprint", "MAX_SIDE"]
+__all__ = ["Ratings", "Fingerprint", "Grouping", "MAX_SIDE"]
 
 MAX_SIDE = 100_000_000  # most users (rows) or items (columns) a Ratings may have: 8 bytes each per index map
 _INT64_MAX = np.iinfo(np.int64).max
@@ -37,6 +37,22 @@ class Fingerprint(NamedTuple):
         """``943 x 1682, 80000 ratings, fingerprint 1a2b3c4d/5e6f7a8b`` (the digests' first 8 hex digits)."""
         m, n = self.shape
         return f"{m} x {n}, {self.count} ratings, fingerprint {self.omega[:8]}/{self.values[:8]}"
+
+
+class Grouping(NamedTuple):
+    """Omega grouped by user (``Ratings.by_user``, CSR order) or by item (``Ratings.by_item``, CSC
+    order): group g's entries are ``order[indptr[g]:indptr[g + 1]]`` in the Ratings' arrays, their
+    other index (the items of a user, the users of an item) ``index[indptr[g]:indptr[g + 1]]`` and
+    their ratings ``values[indptr[g]:indptr[g + 1]]``. Every array is read-only.
+
+    The one grouping of the package (ARCHITECTURE.md, "Data"): ALS, GradientDescent, ImplicitALS
+    and the explanations all read it from their Ratings, which computes it once."""
+
+    indptr: np.ndarray  # (groups + 1,) int64: group g is positions indptr[g]:indptr[g + 1]
+    order: np.ndarray   # (|Omega|,) int64: entry number (in rows/cols/values) at each position
+    index: np.ndarray   # (|Omega|,) int64: the other side's index at each position
+    values: np.ndarray  # (|Omega|,) float64: the rating at each position
+    counts: np.ndarray  # (groups,) int64: entries per group (|Omega_u| or |Omega^i|)
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -171,7 +187,8 @@ class Ratings:
     """
 
     __slots__ = ("_rows", "_cols", "_values", "_shape", "_users", "_items", "_item_titles", "_item_genres",
-                 "_fingerprint")
+                 "_fingerprint", "_by_user", "_by_item")
+    _CACHES = ("_fingerprint", "_by_user", "_by_item")  # computed on first use, never pickled
 
     def __init__(
         self,
@@ -249,7 +266,8 @@ class Ratings:
         set_(self, "_items", _readonly(items))
         set_(self, "_item_titles", None if item_titles is None else _readonly(item_titles))
         set_(self, "_item_genres", None if item_genres is None else tuple(tuple(g) for g in item_genres))
-        set_(self, "_fingerprint", None)
+        for name in self._CACHES:
+            set_(self, name, None)
 
     def __setattr__(self, name, value):
         raise AttributeError(f"Ratings is immutable; cannot set {name!r} (build a new Ratings instead)")
@@ -263,7 +281,8 @@ class Ratings:
         return self
 
     def __reduce__(self):
-        return _restore_ratings, ({name: getattr(self, name, None) for name in self.__slots__},)
+        return _restore_ratings, ({name: getattr(self, name, None) for name in self.__slots__
+                                   if name not in self._CACHES},)
 
     # ------------------------------------------------------------------ accessors
     rows = property(lambda self: self._rows, doc="User index of each known entry (int64).")
@@ -286,6 +305,32 @@ class Ratings:
             known = Fingerprint(self._shape, len(self._values), omega.hexdigest(),
                                 hashlib.sha256(self._values).hexdigest())
             object.__setattr__(self, "_fingerprint", known)
+        return known
+
+    @property
+    def by_user(self) -> Grouping:
+        """Omega grouped by user (CSR order): the entries are already sorted by user, so ``order``
+        is 0..|Omega|-1 and ``index`` is ``cols``. Computed on first use and kept."""
+        known = getattr(self, "_by_user", None)
+        if known is None:
+            counts = self.user_counts()
+            known = Grouping(_readonly(np.concatenate(([0], np.cumsum(counts)))),
+                             _readonly(np.arange(len(self._values), dtype=np.int64)), self._cols, self._values,
+                             _readonly(counts))
+            object.__setattr__(self, "_by_user", known)
+        return known
+
+    @property
+    def by_item(self) -> Grouping:
+        """Omega grouped by item (CSC order; within an item, by user): ``order`` is the stable
+        argsort of ``cols`` and ``index`` the users. Computed on first use and kept."""
+        known = getattr(self, "_by_item", None)
+        if known is None:
+            counts = self.item_counts()
+            order = np.argsort(self._cols, kind="stable")
+            known = Grouping(_readonly(np.concatenate(([0], np.cumsum(counts)))), _readonly(order),
+                             _readonly(self._rows[order]), _readonly(self._values[order]), _readonly(counts))
+            object.__setattr__(self, "_by_item", known)
         return known
 
     @property
@@ -341,8 +386,7 @@ class Ratings:
     def to_csr(self) -> sp.csr_matrix:
         """R as a scipy CSR matrix (rows = users). Unknown entries are structural zeros;
         a known rating of 0 is kept as an explicit stored zero."""
-        indptr = np.concatenate(([0], np.cumsum(self.user_counts())))
-        return sp.csr_matrix((self._values.copy(), self._cols.copy(), indptr), shape=self._shape)
+        return sp.csr_matrix((self._values.copy(), self._cols.copy(), self.by_user.indptr.copy()), shape=self._shape)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per rating: user and item (original ids), row and col (indices), rating."""
@@ -547,4 +591,6 @@ def _restore_ratings(state: dict) -> Ratings:
     ratings = object.__new__(Ratings)
     for name, value in state.items():
         object.__setattr__(ratings, name, _readonly(value) if isinstance(value, np.ndarray) else value)
+    for name in Ratings._CACHES:
+        object.__setattr__(ratings, name, None)
     return ratings

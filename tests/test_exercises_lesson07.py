@@ -9,7 +9,7 @@ import mfteach.exercises as ex
 from mfteach.als import ALS, update_users
 from mfteach.data import synthetic, toy
 from mfteach.ratings import Ratings
-from mfteach.widgets.als_explorer import als_grid
+from mfteach.widgets.als_hyperparameters import als_grid
 
 LESSON = "07_als_in_practice"
 BIASED = ex.EXERCISES["biased_user_update"]

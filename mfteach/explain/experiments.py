@@ -48,7 +48,7 @@ def identical_rated_sets(ratings: Ratings, min_users: int = 2) -> list[tuple[np.
     """
     check_ratings("ratings", ratings)
     min_users = check_positive_int("min_users", min_users)
-    starts = np.concatenate(([0], np.cumsum(ratings.user_counts())))
+    starts = ratings.by_user.indptr
     groups: dict[bytes, list[int]] = {}
     for user in np.flatnonzero(np.diff(starts)):      # one lookup per user; the keys hold Omega_u
         groups.setdefault(ratings.cols[starts[user]:starts[user + 1]].tobytes(), []).append(int(user))

@@ -86,7 +86,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,36 +152,12 @@ def _is_ncf(model) -> bool:
     return type(model).__name__ == "NCF"
 
 
-# ---------------------------------------------------------------------------- per-Ratings index (cached)
-class _Index:
-    """Omega grouped by item (CSC order) and the genre strings, computed once per Ratings."""
-
-    def __init__(self, ratings: Ratings):
-        self.ratings = ratings  # a strong reference: the cache key id(ratings) stays valid
-        self.by_item = np.argsort(ratings.cols, kind="stable")
-        self.item_ptr = np.concatenate(([0], np.cumsum(ratings.item_counts())))
-        self.item_rows = ratings.rows[self.by_item]
-        self.item_values = ratings.values[self.by_item]
-        genres = ratings.item_genres
-        self.genres = np.full(ratings.shape[1], "", dtype=object)
-        if genres is not None:
-            self.genres[:] = [", ".join(g) for g in genres]
-
-
-_INDEX_CACHE: OrderedDict[int, _Index] = OrderedDict()
-_INDEX_CACHE_SIZE = 4
-
-
-def _index(ratings: Ratings) -> _Index:
-    """The cached ``_Index`` of ``ratings`` (the last few Ratings explained are kept)."""
-    key = id(ratings)
-    entry = _INDEX_CACHE.get(key)
-    if entry is None or entry.ratings is not ratings:
-        entry = _INDEX_CACHE[key] = _Index(ratings)
-        while len(_INDEX_CACHE) > _INDEX_CACHE_SIZE:
-            _INDEX_CACHE.popitem(last=False)
-    _INDEX_CACHE.move_to_end(key)
-    return entry
+def _genre_strings(ratings: Ratings, cols) -> np.ndarray:
+    """The ", "-joined genres of the items ``cols`` ("" without genres)."""
+    genres = ratings.item_genres
+    if genres is None:
+        return np.full(len(cols), "", dtype=object)
+    return np.array([", ".join(genres[c]) for c in np.asarray(cols).tolist()], dtype=object)
 
 
 # ---------------------------------------------------------------------------- the explanation frame
@@ -204,7 +179,7 @@ def explanation_frame(ratings: Ratings, user: int, item: int, rows, cols, values
         "user": np.asarray(rows)[order],
         "item": cols,
         "title": ratings.item_labels(cols),
-        "genres": _index(ratings).genres[cols],
+        "genres": _genre_strings(ratings, cols),
         "rating": np.asarray(values, dtype=float)[order],
         "influence": influence[order],
         "side": side[order] if side.ndim else np.full(len(order), side, dtype=object),
@@ -267,7 +242,7 @@ def relative_gradient_norm(model, ratings: Ratings | None = None) -> float:
         if o.biased:
             predicted += o.user_bias[ratings.rows] + o.item_bias[ratings.cols]
         e = ratings.values - predicted
-        E = sp.csr_matrix((e, ratings.cols, np.concatenate(([0], np.cumsum(ratings.user_counts())))), shape=(m, n))
+        E = sp.csr_matrix((e, ratings.cols, ratings.by_user.indptr), shape=(m, n))
         reg_u = o.reg * (ratings.user_counts() if o.weighted else np.ones(m))
         reg_v = o.reg * (ratings.item_counts() if o.weighted else np.ones(n))
         data = [-(E @ o.V), -(E.T @ o.U)]          # the squared errors' part (halved: the 2s cancel)
@@ -332,12 +307,13 @@ def _with_ones(features: np.ndarray, biased: bool) -> np.ndarray:
     return out
 
 
-def _local(objective: Objective, ratings: Ratings, index: _Index, user: int, item: int) -> _Local:
+def _local(objective: Objective, ratings: Ratings, user: int, item: int) -> _Local:
     o = objective
     lo, hi = np.searchsorted(ratings.rows, [user, user + 1])
     user_items, user_values = ratings.cols[lo:hi], ratings.values[lo:hi]
-    start, stop = index.item_ptr[item], index.item_ptr[item + 1]
-    item_users, item_values = index.item_rows[start:stop], index.item_values[start:stop]
+    by_item = ratings.by_item
+    start, stop = by_item.indptr[item], by_item.indptr[item + 1]
+    item_users, item_values = by_item.index[start:stop], by_item.values[start:stop]
     k = np.searchsorted(user_items, item)
     own = int(k) if k < len(user_items) and user_items[k] == item else None
     if own is not None:  # (u, i) is listed once, with the user's ratings
@@ -406,7 +382,7 @@ def local_influence(objective: Objective, ratings: Ratings, user: int, item: int
     """FIA's INFL of every rating in R_t, as arrays (no frame): (rows, cols, values, side codes
     0 = item-based / 1 = user-based, first-order INFL, exact-local INFL or None, prediction).
     ``exact_local`` needs (user, item) outside the training ratings (ValueError otherwise)."""
-    t = _local(objective, ratings, _index(ratings), user, item)
+    t = _local(objective, ratings, user, item)
     lam = objective.removal_reg
     if t.own is None:  # H_t block-diagonal: two k x k solves
         user_first, user_exact = _block_fia(t.X, t.user_residuals, t.w_u, t.x_i, t.reg_u, lam, exact_local, "user")
@@ -509,7 +485,7 @@ class FullProblem:
         self.o, self.rows, self.cols = o, ratings.rows, ratings.cols
         self.m, self.k = o.U.shape
         self.n = o.V.shape[0]
-        ptr = np.concatenate(([0], np.cumsum(ratings.user_counts())))
+        ptr = ratings.by_user.indptr
         self.D = sp.csr_matrix((np.zeros(len(ratings)), self.cols, ptr), shape=(self.m, self.n))
         self.E = sp.csr_matrix((np.zeros(len(ratings)), self.cols, ptr), shape=(self.m, self.n))
         self.residuals = ratings.values - o.mu - self.predictions(o.U, o.V, o.user_bias, o.item_bias)

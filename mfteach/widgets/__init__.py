@@ -1,225 +1,61 @@
 """Interactive explorers for the lessons (ipywidgets + matplotlib).
 
-Each widget is split in two (DESIGN.md section 6): a PURE compute function that tests and
+Each widget is split in two (ARCHITECTURE.md, "Widgets"): a PURE compute function that tests and
 benchmarks call without a browser, and a thin builder that wires ipywidgets controls to an
 ``Output`` and returns the widget box. Algorithms never import this package; widgets may
-import ``mfteach.plots``.
+import ``mfteach.plots``. This file only re-exports: the helpers the explorers share live in the
+private ``_common`` module, each explorer in a module named for its topic (the builders' names
+are not module names, so no attribute of this package is shadowed).
 
-=============================  ==========================================================  ======
-builder                        compute function                                            lesson
-=============================  ==========================================================  ======
-``affinity_explorer``          ``affinity_ranking``                                        00
-``user_explorer``              ``user_view`` (after ``prepare_user_explorer``)              01, 08
-``rank1_puzzle_widget``        ``puzzle_state``                                            02, 03
-``gd_stepsize_explorer``       ``stepsize_run`` (after ``prepare_stepsize``)                04
-``gd_playground``              ``playground_run`` (after ``prepare_playground``)            05
-``als_step_explorer``          ``als_step_view`` (after ``als_sequence``)                   06
-``als_explorer``               ``als_grid_view`` (after ``als_grid``)                       07
-``similar_items_explorer``     ``nearest_items`` (after ``prepare_similar_items``)          09
-``confidence_explorer``        ``confidence_view`` (after ``prepare_confidence_explorer``)  10
-``implicit_als_explorer``      ``implicit_view`` (after ``implicit_grid``)                  11
-``influence_matrix_explorer``  ``impact_view``                                             12
-``influence_explorer``         ``predicted_change`` (after ``prepare_influence_explorer``)  13
-``ridge_influence_explorer``   ``ridge_influence``                                         14
-``fia_explorer``               ``explanation_view``                                        15
-``ncf_anatomy_explorer``       ``prediction_anatomy``                                      16
-``ncf_explorer``               ``compare_explanations``                                    17
-=============================  ==========================================================  ======
-
-Note: the builders ``user_explorer`` and ``influence_explorer`` shadow the submodules of the
-same names as attributes of this package; import their compute functions with ``from
-mfteach.widgets.user_explorer import user_view`` (or from here), not with ``import
-mfteach.widgets.user_explorer as ...``.
+=============================  ==========================================================  ======  ===================
+builder                        compute function                                            lesson  module
+=============================  ==========================================================  ======  ===================
+``affinity_explorer``          ``affinity_ranking``                                          00      affinity
+``user_explorer``              ``user_view`` (after ``prepare_user_explorer``)               01, 08  user_factors
+``rank1_puzzle_widget``        ``puzzle_state``                                              02, 03  rank1_puzzle
+``gd_stepsize_explorer``       ``stepsize_run`` (after ``prepare_stepsize``)                 04      gd_stepsize
+``gd_playground``              ``playground_run`` (after ``prepare_playground``)             05      gd_sampling
+``als_step_explorer``          ``als_step_view`` (after ``als_sequence``)                    06      als_stepper
+``als_explorer``               ``als_grid_view`` (after ``als_grid``)                        07      als_hyperparameters
+``similar_items_explorer``     ``nearest_items`` (after ``prepare_similar_items``)           09      similar_items
+``confidence_explorer``        ``confidence_view`` (after ``prepare_confidence_explorer``)   10      confidence
+``implicit_als_explorer``      ``implicit_view`` (after ``implicit_grid``)                   11      implicit_explorer
+``influence_matrix_explorer``  ``impact_view``                                               12      influence_matrix
+``influence_explorer``         ``predicted_change`` (after ``prepare_influence_explorer``)   13      influence_retrain
+``ridge_influence_explorer``   ``ridge_influence``                                           14      ridge_explorer
+``fia_explorer``               ``explanation_view``                                          15      fia_view
+``ncf_anatomy_explorer``       ``prediction_anatomy``                                        16      ncf_anatomy
+``ncf_explorer``               ``compare_explanations``                                      17      ncf_fia
+=============================  ==========================================================  ======  ===================
 """
 
-from IPython.core.interactiveshell import InteractiveShell
-
-from ..plots import SIGN_COLORS  # importing plots also sets the colour cycle of every explorer figure
-
-
-def show_outputs(out, *objects) -> None:
-    """Replace the content of the ``ipywidgets.Output`` ``out`` with ``objects`` in ONE update.
-
-    Each object (an ``IPython.display.Image``/``HTML``, a DataFrame, ...) is formatted
-    exactly as ``out.append_display_data`` would format it. Why not ``out.clear_output(wait=True)``
-    followed by ``append_display_data``: ``clear_output`` only sends a message to a front end
-    inside a running kernel (in plain Python it prints terminal escape codes), and it never
-    empties the ``outputs`` tuple that ``append_display_data`` extends, so without a front end
-    syncing back the old views pile up. Assigning ``out.outputs`` behaves the same in a kernel
-    and in tests, and the front end swaps the whole content at once (no flicker).
-    """
-    fmt = InteractiveShell.instance().display_formatter.format
-    outputs = []
-    for obj in objects:
-        data, metadata = fmt(obj)
-        outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
-    out.outputs = tuple(outputs)
-
-
-def escape_html(text) -> str:
-    """``text`` (any object, as ``str``) safe inside HTML: &, < and > escaped (titles such as
-    "Rock & Roll" or "<unknown>" appear as written)."""
-    import html
-
-    return html.escape(str(text), quote=False)
-
-
-def influence_bar(value: float, scale: float, half_width: int = 50, height: int = 9) -> str:
-    """A diverging HTML bar for a table cell: ``|value| / scale`` of ``half_width`` pixels, blue to
-    the right of the centre when ``value >= 0``, orange to the left when it is negative
-    (``plots.SIGN_COLORS``: the side carries the sign too, not the colour alone)."""
-    width = 0 if scale <= 0 else int(round(half_width * abs(value) / scale))
-    color = SIGN_COLORS[0] if value >= 0 else SIGN_COLORS[1]
-    bar = f"<div style='display:inline-block; width:{width}px; height:{height}px; background:{color}'></div>"
-    left, right = (bar, "") if value < 0 else ("", bar)
-    return (f"<div style='display:inline-block; width:{half_width}px; text-align:right'>{left}</div>"
-            f"<div style='display:inline-block; width:{half_width}px'>{right}</div>")
-
-
-def user_item_repr(box) -> str:
-    """Short, deterministic text repr of an explorer box with ``user`` and ``item`` controls,
-    such as ``FiaExplorer(user=3, item='Star Wars (1977)', n_top=5)`` (nbval compares it)."""
-    name = type(box).__name__
-    user, item = getattr(box, "user", None), getattr(box, "item", None)
-    if user is None or item is None:  # not built yet
-        return f"{name}()"
-    label = box.ratings.item_labels([item.value])[0] if item.value is not None else None
-    return f"{name}(user={user.value}, item={str(label)!r}, n_top={box.n_top})"
-
-
-def type_ahead(dropdown, placeholder: str = "type to find, then Enter", width: str = "300px"):
-    """A keyboard way into a long ``Dropdown``: a ``Combobox`` with the dropdown's labels that offers
-    matches as you type; Enter (or leaving the box) on a full label picks that option in the
-    dropdown. (A closed Dropdown in JupyterLab 4 ignores the arrow keys, ipywidgets#3912.) The box
-    follows the dropdown when its options change."""
-    import ipywidgets as widgets
-
-    box = widgets.Combobox(options=[label for label, _ in dropdown.options], placeholder=placeholder,
-                           ensure_option=True, continuous_update=False, layout=widgets.Layout(width=width))
-    box.add_class("mfteach-type-ahead")
-
-    def pick(change):
-        chosen = dict(dropdown.options).get(change["new"])
-        if chosen is not None and chosen != dropdown.value:
-            dropdown.value = chosen
-
-    def follow(change):
-        box.options = [label for label, _ in dropdown.options]
-
-    box.observe(pick, names="value")
-    dropdown.observe(follow, names="options")
-    return box
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def progress_bar(show: bool, total: int, desc: str):
-    """A tqdm bar over ``total`` fits when ``show`` (a widget in a notebook), else one that does nothing."""
-    if not show:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="fit")
-
-
-def user_item_pickers(offered, user, item, shape, item_options, width: str = "640px", label_width: str = "60px"):
-    """The (user slider, movie dropdown) pair of an explorer of one prediction, checked.
-
-    ``offered``: the users on the slider; ``user`` (default: the first offered) and ``item``
-    (default: the first option) are the start, checked against ``shape`` = (m, n).
-    ``item_options(user, extra)`` gives the dropdown's (label, item) pairs for a user, with the
-    movie ``extra`` among them when it is not None. Wire them with ``redraw_on_change``."""
-    import ipywidgets as widgets
-    import numpy as np
-
-    from ..base import check_index
-
-    m, n = shape
-    offered = np.asarray(offered, dtype=np.int64)
-    if offered.size == 0:
-        raise ValueError("no user to offer")
-    user = int(offered[0]) if user is None else check_index("user", user, m, "row")
-    if user not in set(offered.tolist()):
-        raise ValueError(f"user {user} is not among the users offered")
-    if item is not None:
-        item = check_index("item", item, n, "column")
-    style = {"description_width": label_width}
-    user_slider = widgets.SelectionSlider(options=[(str(u), int(u)) for u in offered], value=user,
-                                          description="user", continuous_update=False,
-                                          layout=widgets.Layout(width=width), style=style)
-    options = item_options(user, item)
-    item_picker = widgets.Dropdown(options=options, value=options[0][1] if item is None else item,
-                                   description="movie", layout=widgets.Layout(width=width), style=style)
-    return user_slider, item_picker
-
-
-def redraw_on_change(user_slider, item_picker, item_options, redraw) -> None:
-    """Call ``redraw()`` once per change: a new movie redraws; a new user first refills the
-    dropdown with ``item_options(user)`` and selects its first movie (one redraw, not two)."""
-    swapping = [False]  # True while the dropdown's options are replaced
-
-    def on_item(_change=None):
-        if not swapping[0] and item_picker.value is not None:
-            redraw()
-
-    def on_user(_change=None):
-        swapping[0] = True
-        try:
-            item_picker.options = item_options(user_slider.value)
-            item_picker.value = item_picker.options[0][1]
-        finally:
-            swapping[0] = False
-        on_item()
-
-    user_slider.observe(on_user, names="value")
-    item_picker.observe(on_item, names="value")
-
-
-def grid_index(values, value, name: str) -> int:
-    """Position of ``value`` in a precomputed grid of hyperparameters ``values`` (a clear
-    ValueError listing the grid when it is not there)."""
-    import numpy as np
-
-    hits = np.flatnonzero(np.isclose(values, float(value), rtol=1e-9, atol=0.0))
-    if hits.size == 0:
-        shown = ", ".join(f"{v:g}" for v in values)
-        raise ValueError(f"{name}={value!r} is not on the grid; choose one of {shown}")
-    return int(hits[0])
-
-
-# defined above before the submodules are imported: they use show_outputs and grid_index
-from .affinity import affinity_explorer, affinity_ranking  # noqa: E402
-from .user_explorer import prepare_user_explorer, user_explorer, user_view  # noqa: E402
-from .rank1_puzzle import hidden_rank1, plot_bipartite, puzzle_state, rank1_puzzle_widget  # noqa: E402
-from .gd_playground import gd_playground, playground_run, prepare_playground  # noqa: E402
-from .als_explorer import als_explorer, als_grid, als_grid_view  # noqa: E402
-from .implicit_explorer import (  # noqa: E402
+from ._common import escape_html, show_outputs
+from .affinity import affinity_explorer, affinity_ranking
+from .user_factors import prepare_user_explorer, user_explorer, user_view
+from .rank1_puzzle import hidden_rank1, plot_bipartite, puzzle_state, rank1_puzzle_widget
+from .gd_sampling import gd_playground, playground_run, prepare_playground
+from .als_hyperparameters import als_explorer, als_grid, als_grid_view
+from .implicit_explorer import (
     ImplicitExplorer, ImplicitGrid, ImplicitView, implicit_als_explorer, implicit_grid, implicit_view,
     render_implicit_view,
 )
-from .similar_items import nearest_items, prepare_similar_items, render_similar_items, similar_items_explorer  # noqa: E402
-from .influence_explorer import (  # noqa: E402
+from .similar_items import nearest_items, prepare_similar_items, render_similar_items, similar_items_explorer
+from .influence_retrain import (
     InfluenceExplorer, InfluenceState, PredictedChange, RetrainedChange, influence_explorer, predicted_change,
     prepare_influence_explorer, render_influence_view, retrain, retrained_change,
 )
-from .fia_explorer import (  # noqa: E402
+from .fia_view import (
     ExplanationView, FiaExplorer, Verification, explanation_view, fia_explorer, render_explanation, verify_top,
 )
-from .ncf_explorer import (  # noqa: E402
+from .ncf_fia import (
     Comparison, ComparisonDrawing, NcfExplorer, compare_explanations, ncf_explorer, render_comparison, render_tables,
 )
-from .ridge_explorer import RidgeInfluence, ridge_influence, ridge_influence_explorer  # noqa: E402
-from .ncf_anatomy import Anatomy, ncf_anatomy_explorer, prediction_anatomy  # noqa: E402
-from .confidence_explorer import confidence_explorer, confidence_view, prepare_confidence_explorer  # noqa: E402
-from .influence_matrix import impact_view, influence_matrix_explorer, render_impact_view  # noqa: E402
-from .gd_stepsize import gd_stepsize_explorer, prepare_stepsize, stepsize_run  # noqa: E402
-from .als_stepper import als_sequence, als_step_explorer, als_step_view  # noqa: E402
+from .ridge_explorer import RidgeInfluence, ridge_influence, ridge_influence_explorer
+from .ncf_anatomy import Anatomy, ncf_anatomy_explorer, prediction_anatomy
+from .confidence import confidence_explorer, confidence_view, prepare_confidence_explorer
+from .influence_matrix import impact_view, influence_matrix_explorer, render_impact_view
+from .gd_stepsize import gd_stepsize_explorer, prepare_stepsize, stepsize_run
+from .als_stepper import als_sequence, als_step_explorer, als_step_view
 
 __all__ = [
     "show_outputs", "escape_html", "affinity_explorer", "affinity_ranking", "prepare_user_explorer", "user_explorer", "user_view",

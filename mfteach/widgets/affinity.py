@@ -21,7 +21,7 @@ import pandas as pd
 from IPython.display import Image
 
 from .. import plots
-from . import show_outputs
+from ._common import show_outputs
 
 __all__ = ["affinity_ranking", "render_affinity", "AffinityExplorer", "affinity_explorer"]
 

@@ -43,7 +43,7 @@ from .. import plots
 from ..als import _Data, update_items, update_users
 from ..base import check_positive, check_positive_int
 from ..ratings import Ratings
-from . import grid_index, show_outputs
+from ._common import grid_index, show_outputs
 
 __all__ = [
     "REGS", "N_SWEEPS", "RANK", "ALSSequence", "StepView", "als_sequence", "als_step_view", "step_label",

@@ -54,7 +54,7 @@ from IPython.display import HTML, Image
 
 from .. import plots
 from ..gd import DivergenceError, stop_if_diverged
-from . import grid_index, show_outputs
+from ._common import grid_index, show_outputs
 
 __all__ = [
     "LEARNING_RATES", "REGS", "LESSON_LR", "N_EPOCHS", "RANK", "VERDICTS", "StepsizeData", "StepsizeRun",
@@ -341,7 +341,7 @@ def _caption(run: StepsizeRun, reference: StepsizeRun | None) -> HTML:
 
 
 def _escape(text) -> str:
-    from . import escape_html
+    from ._common import escape_html
 
     return escape_html(text)
 

@@ -42,7 +42,7 @@ from ..base import check_index, check_non_negative, check_positive_int, check_ra
 from ..baseline import Popularity
 from ..implicit import ImplicitALS
 from ..metrics import ndcg_at_k, precision_at_k, ranking_report, recall_at_k
-from . import escape_html as _escape, grid_index as _index_of, progress_bar as _progress_bar, show_outputs, type_ahead
+from ._common import escape_html as _escape, grid_index as _index_of, progress_bar as _progress_bar, show_outputs, type_ahead
 
 __all__ = [
     "ALPHAS", "REGS", "RANK", "N_ITERS", "ImplicitGrid", "ImplicitView", "implicit_grid", "implicit_view",

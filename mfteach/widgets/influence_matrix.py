@@ -45,7 +45,7 @@ from .. import plots
 from ..base import check_index, check_positive_int, check_ratings
 from ..explain.influence import influence
 from ..ratings import Ratings
-from . import escape_html as _escape, show_outputs, type_ahead
+from ._common import escape_html as _escape, show_outputs, type_ahead
 
 __all__ = [
     "N_TOP", "ORDERS", "ImpactView", "impact_view", "ImpactDrawing", "render_impact_view", "InfluenceMatrixExplorer",

@@ -45,7 +45,7 @@ from IPython.display import HTML, Image
 from .. import plots
 from ..base import FactorModel, check_index, check_positive_int, check_ratings
 from ..ncf import NCF
-from . import escape_html as _escape, redraw_on_change, show_outputs, type_ahead, user_item_pickers
+from ._common import escape_html as _escape, redraw_on_change, show_outputs, type_ahead, user_item_pickers
 
 __all__ = ["N_TERMS", "MfParts", "NcfParts", "Anatomy", "prediction_anatomy", "AnatomyDrawing",
            "render_anatomy", "NcfAnatomyExplorer", "ncf_anatomy_explorer"]

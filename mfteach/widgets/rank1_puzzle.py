@@ -30,7 +30,7 @@ from IPython.display import HTML, Image
 
 from .. import plots
 from ..completion import Rank1Result, complete_rank1
-from . import show_outputs
+from ._common import show_outputs
 
 __all__ = [
     "hidden_rank1", "PuzzleState", "puzzle_state", "plot_bipartite", "render_puzzle_html", "Rank1Puzzle",

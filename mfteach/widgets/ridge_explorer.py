@@ -45,7 +45,7 @@ from IPython.display import HTML, Image
 
 from .. import plots
 from ..base import check_index, check_non_negative
-from . import show_outputs
+from ._common import show_outputs
 
 __all__ = ["LAMBDAS", "RidgeInfluence", "ridge_influence", "RidgeDrawing", "render_ridge_influence",
            "RidgeInfluenceExplorer", "ridge_influence_explorer"]

@@ -28,7 +28,7 @@ from IPython.display import HTML, Image
 
 from .. import plots
 from ..embeddings import cosine_neighbors
-from . import show_outputs
+from ._common import show_outputs
 
 __all__ = [
     "PreparedItems", "prepare_similar_items", "nearest_items", "render_similar_items", "SimilarItemsExplorer",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mfteach as mt
-from mfteach.widgets.confidence_explorer import (
+from mfteach.widgets.confidence import (
     ALPHAS, ConfidenceDrawing, confidence_explorer, confidence_view, limit_user_vector, prepare_confidence_explorer,
     render_confidence_view, user_vector,
 )

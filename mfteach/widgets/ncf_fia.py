@@ -42,7 +42,7 @@ from ..base import check_index, check_positive_int, check_ratings
 from ..explain.fia import fia
 from ..explain.fia_ncf import fia_ncf
 from ..ncf import NCF
-from . import (
+from ._common import (
     escape_html as _escape, influence_bar, redraw_on_change, show_outputs, type_ahead, user_item_pickers, user_item_repr,
 )
 

@@ -9,7 +9,7 @@ import pytest
 import mfteach as mt
 from mfteach.plots import SIGN_COLORS
 from mfteach.explain.fia import fia, loo_influence
-from mfteach.widgets.fia_explorer import (
+from mfteach.widgets.fia_view import (
     ExplanationView, FiaExplorer, Verification, explanation_view, fia_explorer, render_explanation, verify_top,
 )
 
@@ -268,7 +268,7 @@ def test_the_verification_names_the_rating_and_says_rise_or_fall(estimate, retra
 
 
 def test_a_score_off_the_rating_scale_is_shown_clipped_with_the_score_beside_it():
-    from mfteach.widgets.fia_explorer import _sentence
+    from mfteach.widgets.fia_view import _sentence
 
     rows = pd.DataFrame({"title": ["Alien"], "rating": [5.0], "influence": [0.2]})
     assert "to be 5 (the model's score, 5.18, is off the 1-5 scale)" in _sentence("Heat", 5.18, rows, scale=(1, 5))

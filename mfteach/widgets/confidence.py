@@ -47,7 +47,7 @@ from IPython.display import HTML, Image
 from .. import plots
 from ..base import check_index, check_ratings
 from ..ratings import Ratings
-from . import escape_html as _escape, show_outputs
+from ._common import escape_html as _escape, show_outputs
 
 __all__ = [
     "ALPHAS", "REGS", "N_TOP", "ConfidenceState", "ConfidenceView", "prepare_confidence_explorer",

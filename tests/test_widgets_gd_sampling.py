@@ -8,7 +8,7 @@ import pytest
 
 import mfteach as mt
 from mfteach.gd import SAMPLINGS, default_lr
-from mfteach.widgets.gd_playground import (
+from mfteach.widgets.gd_sampling import (
     N_EPOCHS, GDPlayground, PlaygroundResult, gd_playground, playground_run, prepare_playground, render_playground,
     sample_count,
 )

@@ -38,7 +38,7 @@ from IPython.display import HTML
 from .. import plots
 from ..base import check_index, check_positive_int
 from ..explain.fia import fia, loo_influence
-from . import (
+from ._common import (
     escape_html as _escape, influence_bar, redraw_on_change, show_outputs, type_ahead, user_item_pickers, user_item_repr,
 )
 

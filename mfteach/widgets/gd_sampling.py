@@ -34,7 +34,7 @@ from IPython.display import HTML, Image
 
 from .. import plots
 from ..gd import SAMPLINGS, DivergenceError, GradientDescent, default_lr
-from . import show_outputs
+from ._common import show_outputs
 
 __all__ = [
     "SAMPLING_LABELS", "PlaygroundData", "PreparedPlayground", "PlaygroundResult", "prepare_playground",

@@ -47,7 +47,7 @@ from ..base import check_index, check_non_negative, check_positive_int, check_ra
 from ..explain.influence import _check as _check_user
 from ..explain.influence import influence_matrix
 from ..ratings import Ratings
-from . import escape_html as _escape, show_outputs, type_ahead
+from ._common import escape_html as _escape, show_outputs, type_ahead
 
 __all__ = [
     "RATING_STEP", "RETRAIN_ITERS", "N_TARGETS", "N_BARS", "InfluenceState", "PredictedChange", "RetrainedChange",

@@ -1,4 +1,4 @@
-"""Tests of the helpers in mfteach/widgets/__init__.py that every explorer shares: one-update
+"""Tests of the helpers in mfteach/widgets/_common.py that every explorer shares: one-update
 output replacement, HTML escaping, the diverging influence bar, the explorers' text repr and
 the grid lookup."""
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import mfteach as mt
-from mfteach.widgets import (
+from mfteach.widgets._common import (
     escape_html, grid_index, influence_bar, redraw_on_change, show_outputs, user_item_pickers, user_item_repr,
 )
 
@@ -100,7 +100,7 @@ def test_redraw_on_change_redraws_once_per_change_and_refills_the_movies():
 def test_type_ahead_picks_the_dropdown_option_whose_label_is_typed_and_follows_new_options():
     import ipywidgets as widgets
 
-    from mfteach.widgets import type_ahead
+    from mfteach.widgets._common import type_ahead
 
     menu = widgets.Dropdown(options=[("Alien (1979)", 3), ("Heat (1995)", 7)], value=3)
     find = type_ahead(menu)

@@ -6,7 +6,7 @@ import pytest
 
 import mfteach as mt
 from mfteach.widgets import user_explorer
-from mfteach.widgets.user_explorer import SORT_ORDERS, UserView, prepare_user_explorer, render_user_view, user_view
+from mfteach.widgets.user_factors import SORT_ORDERS, UserView, prepare_user_explorer, render_user_view, user_view
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ from IPython.display import HTML, Image
 from .. import plots
 from ..als import _Data, update_items, update_users
 from ..base import check_non_negative, check_positive_int, check_ratings
-from . import grid_index as _index_of, progress_bar as _progress_bar, show_outputs
+from ._common import grid_index as _index_of, progress_bar as _progress_bar, show_outputs
 
 __all__ = [
     "RANKS", "REGS", "N_ITERS", "ALSGrid", "GridView", "als_grid", "als_grid_view", "GridDrawing",

@@ -12,7 +12,7 @@ import mfteach as mt
 from mfteach.explain.fia import fia
 from mfteach.explain.fia_ncf import fia_ncf
 from mfteach.ncf import NCF
-from mfteach.widgets.ncf_explorer import (
+from mfteach.widgets.ncf_fia import (
     Comparison, ComparisonDrawing, NcfExplorer, compare_explanations, ncf_explorer, render_comparison,
     render_tables,
 )

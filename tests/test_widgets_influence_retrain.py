@@ -7,7 +7,7 @@ import pytest
 
 import mfteach as mt
 from mfteach.explain import influence_matrix
-from mfteach.widgets.influence_explorer import (
+from mfteach.widgets.influence_retrain import (
     InfluenceExplorer, InfluenceState, PredictedChange, RetrainedChange, influence_explorer, predicted_change,
     prepare_influence_explorer, rating_grid, render_influence_view, retrain, retrained_change,
 )

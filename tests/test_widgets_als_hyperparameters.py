@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import mfteach as mt
-from mfteach.widgets.als_explorer import (
+from mfteach.widgets.als_hyperparameters import (
     ALSExplorer, ALSGrid, GridDrawing, GridView, als_explorer, als_grid, als_grid_view, render_als_grid,
 )
 

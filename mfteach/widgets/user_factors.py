@@ -24,7 +24,7 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from .. import plots
-from . import show_outputs
+from ._common import show_outputs
 
 __all__ = [
     "SORT_ORDERS", "PreparedRatings", "UserView", "UserExplorer", "prepare_user_explorer", "user_view",
@@ -95,7 +95,7 @@ class UserView:
 def prepare_user_explorer(ratings) -> PreparedRatings:
     """Precompute, once per ``Ratings``, what ``user_view`` needs for any user."""
     m, n = ratings.shape
-    indptr = np.concatenate(([0], np.cumsum(ratings.user_counts())))  # entries are sorted by user
+    indptr = ratings.by_user.indptr
     item_counts = ratings.item_counts()
     sums = np.bincount(ratings.cols, weights=ratings.values, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
