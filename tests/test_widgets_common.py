@@ -114,3 +114,27 @@ def test_type_ahead_picks_the_dropdown_option_whose_label_is_typed_and_follows_n
     assert list(find.options) == ["Fargo (1996)", "Alien (1979)"]
     find.value = "Fargo (1996)"
     assert menu.value == 1
+
+
+def test_guarded_shows_the_error_in_the_output_and_gives_the_controls_back():
+    from mfteach.widgets._common import guarded
+
+    out, button, slider = widgets.Output(), widgets.Button(description="Verify"), widgets.IntSlider(disabled=True)
+    with guarded(out, slider, busy={button: "retraining…"}) as guard:
+        assert button.disabled and slider.disabled and button.description == "retraining…"
+        raise RuntimeError("the retrain <failed>")
+    assert isinstance(guard.error, RuntimeError)
+    assert not button.disabled and button.description == "Verify"
+    assert slider.disabled  # its own state before the block, not "enabled"
+    shown = out.outputs[0]["data"]["text/html"]
+    assert "RuntimeError" in shown and "the retrain &lt;failed&gt;" in shown and "Traceback" in shown
+
+
+def test_guarded_lets_a_successful_block_keep_its_output():
+    from mfteach.widgets._common import guarded
+
+    out, button = widgets.Output(), widgets.Button(description="Go")
+    with guarded(out, button) as guard:
+        show_outputs(out, "done")
+    assert guard.error is None and not button.disabled
+    assert out.outputs[0]["data"]["text/plain"] == "'done'"

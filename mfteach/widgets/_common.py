@@ -6,7 +6,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from ..plots import SIGN_COLORS  # importing plots also sets the colour cycle of every explorer figure
 
-__all__ = ["show_outputs", "escape_html", "influence_bar", "user_item_repr", "type_ahead", "progress_bar",
+__all__ = ["show_outputs", "show_error", "guarded", "escape_html", "influence_bar", "user_item_repr", "type_ahead", "progress_bar",
            "user_item_pickers", "redraw_on_change", "grid_index", "SIGN_COLORS"]
 
 
@@ -27,6 +27,53 @@ def show_outputs(out, *objects) -> None:
         data, metadata = fmt(obj)
         outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
     out.outputs = tuple(outputs)
+
+
+def show_error(out, error: BaseException) -> None:
+    """Show ``error`` in ``out`` (in one update): its type and message in a red line, the
+    traceback folded below, as ipywidgets' ``interact`` shows the errors of its function."""
+    import traceback
+
+    from IPython.display import HTML
+
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    show_outputs(out, HTML(
+        f"<div class='mfteach-error' style='color:#a50000'><b>{escape_html(type(error).__name__)}</b>: "
+        f"{escape_html(error)}</div><details><summary>traceback</summary><pre>{escape_html(trace)}</pre></details>"))
+
+
+class guarded:
+    """``with guarded(out, *controls, busy={button: "retraining…"}):`` around a widget callback.
+
+    While the block runs the ``controls`` are disabled (and the widgets in ``busy`` show their
+    busy description); afterwards every control gets back its state and description, whatever
+    happened. An exception raised in the block is shown in the ``Output`` ``out`` with
+    ``show_error`` instead of being lost in the kernel's log, and does not propagate (a widget
+    callback has nobody to propagate to). ``guarded(out).error`` is the exception, or None."""
+
+    def __init__(self, out, *controls, busy=None):
+        self.out, self.busy = out, dict(busy or {})
+        self.controls = list(dict.fromkeys([*controls, *self.busy]))  # each once, in order
+        self.error = None
+
+    def __enter__(self):
+        self.saved = [(c, c.disabled, getattr(c, "description", None)) for c in self.controls]
+        for control in self.controls:
+            control.disabled = True
+        for control, label in self.busy.items():
+            control.description = label
+        return self
+
+    def __exit__(self, kind, error, trace):
+        for control, disabled, description in self.saved:
+            control.disabled = disabled
+            if control in self.busy:
+                control.description = description
+        if error is not None and isinstance(error, Exception):
+            self.error = error
+            show_error(self.out, error)
+            return True  # handled: shown to the learner
+        return False
 
 
 def escape_html(text) -> str:
