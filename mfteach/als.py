@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
-from .base import (HUGE, FactorModel, check_non_negative, check_positive, check_positive_int, check_ratings,
+from .base import (HUGE, FactorModel, check_fitted, check_non_negative, check_positive, check_positive_int, check_ratings,
                    mean_rating, non_finite_cause, remember_training, warm_start)
 from .batches import PaddedGroups
 from .ratings import Ratings
@@ -394,7 +394,7 @@ class ALS(FactorModel):
     def objective(self, ratings: Ratings | None = None) -> float:
         """The slides' objective (summed squared errors + penalty) at the current factors,
         with the ALS-WR weights when ``weighted_reg``; on the training data by default."""
-        self._check_fitted()
+        check_fitted(self)
         data = _Data(ratings if ratings is not None else self.ratings_)
         return self._objective(data, check_non_negative("reg", self.reg))
 

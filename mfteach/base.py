@@ -154,7 +154,7 @@ def warm_start(init, m: int, n: int, rank: int, biased: bool) -> dict:
     model then uses the mean training rating). Returns copies: the caller may update them in place.
     """
     if isinstance(init, FactorModel):
-        init._check_fitted()
+        check_fitted(init)
         init = {"U": init.U_, "V": init.V_, "user_bias": getattr(init, "user_bias_", None),
                 "item_bias": getattr(init, "item_bias_", None), "mu": getattr(init, "mu_", None)}
     elif not isinstance(init, dict):
@@ -175,6 +175,21 @@ def warm_start(init, m: int, n: int, rank: int, biased: bool) -> dict:
         if value is not None and not np.all(np.isfinite(value)):
             raise ValueError(f"init {key} contains NaN or inf")
     return start
+
+
+class NotFittedError(RuntimeError):
+    """A model was used (predict, recommend, explained, ...) before ``fit``."""
+
+
+def check_fitted(model) -> None:
+    """Raise ``NotFittedError`` (a RuntimeError) naming the model when ``model`` has not been
+    fitted: it has no learned attribute (a public name ending in ``_`` that is not None), the
+    convention of scikit-learn's ``check_is_fitted``. Every model of the package passes after
+    ``fit`` (the contract test checks it) and fails before."""
+    learned = [name for name, value in vars(model).items()
+               if name.endswith("_") and not name.startswith("_") and value is not None]
+    if not learned:
+        raise NotFittedError(f"this {type(model).__name__} is not fitted yet: call fit(ratings) first")
 
 
 class FactorModel:
@@ -198,19 +213,15 @@ class FactorModel:
         return f"{type(self).__name__}({', '.join(changed)})"
 
     # ------------------------------------------------------------------ fitted state
-    def _check_fitted(self):
-        if getattr(self, "U_", None) is None:
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit(ratings) first")
-
     @property
     def shape(self) -> tuple[int, int]:
-        self._check_fitted()
+        check_fitted(self)
         return (self.U_.shape[0], self.V_.shape[0])
 
     # ------------------------------------------------------------------ prediction
     def predict(self, rows, cols) -> np.ndarray:
         """r_hat_ui for the pairs (rows[k], cols[k]) (row and column indices)."""
-        self._check_fitted()
+        check_fitted(self)
         rows = np.asarray(rows)
         cols = np.asarray(cols)
         if rows.size == 0 and cols.size == 0:  # np.asarray([]) is float: no pairs, no scores
@@ -229,7 +240,7 @@ class FactorModel:
 
     def predict_matrix(self) -> np.ndarray:
         """The full m x n matrix R_hat (U V^T, plus mu + b_u + c_i when biased)."""
-        self._check_fitted()
+        check_fitted(self)
         scores = self.U_ @ self.V_.T
         if self.biased:
             scores += self.mu_ + self.user_bias_[:, None] + self.item_bias_[None, :]
@@ -237,7 +248,7 @@ class FactorModel:
 
     def rmse(self, ratings: Ratings) -> float:
         """Root mean squared error of the predictions on the known entries of ``ratings``."""
-        self._check_fitted()
+        check_fitted(self)
         check_ratings("ratings", ratings, self.shape)
         errors = ratings.values - self.predict(ratings.rows, ratings.cols)
         return float(np.sqrt(np.mean(errors**2)))
@@ -246,7 +257,7 @@ class FactorModel:
         """The ``n`` items with the highest predicted score for ``user`` (a row index), best
         first (equal scores: the lower item index first), as a DataFrame (item, title, score);
         items the user rated in training are left out unless ``exclude_seen=False``."""
-        self._check_fitted()
+        check_fitted(self)
         m, n_items = self.shape
         user = check_index("user", user, m, "row")
         n = check_positive_int("n", n)

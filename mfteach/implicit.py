@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .base import (HUGE, FactorModel, check_index, check_non_negative, check_positive, check_positive_int,
+from .base import (HUGE, FactorModel, check_fitted, check_index, check_non_negative, check_positive, check_positive_int,
                    check_ratings, non_finite_cause, remember_training)
 from .batches import PaddedGroups
 from .ratings import Ratings
@@ -243,7 +243,7 @@ class ImplicitALS(FactorModel):
 
     def loss(self, ratings: Ratings | None = None) -> float:
         """The weighted loss (module docstring) at the current factors, on the training data by default."""
-        self._check_fitted()
+        check_fitted(self)
         return implicit_loss(ratings if ratings is not None else self.ratings_, self.U_, self.V_, self.reg,
                              self.alpha, self.confidence, self.eps)
 
@@ -262,7 +262,7 @@ class ImplicitALS(FactorModel):
         contribution first; the contributions sum to the score of the exact user solution for
         V_ (which is ``predict`` when the last half-step was exact).
         """
-        self._check_fitted()
+        check_fitted(self)
         m, n = self.shape
         user, item = check_index("user", user, m), check_index("item", item, n)
         train = self.ratings_

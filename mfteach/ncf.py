@@ -56,7 +56,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from .base import (FactorModel, check_non_negative, check_positive, check_positive_int, check_ratings, mean_rating,
+from .base import (FactorModel, check_fitted, check_non_negative, check_positive, check_positive_int, check_ratings, mean_rating,
                    remember_training)
 from .gd import _sum_by_row, stop_if_diverged
 from .ratings import Ratings
@@ -268,20 +268,16 @@ class NCF:
         self.verbose = verbose
 
     # the scikit-learn style helpers, RMSE and top-n recommendation are the factor models'
-    # (they only use _check_fitted, shape, predict and ratings_)
+    # (they only use check_fitted, shape, predict and ratings_)
     get_params = FactorModel.get_params
     __repr__ = FactorModel.__repr__
     rmse = FactorModel.rmse
     recommend = FactorModel.recommend
 
     # ------------------------------------------------------------------ fitted state
-    def _check_fitted(self):
-        if getattr(self, "params_", None) is None:
-            raise RuntimeError("this NCF is not fitted yet: call fit(ratings) first")
-
     @property
     def shape(self) -> tuple[int, int]:
-        self._check_fitted()
+        check_fitted(self)
         return (self.params_["P"].shape[0], self.params_["Q"].shape[0])
 
     P_ = property(lambda self: self.params_["P"], doc="User embeddings p_u (m x d).")
@@ -321,7 +317,7 @@ class NCF:
     def _warm_start(self, init, m: int, n: int, d: int, hidden):
         if not isinstance(init, NCF):
             raise TypeError(f"init must be a fitted NCF, got {type(init).__name__}")
-        init._check_fitted()
+        check_fitted(init)
         for name, shape in _param_shapes(m, n, d, hidden).items():
             if name not in init.params_ or init.params_[name].shape != shape:
                 raise ValueError(f"init does not match this model: {name} should have shape {shape}, got "
@@ -393,7 +389,7 @@ class NCF:
     # ------------------------------------------------------------------ prediction
     def predict(self, rows, cols) -> np.ndarray:
         """r_hat_ui for the pairs (rows[k], cols[k]) (row and column indices), eq. (3)-(5)."""
-        self._check_fitted()
+        check_fitted(self)
         rows, cols = np.asarray(rows), np.asarray(cols)
         if rows.size == 0 and cols.size == 0:
             rows, cols = rows.astype(np.int64), cols.astype(np.int64)
@@ -408,7 +404,7 @@ class NCF:
     def predict_matrix(self, chunk: int = 64) -> np.ndarray:
         """The full m x n matrix of predictions, ``chunk`` users at a time. The first layer is
         split as W_1 (p (+) q) = W_1^p p + W_1^q q, so it costs (m + n) d h_1, not m n d h_1."""
-        self._check_fitted()
+        check_fitted(self)
         params, (m, n) = self.params_, self.shape
         d = params["P"].shape[1]
         user_part = params["P"] @ params["W1"][:, :d].T + params["b1"]

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..als import ALS
-from ..base import check_non_negative, check_positive_int, check_ratings
+from ..base import check_fitted, check_non_negative, check_positive_int, check_ratings
 from ..data import synthetic
 from ..ratings import Ratings
 from .influence import influence_matrix
@@ -63,7 +63,7 @@ def converge(model: ALS, ratings: Ratings, tol: float = 1e-12, max_iters: int = 
     converged on the same ratings this takes one iteration and changes nothing."""
     if not isinstance(model, ALS):
         raise TypeError(f"model must be an mfteach.ALS, got {type(model).__name__}")
-    model._check_fitted()
+    check_fitted(model)
     check_ratings("ratings", ratings, model.shape)
     tol = check_non_negative("tol", tol)
     max_iters = check_positive_int("max_iters", max_iters)
@@ -187,7 +187,7 @@ def same_set_experiment(model: ALS, ratings: Ratings, users, item: int, epsilon:
     if not isinstance(model, ALS):
         raise TypeError(f"model must be an mfteach.ALS (J of eq. (2) is its exact user solution), "
                         f"got {type(model).__name__}")
-    model._check_fitted()
+    check_fitted(model)
     check_ratings("ratings", ratings, model.shape)
     users, rated, item = _check_users_and_item(ratings, users, item)
     if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not np.isfinite(epsilon) or epsilon == 0:

@@ -94,7 +94,7 @@ import scipy.linalg as la
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, cg, minres
 
-from ..base import check_index, check_non_negative, check_positive_int, check_training_ratings
+from ..base import check_fitted, check_index, check_non_negative, check_positive_int, check_training_ratings
 from ..ratings import Ratings
 
 __all__ = ["fia", "ia_basic", "loo_influence", "relative_gradient_norm", "ConvergenceWarning", "CONVERGED"]
@@ -141,7 +141,7 @@ def objective_of(model) -> Objective:
     if not isinstance(model, (ALS, GradientDescent)):
         raise TypeError(f"fia needs a matrix factorization fitted by mfteach.ALS or mfteach.GradientDescent "
                         f"(or an mfteach NCF); got {type(model).__name__}")
-    model._check_fitted()
+    check_fitted(model)
     biased = bool(model.biased)
     return Objective(model.U_, model.V_, model.user_bias_ if biased else None, model.item_bias_ if biased else None,
                      float(model.mu_) if biased else 0.0, check_non_negative("reg", model.reg),
@@ -704,7 +704,7 @@ def loo_influence(model, ratings: Ratings, user: int, item: int, removed, n_iter
     if not isinstance(model, (ALS, GradientDescent)):
         raise TypeError(f"loo_influence retrains mfteach.ALS, mfteach.GradientDescent or mfteach NCF models; got "
                         f"{type(model).__name__}")
-    model._check_fitted()
+    check_fitted(model)
     check_training_ratings(model, ratings, "loo_influence")
     m, n = model.shape
     user, item = check_index("user", user, m, "row"), check_index("item", item, n, "column")

@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse.linalg as spla
 
-from ..base import check_index, check_non_negative, check_positive, check_positive_int, check_training_ratings
+from ..base import check_fitted, check_index, check_non_negative, check_positive, check_positive_int, check_training_ratings
 from ..ncf import NCF, backward, forward
 from ..ratings import Ratings
 from .fia import _removed_pairs, explanation_frame
@@ -74,7 +74,7 @@ __all__ = ["fia_ncf", "local_objective", "refit_embeddings", "loo_influence_ncf"
 def _check(model, ratings, user, item, caller: str = "fia_ncf") -> tuple[int, int]:
     if not isinstance(model, NCF):
         raise TypeError(f"{caller} needs a model fitted by mfteach.NCF, got {type(model).__name__}")
-    model._check_fitted()
+    check_fitted(model)
     check_training_ratings(model, ratings, caller)
     m, n = model.shape
     return check_index("user", user, m, "row"), check_index("item", item, n, "column")
@@ -341,7 +341,7 @@ def _retrain_predictions(model: NCF, ratings: Ratings, targets, weights, n_retra
 def _check_retrain(model, ratings, n_retrains, n_epochs, lr, seed, caller: str):
     if not isinstance(model, NCF):
         raise TypeError(f"leave-one-out for NCF needs a model fitted by mfteach.NCF, got {type(model).__name__}")
-    model._check_fitted()
+    check_fitted(model)
     check_training_ratings(model, ratings, caller)
     if lr is not None:
         check_positive("lr", lr)

@@ -34,7 +34,7 @@ import pandas as pd
 from scipy.linalg import cho_factor, cho_solve
 
 from ..als import ALS
-from ..base import check_index, check_training_ratings
+from ..base import check_fitted, check_index, check_training_ratings
 from ..ratings import Ratings
 
 __all__ = ["influence_matrix", "influence"]
@@ -49,7 +49,7 @@ def _check(model, ratings: Ratings, user, values: bool = True, caller: str = "in
     if not isinstance(model, ALS):
         raise TypeError(f"influence needs a model fitted by mfteach.ALS (its user factors are the exact ridge "
                         f"solution for V_, eq. (2)); got {type(model).__name__}")
-    model._check_fitted()
+    check_fitted(model)
     check_training_ratings(model, ratings, caller, values=values)
     m = model.shape[0]
     user = check_index("user", user, m, "row")

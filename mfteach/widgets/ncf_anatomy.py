@@ -43,7 +43,7 @@ import numpy as np
 from IPython.display import HTML, Image
 
 from .. import plots
-from ..base import FactorModel, check_index, check_positive_int, check_ratings
+from ..base import FactorModel, check_fitted, check_index, check_positive_int, check_ratings
 from ..ncf import NCF
 from ._common import escape_html as _escape, redraw_on_change, show_outputs, type_ahead, user_item_pickers
 
@@ -115,10 +115,10 @@ class Anatomy:
 def _check_models(ncf_model, mf_model):
     if not isinstance(ncf_model, NCF):
         raise TypeError(f"ncf_model must be a fitted mfteach.ncf.NCF, got {type(ncf_model).__name__}")
-    ncf_model._check_fitted()
+    check_fitted(ncf_model)
     if not isinstance(mf_model, FactorModel):
         raise TypeError(f"mf_model must be a fitted matrix factorization such as mt.ALS, got {type(mf_model).__name__}")
-    mf_model._check_fitted()
+    check_fitted(mf_model)
     if mf_model.shape != ncf_model.shape:
         raise ValueError(f"the models disagree: NCF was fitted on {ncf_model.shape}, the MF model on {mf_model.shape}")
     return ncf_model.shape

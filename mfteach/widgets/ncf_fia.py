@@ -38,7 +38,7 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from .. import plots
-from ..base import check_index, check_positive_int, check_ratings
+from ..base import check_fitted, check_index, check_positive_int, check_ratings
 from ..explain.fia import fia
 from ..explain.fia_ncf import fia_ncf
 from ..ncf import NCF
@@ -101,7 +101,7 @@ def _check_models(mf_model, ncf_model, ratings):
                         "pass the NCF as ncf_model")
     if not isinstance(ncf_model, NCF):
         raise TypeError(f"ncf_model must be a fitted mfteach.ncf.NCF, got {type(ncf_model).__name__}")
-    ncf_model._check_fitted()
+    check_fitted(ncf_model)
     if not hasattr(mf_model, "shape"):
         raise TypeError(f"mf_model must be a fitted mt.ALS or mt.GradientDescent, got {type(mf_model).__name__}")
     check_ratings("ratings", ratings)
