@@ -27,6 +27,21 @@ def ml100k():
     return mt.load_movielens("100k")
 
 
+@pytest.fixture(scope="session")
+def fatrec_lesson_model(ml100k):
+    """Lessons 12-13's setup: the 650 x 50 slice of MovieLens 100K, ALS rank 4, lambda 1; 150
+    iterations instead of the lesson's 780 (to tol=1e-12): the influences of user 325 agree to
+    1e-3 by then. Returns (model, ratings, index of Terminator 2)."""
+    import numpy as np
+
+    import mfteach as mt
+
+    ratings = ml100k.top(650, 50)
+    model = mt.ALS(rank=4, reg=1.0, n_iters=150, seed=0).fit(ratings)
+    t2 = int(np.flatnonzero(ratings.item_titles == "Terminator 2: Judgment Day (1991)")[0])
+    return model, ratings, t2
+
+
 @pytest.fixture
 def exercise_state(tmp_path, monkeypatch):
     """Exercise progress (attempts, hints) in a temporary MFTEACH_HOME; fresh warn-once state.

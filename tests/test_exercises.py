@@ -136,6 +136,27 @@ def test_every_diagnostic_is_wrong_and_recognised(name, j, capsys):
     assert "💡 " + diagnostic.message in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("name", [name for name, exercise in ex.EXERCISES.items() if len(exercise.diagnostics) > 1])
+def test_the_diagnostics_of_an_exercise_give_distinct_answers(name):
+    """Two diagnostics that return the same results on every case could not be told apart: the
+    learner would read one message for two different mistakes. (Crashing mistakes are recognised
+    by their error instead and are left out here.)"""
+    from mfteach.exercises.compare import same
+
+    exercise = ex.EXERCISES[name]
+    cases = exercise.cases()
+    answers = []
+    for diagnostic in exercise.diagnostics:
+        try:
+            with np.errstate(all="ignore"):
+                results = [diagnostic.wrong(*case) for case in cases]
+        except Exception:  # noqa: BLE001 - recognised by its exception, not by its results
+            continue
+        for other in answers:
+            assert not all(same(a, b, exercise.rtol, exercise.atol) for a, b in zip(results, other)), diagnostic.message
+        answers.append(results)
+
+
 def _stub(name):
     exercise = ex.EXERCISES[name]
     cell = next(_source(c) for c in _cells(exercise.lesson)
