@@ -12,6 +12,7 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["mfteach", "mfteach.*"]), "mfteach.lessons"],
     package_dir={"mfteach.lessons": "lessons"},
-    package_data={"mfteach.lessons": ["*.ipynb"]},
+    # + the cached sweep results of mfteach.explain.precomputed (numbers computed from MovieLens, no ratings)
+    package_data={"mfteach.lessons": ["*.ipynb"], "mfteach.explain": ["precomputed_data/*.json"]},
     exclude_package_data={"mfteach.lessons": ["*.cfg"]},
 )

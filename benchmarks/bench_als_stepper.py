@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import os
 
+from bench_widgets import update_row
 from harness import Row, timed_row
 
 import mfteach as mt
@@ -15,7 +16,6 @@ from mfteach.widgets.als_stepper import N_SWEEPS, REGS, als_sequence, als_step_e
 
 TOPIC = "als_stepper"
 COMPUTE_BUDGET_MS = 100.0  # the compute callback of a slider move
-UPDATE_BUDGET_MS = 300.0   # the whole redraw, PNG included
 
 
 def _load() -> str:
@@ -35,22 +35,14 @@ def run() -> list[Row]:
                           lambda: als_step_view(sequence, next(steps)), repeats=101, target_max=COMPUTE_BUDGET_MS,
                           detail="a lookup; every half-step in turn"))
     explorer = als_step_explorer()
-    forward = iter(range(1, 2 * N_SWEEPS + 1))
-
-    def move_step_slider():
-        explorer.step.value = next(forward)
-
-    rows.append(timed_row(TOPIC, "lesson 06 ALS stepper: whole step-slider update", move_step_slider, repeats=31,
-                          target_max=UPDATE_BUDGET_MS,
-                          detail=f"lookup + caption + 4 HTML matrices + loss panel to PNG + Output update; {_load()}"))
-    new_regs = iter([r for r in REGS if r != 0.1])
-
-    def move_reg_slider():
-        explorer.reg.value = next(new_regs)
-
-    rows.append(timed_row(TOPIC, "lesson 06 ALS stepper: whole lambda-slider update (a new lambda)", move_reg_slider,
-                          repeats=5, target_max=UPDATE_BUDGET_MS,
-                          detail=f"als_sequence for the new lambda + the same drawing as a step move; {_load()}"))
+    rows.append(update_row(TOPIC, "lesson 06 ALS stepper: half-step slider (whole update)", explorer.step,
+                           range(1, 2 * N_SWEEPS + 1), repeats=31,
+                           detail=f"a half-step not seen before: lookup + caption + 4 HTML matrices + loss panel "
+                                  f"blitted to PNG; {_load()}"))
+    rows.append(update_row(TOPIC, "lesson 06 ALS stepper: lambda slider (whole update, a new lambda)", explorer.reg,
+                           [r for r in REGS if r != 0.1], repeats=5,
+                           detail=f"als_sequence for the new lambda + the loss axis, title and points drawn over the kept "
+                                  f"background; {_load()}"))
     return rows
 
 

@@ -27,6 +27,7 @@ from mfteach.explain.fia_ncf import fia_ncf, validate_fia_ncf
 from mfteach.ncf import NCF
 
 TOPIC = "fia_ncf"
+FULL_ONLY = True  # a long validation: run by `make bench-full` (benchmarks/run.py --full), not `make bench`
 RANK = 16
 ALS_REGS = (8.0, 12.0, 16.0, 24.0)
 NCF_REGS = (50.0, 100.0, 200.0)

@@ -3,6 +3,11 @@ rating in R_t for one test point) by ``fia`` and by ``ia_basic`` (conjugate grad
 Hessian, tol 1e-6, the paper's damping) for k in ``RANKS``, on ML-100K and on synthetic data shaped
 like MovieLens-1M (6040 x 3706, 1,000,209 ratings), both methods on the same models in one run.
 Figure 2 (agreement with retraining) is ``bench_fia.py``.
+
+Neighbourhood retraining (issue 19, ``local_timing``): the median time of one one-hop
+``mt.explain.local_retrain`` (3 sweeps with Aitken extrapolation, and to tol 1e-6) for the rating
+with the largest |FIA| of 100 test points, on the ML-1M shape at k = 64, and the once-per-model
+precomputation it caches.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from harness import Row
 
 import mfteach as mt
 from mfteach.explain.fia import fia, ia_basic
+from mfteach.explain.local import local_retrain
 
 TOPIC = "fia_timing"
+FULL_ONLY = True  # a long validation: run by `make bench-full` (benchmarks/run.py --full), not `make bench`
 RANKS = (8, 16, 32, 64, 128, 256)
 ML1M_SHAPE, ML1M_RATINGS = (6040, 3706), 1_000_209
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -113,5 +120,47 @@ def _plot(table: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+LOCAL_RANK, LOCAL_MS = 64, 50.0
+LOCAL = (("hops=1, 3 sweeps + Aitken", dict(hops=1, max_sweeps=3, tol=0.0, aitken=True)),
+         ("hops=1 to tol 1e-6", dict(hops=1, tol=1e-6)))
+
+
+def local_timing(n_points: int = 100) -> list[Row]:
+    """Neighbourhood retraining at the ML-1M shape (synthetic ratings, planted rank 10), biased ALS
+    k = ``LOCAL_RANK``, lambda = 10, 10 iterations: per test point the rating with the largest |FIA|
+    is left out and the one-hop neighbourhood re-solved. Wall-clock and CPU medians (the machine
+    may be shared: CPU time is the cost on one core); the target is on the CPU median."""
+    big, _, _ = mt.synthetic(*ML1M_SHAPE, rank=10, n_ratings=ML1M_RATINGS, seed=0)
+    model = mt.ALS(rank=LOCAL_RANK, reg=10.0, n_iters=10, biased=True).fit(big)
+    points = _test_points(big, n_points, seed=1)
+    removed = []
+    for user, item in points:
+        top = fia(model, big, user, item).iloc[0]
+        removed.append((int(top["user"]), int(top["item"])))
+    wall, cpu = time.perf_counter(), time.process_time()
+    local_retrain(model, big, *points[0], removed[0], hops=0)        # builds and caches the block Grams
+    rows = [Row(TOPIC, f"ML-1M shape k={LOCAL_RANK}: neighbourhood precomputation (once per model)",
+                time.perf_counter() - wall, "s", detail=f"CPU {time.process_time() - cpu:.3g} s; every block's Gram "
+                                                         f"matrix, cached on the model")]
+    for name, options in LOCAL:
+        walls, cpus, sizes = [], [], []
+        for (user, item), z in zip(points, removed):
+            wall, cpu = time.perf_counter(), time.process_time()
+            result = local_retrain(model, big, user, item, z, full_output=True, **options)
+            walls.append(time.perf_counter() - wall), cpus.append(time.process_time() - cpu)
+            sizes.append((result.n_users, result.n_items, result.n_inner, result.sweeps))
+        walls, cpus, sizes = np.array(walls) * 1e3, np.array(cpus) * 1e3, np.median(np.array(sizes), axis=0)
+        cpu_row = Row(TOPIC, f"ML-1M shape k={LOCAL_RANK}: CPU ms per explanation, neighbourhood retraining {name}",
+                      float(np.median(cpus)), "ms",
+                      detail=f"median CPU time over {len(points)} test points (max {cpus.max():.3g} ms); wall clock "
+                             f"median {np.median(walls):.3g} ms (max {walls.max():.3g} ms); median neighbourhood "
+                             f"{sizes[0]:.0f} users, {sizes[1]:.0f} items, {sizes[2]:.0f} ratings, "
+                             f"{sizes[3]:.0f} sweeps; biased ALS lambda=10, 10 iterations")
+        if name == LOCAL[0][0]:
+            cpu_row.target, cpu_row.passed = f"<= {LOCAL_MS:g} ms", float(np.median(cpus)) <= LOCAL_MS
+        rows.append(cpu_row)
+    return rows
+
+
 def run() -> list[Row]:
-    return timing()
+    return timing()  # local_timing runs in the quick set, bench_fia_local.py

@@ -9,6 +9,7 @@ from bench_fia import validation
 from harness import Row
 
 TOPIC = "fia_unbiased"
+FULL_ONLY = True  # a long validation: run by `make bench-full` (benchmarks/run.py --full), not `make bench`
 FIGURES = [f"{TOPIC}_r_vs_lambda.png"]
 
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 import itertools
 import os
 
+from bench_widgets import update_row
 from harness import Row, timed_row
 
 from mfteach.widgets.gd_stepsize import (
-    LEARNING_RATES, N_EPOCHS, REGS, gd_stepsize_explorer, prepare_stepsize, stepsize_run,
+    LEARNING_RATES, LESSON_LR, N_EPOCHS, REGS, gd_stepsize_explorer, prepare_stepsize, stepsize_run,
 )
 
 TOPIC = "gd_stepsize"
 COMPUTE_BUDGET_MS = 100.0  # the compute callback of a slider move
-UPDATE_BUDGET_MS = 300.0   # the whole redraw, PNG included
 
 
 def _load() -> str:
@@ -36,26 +36,16 @@ def run() -> list[Row]:
     rows.append(timed_row(TOPIC, f"lesson 04 stepsize_run, {N_EPOCHS} epochs (compute per slider move)", compute,
                           repeats=31, target_max=COMPUTE_BUDGET_MS,
                           detail=f"every (lr, lambda) of the sliders in turn, blow-ups stop early; {_load()}"))
+    explorer = gd_stepsize_explorer(data=prepare_stepsize())  # fresh caches: every move is a new run
+    rows.append(update_row(TOPIC, "lesson 04 step-size explorer: learning-rate slider (whole update)", explorer.lr,
+                           [v for v in LEARNING_RATES if v != LESSON_LR], repeats=10,
+                           detail=f"a new lr each move: 100 epochs of full GD + caption + 2 panels blitted to PNG; "
+                                  f"{_load()}"))
     explorer = gd_stepsize_explorer(data=prepare_stepsize())
-    # a walk over the sliders that never revisits a setting: lr through its grid, then one lambda step, ...
-    moves, lr = [], 20.0
-    for reg in REGS:
-        if reg != 0.0:
-            moves.append((explorer.reg, reg))
-        for value in (LEARNING_RATES if lr == LEARNING_RATES[0] else LEARNING_RATES[::-1]):
-            if value != lr:
-                moves.append((explorer.lr, value))
-        lr = moves[-1][1]
-    steps = iter(moves)
-
-    def move_a_slider():
-        control, value = next(steps)
-        control.value = value
-
-    rows.append(timed_row(TOPIC, "lesson 04 step-size explorer: whole slider update", move_a_slider, repeats=25,
-                          target_max=UPDATE_BUDGET_MS,
-                          detail=f"run (+ the lr = 20 reference for a new lambda) + 2-panel figure to PNG + caption "
-                                 f"+ Output update; {_load()}"))
+    rows.append(update_row(TOPIC, "lesson 04 step-size explorer: lambda slider (whole update)", explorer.reg,
+                           [v for v in REGS if v != 0.0], repeats=5,
+                           detail=f"a new lambda each move: the run and the lr = 20 reference + caption + 2 panels "
+                                  f"blitted to PNG; {_load()}"))
     return rows
 
 

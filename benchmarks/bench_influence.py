@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from harness import Row, timed_row
+from harness import Row, control_row, timed_row
 
 import mfteach as mt
 from mfteach.explain import influence, influence_matrix
@@ -24,6 +24,7 @@ RANK = 64
 N_PAIRS = 200
 INFLUENCE_BUDGET_MS = 1.0   # one explanation per call
 SLIDER_BUDGET_MS = 50.0     # the explorer's whole slider update
+UPDATE_BUDGET_MS = 100.0    # the explorer's whole update for its other controls
 
 
 def ml1m_shape(seed: int = 0):
@@ -73,14 +74,20 @@ def run() -> list[Row]:
                           lambda: predicted_change(state, 50, changed_item, float(next(values))), repeats=101,
                           detail=f"J[:, k] delta for n = {ml.shape[1]} items, k = {RANK}"))
     explorer = influence_explorer(model, ml, user=user)
-    options = itertools.cycle([v for _, v in explorer.rating.options])
-
-    def move_slider():
-        explorer.rating.value = next(options)
-
-    rows.append(timed_row(TOPIC, "explorer: whole slider update, MovieLens 100K", move_slider, repeats=51,
-                          target_max=SLIDER_BUDGET_MS,
-                          detail="predicted_change + caption + table + cached influence figure + Output update"))
+    rows.append(control_row(TOPIC, "explorer: whole slider update, MovieLens 100K", explorer.rating,
+                            [v for _, v in explorer.rating.options], explorer.out, repeats=51,
+                            target_max=SLIDER_BUDGET_MS,
+                            detail="predicted_change + caption + table + kept influence figure + Output update"))
+    targets = [v for _, v in explorer.target.options]
+    rows.append(control_row(TOPIC, "explorer: whole 'prediction for' change, MovieLens 100K", explorer.target,
+                            targets, explorer.out, repeats=31, target_max=UPDATE_BUDGET_MS,
+                            detail=f"{len(targets)} targets in turn: predicted_change + caption + table + the "
+                                   "influence bars as an inline SVG (kept once drawn) + Output update"))
+    past = [v for _, v in explorer.changed.options][:31]
+    rows.append(control_row(TOPIC, "explorer: whole 'past rating' change, MovieLens 100K", explorer.changed, past,
+                            explorer.out, repeats=31, target_max=UPDATE_BUDGET_MS,
+                            detail=f"{len(past)} past ratings in turn, each new: slider refilled + predicted_change + "
+                                   "caption + table + the influence bars as an inline SVG + Output update"))
     rows.append(timed_row(TOPIC, "explorer: build (J of the user, first figure), MovieLens 100K",
                           lambda: influence_explorer(model, ml, user=user), repeats=3))
 

@@ -1,7 +1,7 @@
 """Lesson 12's influence-matrix explorer: the pure compute function a control change runs
 (``impact_view``: ``mt.explain.influence``, one row of J = V (V_O^T V_O + lambda I)^{-1} V_O^T, sorted)
-and the whole update (compute + two-panel figure to PNG + caption and table + Output), at the lesson's
-settings: the 650 most active users x the 50 most rated movies of MovieLens 100K, ALS of rank 4,
+and the whole update per control (compute + caption + the two-panel inline SVG + table + Output), at
+the lesson's settings: the 650 most active users x the 50 most rated movies of MovieLens 100K, ALS of rank 4,
 lambda = 1, converged (tol=1e-12), unbiased and biased."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from harness import Row, timed_row
+from harness import Row, control_row, timed_row
 
 import mfteach as mt
 from mfteach.widgets.influence_matrix import impact_view, influence_matrix_explorer
 
 TOPIC = "influence_matrix"
 COMPUTE_BUDGET_MS = 100.0  # the compute callback of a control change
-UPDATE_BUDGET_MS = 300.0   # the whole redraw, PNG included
+UPDATE_BUDGET_MS = 100.0   # the whole update: compute + drawing + PNG + Output
 LESSON_USER = 325          # the lesson's user; the target is Terminator 2
 
 
@@ -47,30 +47,17 @@ def run() -> list[Row]:
     explorer = influence_matrix_explorer({"unbiased ALS": model, "biased ALS": biased}, ratings, user=LESSON_USER,
                                          item=t2)
     offered = [value for _, value in explorer.user.options]
-    users = itertools.cycle(offered[1::29])
-
-    def move_user_slider():
-        explorer.user.value = next(users)
-
-    rows.append(timed_row(TOPIC, "lesson 12 influence-matrix explorer: whole user slider update", move_user_slider,
-                          repeats=21, target_max=UPDATE_BUDGET_MS,
-                          detail="dropdown refilled + compute + 2-panel figure (built once per row layout, "
-                                 "artists moved) to PNG + caption + table + Output update"))
-    items = itertools.cycle(range(0, n, 3))
-
-    def pick_movie():
-        explorer.item.value = next(items)
-
-    rows.append(timed_row(TOPIC, "lesson 12 influence-matrix explorer: whole movie change", pick_movie, repeats=21,
-                          target_max=UPDATE_BUDGET_MS))
-    toggles = itertools.cycle([("biased ALS", "impact"), ("unbiased ALS", "influence")])
-
-    def flip_model():
-        name, _ = next(toggles)
-        explorer.model.value = name
-
-    rows.append(timed_row(TOPIC, "lesson 12 influence-matrix explorer: whole model toggle", flip_model, repeats=21,
-                          target_max=UPDATE_BUDGET_MS, detail="dropdown refilled with the other model's predictions"))
+    update = "compute + caption + the 2-panel figure as an inline SVG (impact_svg) + table + Output update"
+    rows.append(control_row(TOPIC, "lesson 12 influence-matrix explorer: whole user slider update", explorer.user,
+                            offered[1::29], explorer.out, repeats=31, target_max=UPDATE_BUDGET_MS,
+                            detail="dropdown refilled + " + update))
+    rows.append(control_row(TOPIC, "lesson 12 influence-matrix explorer: whole movie change", explorer.item,
+                            range(0, n, 3), explorer.out, repeats=31, target_max=UPDATE_BUDGET_MS))
+    rows.append(control_row(TOPIC, "lesson 12 influence-matrix explorer: whole 'rows by' toggle", explorer.order,
+                            ["impact", "influence"], explorer.out, repeats=31, target_max=UPDATE_BUDGET_MS))
+    rows.append(control_row(TOPIC, "lesson 12 influence-matrix explorer: whole model toggle", explorer.model,
+                            ["biased ALS", "unbiased ALS"], explorer.out, repeats=31, target_max=UPDATE_BUDGET_MS,
+                            detail="dropdown refilled with the other model's predictions"))
     return rows
 
 

@@ -82,3 +82,28 @@ def machine() -> dict:
         "pandas": pandas.__version__,
         "platform": platform.platform(),
     }
+
+
+def control_row(topic: str, name: str, control, values, out=None, repeats: int = 21, warmup: int = 1,
+                target_max: float | None = 100.0, detail: str = "") -> Row:
+    """Time a widget's whole update for one control: each call sets ``control.value`` to the next
+    of ``values`` (cycled, from the first that differs from the control's value) and returns once
+    the callback has run (ipywidgets calls observers synchronously), so compute + drawing + the new
+    ``out.outputs`` are all inside the time. With ``out`` (the explorer's ``Output``), every change must change ``out.outputs``; a change
+    that leaves it as it was raises RuntimeError (a benchmark of nothing). Median in ms, target
+    ``target_max`` ms (the 100 ms of a control that answers at once)."""
+    import itertools
+
+    values = list(values)
+    if len(values) < 2 or any(a == b for a, b in zip(values, values[1:] + values[:1])):
+        raise ValueError("values must hold at least two values, no two neighbours (cyclically) equal")
+    first = next(k for k, value in enumerate(values) if value != control.value)  # the first call changes it
+    cycle = itertools.cycle(values[first:] + values[:first])
+
+    def change():
+        before = out.outputs if out is not None else None
+        control.value = next(cycle)
+        if out is not None and out.outputs == before:
+            raise RuntimeError(f"{name}: setting {type(control).__name__}.value did not change the output")
+
+    return timed_row(topic, name, change, repeats=repeats, warmup=warmup, target_max=target_max, detail=detail)

@@ -1,6 +1,6 @@
 """mfteach: lessons and reference implementations for matrix-factorization recommenders.
 
-Notation (DESIGN.md section 1): R (m x n, users in rows) is known on Omega; U (m x k) and
+Notation (ARCHITECTURE.md, "Notation"): R (m x n, users in rows) is known on Omega; U (m x k) and
 V (n x k) are the user and item factors; R_hat = U V^T.
 """
 
@@ -20,6 +20,7 @@ _LAZY = {
     "complete_rank1": "completion", "fit_rank1": "completion",
     "GradientDescent": "gd", "ALS": "als", "TruncatedSVD": "svd", "Baseline": "baseline", "Popularity": "baseline",
     "ImplicitALS": "implicit", "NCF": "ncf",
+    "retrain": "retraining",
     # submodules
     "data": None, "completion": None, "gd": None, "als": None, "svd": None, "baseline": None, "implicit": None,
     "ncf": None, "embeddings": None, "explain": None, "exercises": None, "plots": None, "widgets": None,

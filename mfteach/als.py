@@ -36,7 +36,7 @@ from .base import (HUGE, FactorModel, check_fitted, check_non_negative, check_po
 from .batches import PaddedGroups
 from .ratings import Ratings
 
-__all__ = ["ALS", "solve_ridge_blocks", "update_users", "update_items", "auto_method", "METHODS"]
+__all__ = ["ALS", "Blocks", "solve_ridge_blocks", "update_users", "update_items", "auto_method", "METHODS"]
 
 METHODS = ("auto", "loop", "bucket", "outer")
 OUTER_MAX_RANK = 12  # up to this many features, Grams via sparse indicator @ outer products
@@ -197,10 +197,15 @@ class NonFiniteError(ValueError):
     """A half-step met numbers too large for float64; ``ALS.fit`` adds the likely cause."""
 
 
-class _Data:
-    """Omega grouped by user (CSR order) and by item (CSC order), computed once per fit."""
+class Blocks:
+    """The ratings prepared for repeated half-steps: Omega grouped by user and by item (from
+    ``ratings.by_user`` / ``by_item``) and, built on first use, the padded batches of the
+    "bucket" method. ``ALS.fit`` makes one per fit; code that calls ``update_users`` /
+    ``update_items`` many times on the same ratings (the lessons' explorers) passes its own
+    ``blocks=Blocks(ratings)`` so the batches are built once."""
 
     def __init__(self, ratings: Ratings):
+        self.ratings = ratings
         self.m, self.n = ratings.shape
         self.rows, self.cols, self.values = ratings.rows, ratings.cols, ratings.values
         self.n_ratings = len(ratings)
@@ -209,6 +214,13 @@ class _Data:
         self.user_ptr, self.item_ptr = by_user.indptr, by_item.indptr
         self.by_item, self.item_rows = by_item.order, by_item.index
         self._layouts = {}
+
+    def check(self, ratings: Ratings) -> "Blocks":
+        """``self`` when it was built from ``ratings`` (the same object or equal ratings), else a ValueError."""
+        if self.ratings is not ratings and self.ratings != ratings:
+            raise ValueError(f"blocks were built from other ratings ({self.ratings!r}) than the ones given "
+                             f"({ratings!r}): build them with Blocks(ratings)")
+        return self
 
     def layout(self, side: str) -> PaddedGroups:
         """The padded batches of users ("user") or items ("item"), built on first use."""
@@ -222,22 +234,40 @@ def _reg_per_group(reg: float, counts: np.ndarray, weighted: bool) -> np.ndarray
     return reg * counts if weighted else reg
 
 
+def _factors(name: str, value, size: int, other: str) -> np.ndarray:
+    """``value`` as a float (size x k) matrix, else a ValueError naming ``name``."""
+    value = np.asarray(value, dtype=float)
+    if value.ndim != 2 or value.shape[0] != size:
+        raise ValueError(f"{name} must be a matrix with one row per {other} ({size} rows), got shape {value.shape}")
+    return value
+
+
 def update_users(ratings: Ratings, V, reg: float, weighted_reg: bool = False, method: str = "auto",
-                 _data: _Data | None = None) -> np.ndarray:
+                 blocks: Blocks | None = None) -> np.ndarray:
     """The user half-step: every u_u = (V_Omega_u^T V_Omega_u + lambda I)^-1 V_Omega_u^T r_Omega_u
-    (lambda n_u with ``weighted_reg``, ALS-WR). Returns the new U (m x k)."""
-    data = _data or _Data(ratings)
-    return solve_ridge_blocks(data.user_ptr, data.cols, data.values, np.asarray(V, dtype=float),
-                              _reg_per_group(reg, data.user_counts, weighted_reg), method, "user", data.layout("user"))
+    (lambda n_u with ``weighted_reg``, ALS-WR). Returns the new U (m x k).
+
+    Omega is grouped by ``ratings.by_user`` (computed once per Ratings), so repeated half-steps
+    on the same ratings do not regroup them. ``blocks`` (a ``Blocks`` of these ratings) reuses its
+    padded batches (the "bucket" method); ``ALS.fit`` passes its own."""
+    ratings = check_ratings("ratings", ratings)
+    V = _factors("V", V, ratings.shape[1], "item")
+    groups = ratings.by_user
+    return solve_ridge_blocks(groups.indptr, groups.index, groups.values, V,
+                              _reg_per_group(reg, groups.counts, weighted_reg), method, "user",
+                              None if blocks is None else blocks.check(ratings).layout("user"))
 
 
 def update_items(ratings: Ratings, U, reg: float, weighted_reg: bool = False, method: str = "auto",
-                 _data: _Data | None = None) -> np.ndarray:
-    """The item half-step, the mirror image of ``update_users``. Returns the new V (n x k)."""
-    data = _data or _Data(ratings)
-    return solve_ridge_blocks(data.item_ptr, data.item_rows, data.values[data.by_item],
-                              np.asarray(U, dtype=float), _reg_per_group(reg, data.item_counts, weighted_reg), method,
-                              "item", data.layout("item"))
+                 blocks: Blocks | None = None) -> np.ndarray:
+    """The item half-step, the mirror image of ``update_users`` (grouped by ``ratings.by_item``).
+    Returns the new V (n x k)."""
+    ratings = check_ratings("ratings", ratings)
+    U = _factors("U", U, ratings.shape[0], "user")
+    groups = ratings.by_item
+    return solve_ridge_blocks(groups.indptr, groups.index, groups.values, U,
+                              _reg_per_group(reg, groups.counts, weighted_reg), method, "item",
+                              None if blocks is None else blocks.check(ratings).layout("item"))
 
 
 class ALS(FactorModel):
@@ -310,8 +340,8 @@ class ALS(FactorModel):
         (and the user biases) only; a ``mu`` in ``init`` is kept, so a retrain after a small
         change of the data solves the same objective with the same constant offset.
         """
-        data = _Data(check_ratings("ratings", ratings))
-        evaluation = None if eval_set is None else _Data(check_ratings("eval_set", eval_set, ratings.shape))
+        data = Blocks(check_ratings("ratings", ratings))
+        evaluation = None if eval_set is None else Blocks(check_ratings("eval_set", eval_set, ratings.shape))
         rank = check_positive_int("rank", self.rank)
         reg = check_non_negative("reg", self.reg)
         n_iters = check_positive_int("n_iters", self.n_iters)
@@ -360,11 +390,11 @@ class ALS(FactorModel):
         return self
 
     @staticmethod
-    def _non_finite_cause(data: "_Data", reg: float, fresh: bool, init_scale: float) -> str:
+    def _non_finite_cause(data: "Blocks", reg: float, fresh: bool, init_scale: float) -> str:
         return non_finite_cause(data.values, init_scale=init_scale if fresh else None, reg=reg)
 
     # ------------------------------------------------------------------ half-steps
-    def _user_step(self, data: _Data, reg: float) -> None:
+    def _user_step(self, data: Blocks, reg: float) -> None:
         reg_u = _reg_per_group(reg, data.user_counts, self.weighted_reg)
         if not self.biased:
             self.U_ = solve_ridge_blocks(data.user_ptr, data.cols, data.values, self.V_, reg_u, self.method, "user",
@@ -377,7 +407,7 @@ class ALS(FactorModel):
                                       data.layout("user"))
         self.U_, self.user_bias_ = solution[:, :-1], solution[:, -1]
 
-    def _item_step(self, data: _Data, reg: float) -> None:
+    def _item_step(self, data: Blocks, reg: float) -> None:
         reg_i = _reg_per_group(reg, data.item_counts, self.weighted_reg)
         rows, values = data.rows[data.by_item], data.values[data.by_item]
         if not self.biased:
@@ -395,17 +425,17 @@ class ALS(FactorModel):
         """The slides' objective (summed squared errors + penalty) at the current factors,
         with the ALS-WR weights when ``weighted_reg``; on the training data by default."""
         check_fitted(self)
-        data = _Data(ratings if ratings is not None else self.ratings_)
+        data = Blocks(ratings if ratings is not None else self.ratings_)
         return self._objective(data, check_non_negative("reg", self.reg))
 
-    def _residuals(self, data: _Data) -> np.ndarray:
+    def _residuals(self, data: Blocks) -> np.ndarray:
         """r_ui - r_hat_ui on the training entries (no input checks: the indices are ours)."""
         predicted = np.einsum("ij,ij->i", self.U_[data.rows], self.V_[data.cols])
         if self.biased:
             predicted += self.mu_ + self.user_bias_[data.rows] + self.item_bias_[data.cols]
         return data.values - predicted
 
-    def _objective(self, data: _Data, reg: float, e: np.ndarray | None = None) -> float:
+    def _objective(self, data: Blocks, reg: float, e: np.ndarray | None = None) -> float:
         e = self._residuals(data) if e is None else e
         user_sq, item_sq = np.sum(self.U_**2, axis=1), np.sum(self.V_**2, axis=1)
         if self.biased:
@@ -414,11 +444,11 @@ class ALS(FactorModel):
             user_sq, item_sq = user_sq * data.user_counts, item_sq * data.item_counts
         return float(e @ e + reg * (user_sq.sum() + item_sq.sum()))
 
-    def _record(self, data: _Data, reg: float, iteration: int, seconds: float, evaluation) -> dict:
+    def _record(self, data: Blocks, reg: float, iteration: int, seconds: float, evaluation) -> dict:
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow shows as a non-finite loss; fit raises
             return self._record_unchecked(data, reg, iteration, seconds, evaluation)
 
-    def _record_unchecked(self, data: _Data, reg: float, iteration: int, seconds: float, evaluation) -> dict:
+    def _record_unchecked(self, data: Blocks, reg: float, iteration: int, seconds: float, evaluation) -> dict:
         e = self._residuals(data)
         record = {"epoch": iteration, "loss": self._objective(data, reg, e) / data.n_ratings,
                   "train_rmse": math.sqrt(float(e @ e) / data.n_ratings)}

@@ -1,13 +1,17 @@
-"""What every mfteach factor model shares: hyperparameter checks, prediction from U, V (and
-biases), RMSE, top-n recommendation and the training history.
+"""What every mfteach model shares: hyperparameter checks, the fitted check, and two base
+classes.
 
-A fitted model holds ``U_`` (m x k) and ``V_`` (n x k); a biased one also ``mu_``,
+``Recommender`` is the interface of every model (ARCHITECTURE.md, "Models"): scikit-learn style
+``get_params``, ``set_params`` and repr, ``shape``, ``predict`` (implemented by each model), RMSE and
+top-n ``recommend``. ``FactorModel`` is the recommender whose predictions come from learned factors:
+a fitted one holds ``U_`` (m x k) and ``V_`` (n x k); a biased one also ``mu_``,
 ``user_bias_`` (b_u) and ``item_bias_`` (c_i), and predicts
-r_hat_ui = mu + b_u + c_i + u_u . v_i (DESIGN.md section 1).
+r_hat_ui = mu + b_u + c_i + u_u . v_i (ARCHITECTURE.md, "Notation").
 """
 
 from __future__ import annotations
 
+import abc
 import inspect
 import numbers
 
@@ -16,8 +20,9 @@ import pandas as pd
 
 from .ratings import Ratings
 
-__all__ = ["FactorModel", "check_positive_int", "check_non_negative", "check_positive", "check_index", "warm_start",
-           "remember_training", "check_training_ratings", "non_finite_cause", "mean_rating", "HUGE"]
+__all__ = ["Recommender", "FactorModel", "NotFittedError", "check_fitted", "check_pairs", "check_positive_int",
+           "check_non_negative", "check_positive", "check_index", "warm_start", "remember_training",
+           "check_training_ratings", "non_finite_cause", "mean_rating", "HUGE"]
 
 HUGE = 1e100  # a rating, confidence or initial scale beyond this leaves float64 too little room: squares overflow
 
@@ -192,60 +197,68 @@ def check_fitted(model) -> None:
         raise NotFittedError(f"this {type(model).__name__} is not fitted yet: call fit(ratings) first")
 
 
-class FactorModel:
-    """Base class: prediction, evaluation and recommendation from learned factors.
+def check_pairs(rows, cols, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` and ``cols`` as integer arrays of one shape, with rows in [0, m) and cols in
+    [0, n) for ``shape`` = (m, n); else a ValueError saying which is wrong. Two empty inputs
+    give two empty int64 arrays (``np.asarray([])`` is float)."""
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    if rows.size == 0 and cols.size == 0:  # np.asarray([]) is float: no pairs, no scores
+        rows, cols = rows.astype(np.int64), cols.astype(np.int64)
+    if rows.shape != cols.shape:
+        raise ValueError(f"rows and cols must have the same shape, got {rows.shape} and {cols.shape}")
+    for name, ids, size in (("rows", rows, shape[0]), ("cols", cols, shape[1])):
+        if ids.size and (not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= size):
+            raise ValueError(f"{name} must be integer indices in [0, {size}), got values in "
+                             f"[{ids.min()}, {ids.max()}] of dtype {ids.dtype}")
+    return rows, cols
 
-    Subclasses set ``U_``, ``V_``, ``biased`` (and the bias attributes when biased),
-    ``ratings_`` (the training ``Ratings``, kept by reference: it is immutable) and its
-    ``fingerprint_`` (``remember_training``), and ``history_`` in ``fit``.
+
+class Recommender(abc.ABC):
+    """The interface of every mfteach model (scikit-learn's estimator conventions).
+
+    A subclass takes its hyperparameters as constructor arguments and stores each under its own
+    name, doing nothing else; ``fit(ratings, ...)`` validates them, learns attributes whose
+    names end in ``_`` (among them ``ratings_``, the training ``Ratings``, see
+    ``remember_training``) and returns ``self``; with the same ``seed`` it gives the same bits.
+    A subclass implements ``shape`` (m, n) and ``predict(rows, cols)``; ``rmse`` and
+    ``recommend`` are built on them. ``tests/test_models_contract.py`` checks every model.
     """
-
-    biased: bool = False
 
     def get_params(self) -> dict:
         """The constructor's hyperparameters (scikit-learn style)."""
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {name: getattr(self, name) for name in names}
 
+    def set_params(self, **params) -> "Recommender":
+        """Set hyperparameters by name and return ``self`` (scikit-learn style), e.g.
+        ``model.set_params(reg=1.0).fit(ratings)``. Values are checked by the next ``fit``; the
+        learned attributes stay those of the last fit until then. An unknown name is a
+        ValueError listing the valid ones."""
+        valid = self.get_params()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no hyperparameter {', '.join(map(repr, unknown))}; "
+                             f"its hyperparameters are {sorted(valid)}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
     def __repr__(self) -> str:
         defaults = {name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()}
         changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v is not defaults[k] and v != defaults[k]]
         return f"{type(self).__name__}({', '.join(changed)})"
 
-    # ------------------------------------------------------------------ fitted state
+    # ------------------------------------------------------------------ implemented by each model
     @property
+    @abc.abstractmethod
     def shape(self) -> tuple[int, int]:
-        check_fitted(self)
-        return (self.U_.shape[0], self.V_.shape[0])
+        """(m, n), the shape of the training ratings; NotFittedError before ``fit``."""
 
-    # ------------------------------------------------------------------ prediction
+    @abc.abstractmethod
     def predict(self, rows, cols) -> np.ndarray:
-        """r_hat_ui for the pairs (rows[k], cols[k]) (row and column indices)."""
-        check_fitted(self)
-        rows = np.asarray(rows)
-        cols = np.asarray(cols)
-        if rows.size == 0 and cols.size == 0:  # np.asarray([]) is float: no pairs, no scores
-            rows, cols = rows.astype(np.int64), cols.astype(np.int64)
-        if rows.shape != cols.shape:
-            raise ValueError(f"rows and cols must have the same shape, got {rows.shape} and {cols.shape}")
-        m, n = self.shape
-        for name, ids, size in (("rows", rows, m), ("cols", cols, n)):
-            if ids.size and (not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= size):
-                raise ValueError(f"{name} must be integer indices in [0, {size}), got values in "
-                                 f"[{ids.min()}, {ids.max()}] of dtype {ids.dtype}")
-        scores = np.einsum("...k,...k->...", self.U_[rows], self.V_[cols])
-        if self.biased:
-            scores = scores + self.mu_ + self.user_bias_[rows] + self.item_bias_[cols]
-        return scores
+        """r_hat_ui for the pairs (rows[k], cols[k]) (row and column indices, ``check_pairs``)."""
 
-    def predict_matrix(self) -> np.ndarray:
-        """The full m x n matrix R_hat (U V^T, plus mu + b_u + c_i when biased)."""
-        check_fitted(self)
-        scores = self.U_ @ self.V_.T
-        if self.biased:
-            scores += self.mu_ + self.user_bias_[:, None] + self.item_bias_[None, :]
-        return scores
-
+    # ------------------------------------------------------------------ built on predict
     def rmse(self, ratings: Ratings) -> float:
         """Root mean squared error of the predictions on the known entries of ``ratings``."""
         check_fitted(self)
@@ -273,3 +286,39 @@ class FactorModel:
             "title": self.ratings_.item_labels(top),
             "score": scores[top],
         })
+
+
+class FactorModel(Recommender):
+    """Base class of the factor models: prediction from learned factors (and biases).
+
+    Subclasses set ``U_``, ``V_``, ``biased`` (a hyperparameter or a class attribute; the bias
+    attributes when biased), ``ratings_`` (the training ``Ratings``, kept by reference: it is
+    immutable) and its ``fingerprint_`` (``remember_training``), and ``history_`` in ``fit``.
+    """
+
+    biased: bool = False
+
+    # ------------------------------------------------------------------ fitted state
+    @property
+    def shape(self) -> tuple[int, int]:
+        check_fitted(self)
+        return (self.U_.shape[0], self.V_.shape[0])
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, rows, cols) -> np.ndarray:
+        """r_hat_ui for the pairs (rows[k], cols[k]) (row and column indices):
+        u_u . v_i, plus mu + b_u + c_i when biased."""
+        check_fitted(self)
+        rows, cols = check_pairs(rows, cols, self.shape)
+        scores = np.einsum("...k,...k->...", self.U_[rows], self.V_[cols])
+        if self.biased:
+            scores = scores + self.mu_ + self.user_bias_[rows] + self.item_bias_[cols]
+        return scores
+
+    def predict_matrix(self) -> np.ndarray:
+        """The full m x n matrix R_hat (U V^T, plus mu + b_u + c_i when biased)."""
+        check_fitted(self)
+        scores = self.U_ @ self.V_.T
+        if self.biased:
+            scores += self.mu_ + self.user_bias_[:, None] + self.item_bias_[None, :]
+        return scores

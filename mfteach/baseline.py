@@ -49,6 +49,8 @@ class Baseline(FactorModel):
     U_ and V_ have k = 0 columns, so the shared ``predict``/``recommend`` work unchanged.
     """
 
+    biased = True  # predictions add mu + b_u + c_i (b = c = 0 with biases=False)
+
     def __init__(self, reg_user: float = 15.0, reg_item: float = 10.0, n_iters: int = 10, biases: bool = True):
         self.reg_user = reg_user
         self.reg_item = reg_item
@@ -64,7 +66,6 @@ class Baseline(FactorModel):
         n_iters = check_positive_int("n_iters", self.n_iters)
         m, n = ratings.shape
         start = time.perf_counter()
-        self.biased = True
         self.U_, self.V_ = np.zeros((m, 0)), np.zeros((n, 0))
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below, with its cause
             self._fit_biases(ratings, eval_set, reg_user, reg_item, n_iters, start)
@@ -111,7 +112,6 @@ class Popularity(FactorModel):
     def fit(self, ratings: Ratings, eval_set: Ratings | None = None) -> "Popularity":
         ratings = check_ratings("ratings", ratings)
         m, n = ratings.shape
-        self.biased = False
         self.item_counts_ = ratings.item_counts().astype(float)
         self.U_, self.V_ = np.ones((m, 1)), self.item_counts_[:, None].copy()
         remember_training(self, ratings)

@@ -1,6 +1,6 @@
 r"""Rank-1 matrix completion: exact propagation (book section 9.2.4) and least squares for noise.
 
-A rank-1 matrix is an outer product :math:`R = a b^\top` (in the DESIGN notation: U is the
+A rank-1 matrix is an outer product :math:`R = a b^\top` (in the notation of ARCHITECTURE.md: U is the
 m x 1 column a, V the n x 1 column b, k = 1), so every known entry :math:`r_{ui} = a_u b_i`
 ties one row to one column. Book Example 9.2.5 fills a 4 x 4 matrix from 8 of its entries this
 way; Example 9.2.6 shows known entries that no rank-1 matrix can match.

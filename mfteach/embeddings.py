@@ -22,7 +22,7 @@ Functions (pure numpy, no plotting):
   LightFM form), with W fitted by ridge regression on the vectors learned for rated items;
   its ``transform`` gives a brand-new item a vector from its genres alone.
 
-Notation (DESIGN.md section 1): V is n x k with one row v_i per item; G is the n x g items x
+Notation (ARCHITECTURE.md, "Notation"): V is n x k with one row v_i per item; G is the n x g items x
 genres 0/1 matrix (``Ratings.genre_matrix()``).
 """
 

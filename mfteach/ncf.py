@@ -56,9 +56,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from .base import (FactorModel, check_fitted, check_non_negative, check_positive, check_positive_int, check_ratings, mean_rating,
-                   remember_training)
-from .gd import _sum_by_row, stop_if_diverged
+from .base import (Recommender, check_fitted, check_non_negative, check_pairs, check_positive, check_positive_int,
+                   check_ratings, mean_rating, remember_training)
+from .gd import stop_if_diverged
 from .ratings import Ratings
 
 __all__ = ["NCF", "loss", "gradient", "forward", "backward", "param_names"]
@@ -78,6 +78,15 @@ def _param_shapes(m: int, n: int, d: int, hidden) -> dict:
     for l in range(1, len(hidden) + 1):
         shapes[f"W{l}"], shapes[f"b{l}"] = (sizes[l], sizes[l - 1]), (sizes[l],)
     return {**shapes, "w_out": (sizes[-1],), "b_out": (1,)}
+
+
+def _sum_by_row(index: np.ndarray, values: np.ndarray, n_rows: int) -> np.ndarray:
+    """out[r] = sum of values[j] over j with index[j] == r (an n_rows x k array): the scatter of
+    per-rating gradients onto the embedding rows. One flat ``np.bincount``: several times faster
+    than ``np.add.at`` for mini-batch sizes."""
+    k = values.shape[1]
+    flat = (index[:, None] * k + np.arange(k)).ravel()
+    return np.bincount(flat, values.ravel(), n_rows * k).reshape(n_rows, k)
 
 
 def _n_hidden(params: dict) -> int:
@@ -124,10 +133,12 @@ def backward(params: dict, cache, dy: np.ndarray, with_embeddings: bool = True):
 class _Data:
     """The training ratings in the forms the steps need, computed once per ``fit``.
 
-    ``weights`` (0 or 1 per rating) removes ratings while keeping their positions, so that a
-    retrain without a rating sees the same mini-batches as one with it (leave-one-out
-    validation, ``mfteach.explain.fia_ncf``). The objective is then sum(w) / |Omega| times L
-    on the remaining ratings: the same minimizer.
+    ``weights`` (``NCF.fit``'s checked ``sample_weight``, one >= 0 per rating) scale the squared
+    errors; a weight 0 removes a rating while keeping its position, so that a retrain without a
+    rating sees the same mini-batches as one with it (leave-one-out validation,
+    ``mfteach.explain.fia_ncf``). With 0/1 weights the objective is sum(w) / |Omega| times L on
+    the remaining ratings: the same minimizer. Each embedding's penalty is shared among its
+    ratings in proportion to their weights, so it is paid in full once per epoch.
     """
 
     def __init__(self, ratings: Ratings, weights=None):
@@ -142,6 +153,28 @@ class _Data:
         self.item_share = self.weights / np.maximum(item_counts, 1)[self.cols]
         self.unrated_users = np.flatnonzero(user_counts == 0)
         self.unrated_items = np.flatnonzero(item_counts == 0)
+
+
+def _check_sample_weight(sample_weight, n_ratings: int):
+    """``sample_weight`` as a float array of length ``n_ratings`` (or None), else a clear error:
+    one finite weight >= 0 per rating, not all zero."""
+    if sample_weight is None:
+        return None
+    try:
+        weights = np.asarray(sample_weight, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"sample_weight must be an array of numbers, one per training rating, "
+                        f"got {type(sample_weight).__name__}") from None
+    if weights.shape != (n_ratings,):
+        raise ValueError(f"sample_weight must have one weight per training rating, shape ({n_ratings},), "
+                         f"got shape {weights.shape}")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("sample_weight contains NaN or inf: every weight must be a finite number >= 0")
+    if n_ratings and weights.min() < 0:
+        raise ValueError(f"sample_weight must be >= 0 (0 drops a rating), got a minimum of {weights.min():g}")
+    if n_ratings and not weights.any():
+        raise ValueError("sample_weight is 0 for every rating: at least one rating must keep a positive weight")
+    return weights
 
 
 def _penalty(params: dict) -> float:
@@ -201,10 +234,13 @@ def gradient(ratings: Ratings, params: dict, reg: float = 0.0, mu: float = 0.0) 
     return _batch_gradient(data, params, mu, reg, np.arange(data.n_ratings))
 
 
-class NCF:
+class NCF(Recommender):
     r"""Neural collaborative filtering for explicit ratings (eq. (2)-(5) of the KDD 2019 FIA
     paper, He et al. 2017): r_hat_ui = mu + MLP(p_u (+) q_i), trained by Adam on mini-batches
     of the mean squared error plus a ridge penalty (module docstring).
+
+    A ``Recommender`` (``get_params``, ``rmse``, ``recommend`` are the shared ones) but not a
+    ``FactorModel``: its predictions come from the network, not from U V^T.
 
     Parameters
     ----------
@@ -267,13 +303,6 @@ class NCF:
         self.seed = seed
         self.verbose = verbose
 
-    # the scikit-learn style helpers, RMSE and top-n recommendation are the factor models'
-    # (they only use check_fitted, shape, predict and ratings_)
-    get_params = FactorModel.get_params
-    __repr__ = FactorModel.__repr__
-    rmse = FactorModel.rmse
-    recommend = FactorModel.recommend
-
     # ------------------------------------------------------------------ fitted state
     @property
     def shape(self) -> tuple[int, int]:
@@ -329,19 +358,36 @@ class NCF:
                                   "v": {k: v.copy() for k, v in state["v"].items()}}
 
     # ------------------------------------------------------------------ fit
-    def fit(self, ratings: Ratings, eval_set: Ratings | None = None, init=None) -> "NCF":
-        """Learn the embeddings and the network from ``ratings``; ``eval_set`` is scored every epoch.
+    def fit(self, ratings: Ratings, eval_set: Ratings | None = None, init=None, sample_weight=None) -> "NCF":
+        r"""Learn the embeddings and the network from ``ratings``; ``eval_set`` is scored every epoch.
 
-        ``init``: a fitted NCF of the same architecture to warm-start from: its parameters,
-        its mu_ and its Adam state are continued (e.g. to retrain after removing a rating).
+        Parameters
+        ----------
+        ratings : Ratings
+            The training ratings Omega.
+        eval_set : Ratings, optional
+            Scored every epoch (``history_["test_rmse"]``); same shape as ``ratings``.
+        init : NCF, optional
+            A fitted NCF of the same architecture to warm-start from: its parameters, its mu_
+            and its Adam state are continued (e.g. to retrain after removing a rating).
+        sample_weight : array_like, optional
+            One finite weight w_ui >= 0 per training rating, in the order of ``ratings``
+            (``ratings.rows``, ``ratings.cols``); None means all ones. The fit minimizes
+            L_w = (1/|Omega|) [sum_Omega w_ui (r_ui - r_hat_ui)^2 + lambda (||P||^2 + ||Q||^2
+            + ||theta_n||^2)] (the module's L with weighted squared errors), and a fresh fit's
+            mu is the weighted mean rating. A weight of 0 drops the rating while keeping its
+            position, so a retrain without some ratings draws the same mini-batches as one
+            with them (leave-one-out validation, ``mfteach.explain.fia_ncf``).
+
+        Returns
+        -------
+        NCF
+            ``self``, fitted.
         """
-        return self._fit(ratings, eval_set, init, weights=None)
-
-    def _fit(self, ratings, eval_set, init, weights) -> "NCF":
         check_ratings("ratings", ratings)
         if eval_set is not None:
             check_ratings("eval_set", eval_set, ratings.shape)
-        data = _Data(ratings, weights)
+        data = _Data(ratings, _check_sample_weight(sample_weight, len(ratings)))
         d, hidden, reg, lr, n_epochs, batch_size = self._validated(data.n_ratings)
         rng = np.random.default_rng(self.seed)
         m, n = ratings.shape
@@ -390,15 +436,7 @@ class NCF:
     def predict(self, rows, cols) -> np.ndarray:
         """r_hat_ui for the pairs (rows[k], cols[k]) (row and column indices), eq. (3)-(5)."""
         check_fitted(self)
-        rows, cols = np.asarray(rows), np.asarray(cols)
-        if rows.size == 0 and cols.size == 0:
-            rows, cols = rows.astype(np.int64), cols.astype(np.int64)
-        if rows.shape != cols.shape:
-            raise ValueError(f"rows and cols must have the same shape, got {rows.shape} and {cols.shape}")
-        for name, ids, size in (("rows", rows, self.shape[0]), ("cols", cols, self.shape[1])):
-            if ids.size and (not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= size):
-                raise ValueError(f"{name} must be integer indices in [0, {size}), got values in "
-                                 f"[{ids.min()}, {ids.max()}] of dtype {ids.dtype}")
+        rows, cols = check_pairs(rows, cols, self.shape)
         return forward(self.params_, rows.ravel(), cols.ravel(), self.mu_)[0].reshape(rows.shape)
 
     def predict_matrix(self, chunk: int = 64) -> np.ndarray:

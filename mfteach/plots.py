@@ -2,7 +2,7 @@
 
 Every function takes an optional ``ax`` (a new figure is made when it is None), labels its
 axes, sets a title and returns the Axes, so a lesson can compose panels and a test can read
-back what was drawn. Notation (DESIGN.md section 1): R is m x n with users in rows and items
+back what was drawn. Notation (ARCHITECTURE.md, "Notation"): R is m x n with users in rows and items
 in columns; Omega is the set of known entries.
 
 Nothing here imports ipywidgets; algorithms never import this module.

@@ -1,6 +1,6 @@
 """The ``Ratings`` container: an immutable m x n rating matrix stored by its known entries.
 
-Notation (DESIGN.md section 1): R is m x n with users in rows and items in columns; Omega is
+Notation (ARCHITECTURE.md, "Notation"): R is m x n with users in rows and items in columns; Omega is
 the set of observed (user, item) pairs, stored here as the parallel arrays ``rows``, ``cols``
 and ``values`` (one entry per observed rating, sorted by user then item).
 """
@@ -187,8 +187,8 @@ class Ratings:
     """
 
     __slots__ = ("_rows", "_cols", "_values", "_shape", "_users", "_items", "_item_titles", "_item_genres",
-                 "_fingerprint", "_by_user", "_by_item")
-    _CACHES = ("_fingerprint", "_by_user", "_by_item")  # computed on first use, never pickled
+                 "_fingerprint", "_by_user", "_by_item", "_genre_labels")
+    _CACHES = ("_fingerprint", "_by_user", "_by_item", "_genre_labels")  # computed on first use, never pickled
 
     def __init__(
         self,
@@ -337,6 +337,19 @@ class Ratings:
     def item_genres(self):
         """None or, per item, the list of its genre names."""
         return None if self._item_genres is None else [list(g) for g in self._item_genres]
+
+    def genre_labels(self, items) -> np.ndarray:
+        """The genres of the columns ``items`` as ", "-joined strings ("" when the ratings carry
+        no genres), for tables; the strings are built once per object."""
+        known = getattr(self, "_genre_labels", None)
+        if known is None:
+            n = self._shape[1]
+            known = np.full(n, "", dtype=object)
+            if self._item_genres is not None:
+                known[:] = [", ".join(g) for g in self._item_genres]
+            known = _readonly(known)
+            object.__setattr__(self, "_genre_labels", known)
+        return known[np.asarray(items, dtype=np.int64)]
 
     def item_labels(self, items) -> np.ndarray:
         """What to show for the columns ``items``: their titles, or their original ids when the

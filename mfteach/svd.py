@@ -89,6 +89,9 @@ class TruncatedSVD(FactorModel):
         m, n = ratings.shape
         if rank > min(m, n):
             raise ValueError(f"rank={rank} is larger than min(m, n) = {min(m, n)}")
+        if self.impute not in IMPUTATIONS:
+            raise ValueError(f"impute must be one of {IMPUTATIONS}, got {self.impute!r}")
+        self._check_refine()
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below, with its cause
             self._decompose(ratings, eval_set, rank, start)
         if self.refine is not None:
@@ -126,7 +129,6 @@ class TruncatedSVD(FactorModel):
         root = np.sqrt(sigma)
         self.U_, self.V_ = left * root, right_t.T * root
         self.singular_values_ = sigma
-        self.biased = False
         remember_training(self, ratings)
         seconds = time.perf_counter() - start
         record = {"epoch": 0, "train_rmse": self.rmse(ratings)}
@@ -136,13 +138,20 @@ class TruncatedSVD(FactorModel):
         check_finite_fit("TruncatedSVD", {"U_": self.U_, "V_": self.V_, "training RMSE": record["train_rmse"]}, cause)
         self.history_ = pd.DataFrame([record])
 
-    def _refine(self, ratings, eval_set, rank, svd_seconds) -> None:
+    def _check_refine(self) -> None:
+        """``refine`` is None or an unbiased GradientDescent (checked before any work)."""
         from .gd import GradientDescent
 
+        if self.refine is None:
+            return
         if not isinstance(self.refine, GradientDescent):
             raise TypeError(f"refine must be a GradientDescent, got {type(self.refine).__name__}")
         if self.refine.biased:
             raise ValueError("refine must be an unbiased GradientDescent (the SVD factors carry no biases)")
+
+    def _refine(self, ratings, eval_set, rank, svd_seconds) -> None:
+        from .gd import GradientDescent
+
         gd = GradientDescent(**{**self.refine.get_params(), "rank": rank})
         gd.fit(ratings, eval_set=eval_set, init=(self.U_, self.V_))
         self.U_, self.V_ = gd.U_, gd.V_

@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mfteach as mt
-from mfteach.als import ALS, _Data, solve_ridge_blocks, update_items, update_users
+from mfteach.als import ALS, solve_ridge_blocks, update_items, update_users
 from mfteach.ratings import Ratings
 
 
@@ -216,6 +216,16 @@ def test_unknown_solver_method_raises():
         update_users(make_ratings(0), np.ones((18, 2)), 1.0, method="cholesky")
 
 
+def test_half_steps_refuse_factors_of_the_wrong_shape_and_non_ratings():
+    ratings = make_ratings(0)  # 25 x 18
+    with pytest.raises(ValueError, match=r"V must be a matrix with one row per item \(18 rows\), got shape \(17, 2\)"):
+        update_users(ratings, np.ones((17, 2)), 1.0)
+    with pytest.raises(ValueError, match=r"U must be a matrix with one row per user \(25 rows\)"):
+        update_items(ratings, np.ones(25), 1.0)
+    with pytest.raises(TypeError, match="mfteach.Ratings"):
+        update_users(ratings.to_dense(), np.ones((18, 2)), 1.0)
+
+
 # ---------------------------------------------------------------------------- half-steps
 @pytest.mark.parametrize("method", ["loop", "bucket", "outer"])
 @pytest.mark.parametrize("weighted", [False, True])
@@ -264,31 +274,34 @@ def test_half_steps_solve_each_users_and_items_stacked_least_squares():
 def test_biased_half_steps_zero_their_block_gradients(weighted):
     """Biased ALS solves for (u_u, b_u) against features (v_i, 1) and targets r - mu - c_i:
     after a user half-step the gradient w.r.t. U and b is zero, after an item half-step the
-    gradient w.r.t. V and c (mu is the fixed mean training rating)."""
+    gradient w.r.t. V and c (mu is the fixed mean training rating).
+
+    One warm-started iteration (``fit(init=previous)``, n_iters=1) is an item half-step from the
+    previous (U, b) followed by a user half-step; its V_, c_ are the item half-step's result, so
+    the item block is checked at (previous U, previous b, new V, new c)."""
     ratings, reg = make_ratings(2), 0.6
-    model = ALS(rank=3, reg=reg, n_iters=2, biased=True, weighted_reg=weighted, seed=3).fit(ratings)
+    params = dict(rank=3, reg=reg, biased=True, weighted_reg=weighted, seed=3)
+    model = ALS(n_iters=2, **params).fit(ratings)
     assert model.mu_ == pytest.approx(ratings.values.mean(), rel=1e-14)
     rng = np.random.default_rng(4)
-    data = _Data(ratings)
 
-    def user_block_check():
-        g = gradients(ratings, model.U_, model.V_, reg, weighted, model.mu_, model.user_bias_, model.item_bias_)
-        ref = gradients(ratings, rng.normal(size=model.U_.shape), model.V_, reg, weighted, model.mu_,
-                        rng.normal(size=25), model.item_bias_)
+    def user_block_check(m):
+        g = gradients(ratings, m.U_, m.V_, reg, weighted, m.mu_, m.user_bias_, m.item_bias_)
+        ref = gradients(ratings, rng.normal(size=m.U_.shape), m.V_, reg, weighted, m.mu_,
+                        rng.normal(size=25), m.item_bias_)
         assert norm(g["U"], g["b"]) <= 1e-8 * norm(ref["U"], ref["b"])
 
-    def item_block_check():
-        g = gradients(ratings, model.U_, model.V_, reg, weighted, model.mu_, model.user_bias_, model.item_bias_)
-        ref = gradients(ratings, model.U_, rng.normal(size=model.V_.shape), reg, weighted, model.mu_,
-                        model.user_bias_, rng.normal(size=18))
+    def item_block_check(U, b, m):
+        g = gradients(ratings, U, m.V_, reg, weighted, m.mu_, b, m.item_bias_)
+        ref = gradients(ratings, U, rng.normal(size=m.V_.shape), reg, weighted, m.mu_, b, rng.normal(size=18))
         assert norm(g["V"], g["c"]) <= 1e-8 * norm(ref["V"], ref["c"])
 
-    user_block_check()  # fit ends with the user half-step
-    model._item_step(data, reg)
-    item_block_check()
-    model._user_step(data, reg)
-    user_block_check()
-    assert model.user_bias_[3] == 0 and model.item_bias_[7] == 0  # no data: the penalty wins
+    user_block_check(model)  # fit ends with the user half-step
+    step = ALS(n_iters=1, **params).fit(ratings, init=model)
+    assert step.mu_ == model.mu_  # a warm start keeps mu
+    item_block_check(model.U_, model.user_bias_, step)
+    user_block_check(step)
+    assert step.user_bias_[3] == 0 and step.item_bias_[7] == 0  # no data: the penalty wins
 
 
 # ---------------------------------------------------------------------------- monotone descent
@@ -309,20 +322,24 @@ def test_objective_never_increases_across_manual_half_steps(weighted):
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_objective_never_increases_across_biased_half_steps(weighted):
+    """Each warm-started one-iteration fit is an item half-step (state: previous U, b with the
+    new V, c) then a user half-step (the new model): the objective, computed densely, never
+    rises at either."""
     ratings, reg = make_ratings(8), 0.5
-    model = ALS(rank=3, reg=reg, n_iters=1, biased=True, weighted_reg=weighted, seed=0).fit(ratings)
-    data = _Data(ratings)
+    params = dict(rank=3, reg=reg, biased=True, weighted_reg=weighted, seed=0)
+    model = ALS(n_iters=1, **params).fit(ratings)
 
-    def current():
-        return objective(ratings, model.U_, model.V_, reg, weighted, model.mu_, model.user_bias_, model.item_bias_)
+    def value(U, V, b, c):
+        return objective(ratings, U, V, reg, weighted, model.mu_, b, c)
 
-    values = [current()]
+    values = [value(model.U_, model.V_, model.user_bias_, model.item_bias_)]
     for _ in range(10):
-        model._item_step(data, reg)
-        values.append(current())
-        model._user_step(data, reg)
-        values.append(current())
+        step = ALS(n_iters=1, **params).fit(ratings, init=model)
+        values.append(value(model.U_, step.V_, model.user_bias_, step.item_bias_))  # after the item half-step
+        values.append(value(step.U_, step.V_, step.user_bias_, step.item_bias_))  # after the user half-step
+        model = step
     assert np.all(np.diff(values) <= 1e-12 * values[0]), np.diff(values)
+    assert values[-1] < values[0]
 
 
 @pytest.mark.parametrize("biased", [False, True])
@@ -401,18 +418,7 @@ def test_same_seed_same_fit_different_seed_different_factors(biased):
     assert np.abs(a.V_ - c.V_).max() > 1e-3
 
 
-@pytest.mark.parametrize("name, value", [
-    ("rank", 0), ("rank", -2), ("rank", 2.5), ("rank", True),
-    ("reg", -0.1), ("reg", float("nan")), ("reg", float("inf")),
-    ("n_iters", 0), ("n_iters", 1.5),
-    ("init_scale", -1.0),
-    ("method", "qr"),
-])
-def test_bad_hyperparameters_raise_value_error_naming_them(name, value):
-    with pytest.raises(ValueError, match=name):
-        ALS(**{name: value}).fit(make_ratings(0))
-
-
+# bad hyperparameters: tests/test_models_contract.py
 def test_non_ratings_input_raises_type_error():
     ratings = make_ratings(0)
     with pytest.raises(TypeError, match="Ratings"):
@@ -453,8 +459,8 @@ def test_ml100k_biased_als_beats_the_baseline(ml_split, ml_als):
     als = ml_als.rmse(test)
     assert als < baseline
     # Sanity bound, not a copied number: Surprise's SGD SVD (biased MF) reaches 0.937-0.939 on
-    # this 80/20 split (TOOLCHAIN.md, "Peers"); an exact, well-regularized biased ALS at
-    # k = 20 should do at least as well, so 0.93 leaves room while catching a broken model.
+    # this 80/20 split (ARCHITECTURE.md, "Tests and benchmarks"); an exact, well-regularized
+    # biased ALS at k = 20 should do at least as well, so 0.93 leaves room while catching a broken model.
     assert als < 0.93
     assert ml_als.history_["test_rmse"].iloc[-1] == pytest.approx(als, rel=1e-12)
     loss = ml_als.history_["loss"].to_numpy()
@@ -573,3 +579,18 @@ def test_the_singularity_check_leaves_ordinary_fits_alone(ml100k):
             for method in ("loop", "outer", "bucket")}
     for model in fits.values():
         np.testing.assert_allclose(model.U_, fits["loop"].U_, rtol=1e-7, atol=1e-9)
+
+
+def test_half_steps_reuse_blocks_of_the_same_ratings_and_refuse_blocks_of_others():
+    from mfteach.als import Blocks, update_items, update_users
+
+    ratings, _, _ = mt.synthetic(30, 20, rank=2, density=0.5, seed=3)
+    V = np.random.default_rng(0).random((20, 16))
+    blocks = Blocks(ratings)
+    np.testing.assert_array_equal(update_users(ratings, V, 0.5, method="bucket", blocks=blocks),
+                                  update_users(ratings, V, 0.5, method="bucket"))
+    U = update_users(ratings, V, 0.5, blocks=blocks)
+    np.testing.assert_array_equal(update_items(ratings, U, 0.5, blocks=blocks), update_items(ratings, U, 0.5))
+    other, _, _ = mt.synthetic(30, 20, rank=2, density=0.5, seed=4)
+    with pytest.raises(ValueError, match="blocks were built from other ratings"):
+        update_users(other, V, 0.5, blocks=blocks)

@@ -1,4 +1,4 @@
-"""Tests of mfteach/base.py (FactorModel): prediction from U, V (+ biases), RMSE, top-n
+"""Tests of mfteach/base.py (Recommender, FactorModel): prediction from U, V (+ biases), RMSE, top-n
 recommendation, the fitted-state checks, get_params and the scikit-learn style repr.
 
 The models here are set up by hand (a tiny FactorModel subclass with given factors), so every
@@ -15,7 +15,7 @@ import pytest
 
 import mfteach as mt
 from mfteach import Ratings
-from mfteach.base import FactorModel, check_index
+from mfteach.base import FactorModel, NotFittedError, Recommender, check_index
 
 
 class Fixed(FactorModel):
@@ -261,14 +261,12 @@ def test_a_trained_gradient_descent_recommends_from_its_training_data():
 
 # ---------------------------------------------------------------- get_params and repr
 def test_get_params_lists_every_constructor_argument_in_order():
-    model = mt.GradientDescent(rank=3, sampling="rows", reg=0.5)
+    model = Fixed(rank=3, tag="y")
     params = model.get_params()
-    assert list(params) == ["rank", "lr", "reg", "n_epochs", "sampling", "sample_size", "biased", "init_scale",
-                            "seed", "verbose"]
-    assert params["rank"] == 3 and params["sampling"] == "rows" and params["reg"] == 0.5 and params["lr"] is None
-    # a model rebuilt from its params has the same params
-    assert mt.GradientDescent(**params).get_params() == params
-    assert Fixed(tag="y").get_params() == {"rank": 2, "reg": 0.0, "tag": "y", "biased": False, "extra": None}
+    assert list(params) == ["rank", "reg", "tag", "biased", "extra"]  # the order of Fixed.__init__
+    assert params == {"rank": 3, "reg": 0.0, "tag": "y", "biased": False, "extra": None}
+    # a model rebuilt from its params has the same params (every model: tests/test_models_contract.py)
+    assert Fixed(**params).get_params() == params
 
 
 def test_repr_shows_only_the_non_default_parameters():
@@ -288,6 +286,57 @@ def test_repr_of_a_fitted_model_is_unchanged_by_fitting():
     before = repr(gd_model)
     gd_model.fit(ratings)
     assert repr(gd_model) == before == "GradientDescent(rank=2, n_epochs=2, sampling='rows', sample_size=2)"
+
+
+# ---------------------------------------------------------------- the Recommender interface
+class Shifted(Recommender):
+    """A recommender that is not a factor model: r_hat_ui = s_u + t_i from two given vectors."""
+
+    def __init__(self, offset: float = 0.0):
+        self.offset = offset
+
+    def set(self, ratings, s, t):
+        self.s_, self.t_, self.ratings_ = s, t, ratings
+        return self
+
+    @property
+    def shape(self):
+        mt.base.check_fitted(self)
+        return (len(self.s_), len(self.t_))
+
+    def predict(self, rows, cols):
+        mt.base.check_fitted(self)
+        rows, cols = mt.base.check_pairs(rows, cols, self.shape)
+        return self.offset + self.s_[rows] + self.t_[cols]
+
+
+def test_a_recommender_must_implement_shape_and_predict():
+    with pytest.raises(TypeError, match="abstract"):
+        Recommender()
+
+    class NoPredict(Recommender):
+        shape = (1, 1)
+
+    with pytest.raises(TypeError, match="predict"):
+        NoPredict()
+
+
+def test_a_recommender_gets_rmse_recommend_params_and_repr_from_shape_and_predict():
+    _, ratings, R = small()
+    s, t = np.arange(4.0), np.array([0.5, 3.0, -1.0, 2.0, 2.0, 0.0])
+    model = Shifted(offset=1.0)
+    with pytest.raises(NotFittedError, match="this Shifted is not fitted yet"):
+        model.recommend(0)
+    model.set(ratings, s, t)
+    P = 1.0 + s[:, None] + t[None, :]
+    known = ~np.isnan(R)
+    assert model.rmse(ratings) == pytest.approx(np.sqrt(np.mean((R[known] - P[known]) ** 2)), rel=1e-13)
+    top = model.recommend(1, n=2)  # user 1 rated items 1, 2, 4, 5: left are 0 (0.5) and 3 (2.0)
+    assert top["item"].tolist() == [3, 0] and top["score"].tolist() == [P[1, 3], P[1, 0]]
+    assert model.get_params() == {"offset": 1.0} and repr(model) == "Shifted(offset=1.0)"
+    assert model.set_params(offset=2.0) is model and model.predict([0], [0])[0] == 2.5
+    with pytest.raises(ValueError, match="rows must be integer indices in \\[0, 4\\)"):
+        model.predict([4], [0])
 
 
 # ---------------------------------------------------------------------------- issue 15: the contract on odd input

@@ -93,7 +93,7 @@ def test_because_you_rated_on_movielens_is_the_largest_positive_item_based_fia(m
 def test_the_lesson_registers_its_exercises_and_questions():
     assert [n for n, e in ex.EXERCISES.items() if e.lesson == LESSON] == ["exact_local_infl", "because_you_rated"]
     assert [q.name for q in ex.QUESTIONS.values() if q.lesson == LESSON] == [
-        "q15_leverage_share", "q15_negative_five_stars", "q15_smaller_than_retraining"]
+        "q15_leverage_share", "q15_negative_five_stars", "q15_smaller_than_retraining", "q15_zero_hops"]
 
 
 def test_exact_local_cases_are_lesson_14s_without_the_removed_position():
@@ -106,6 +106,7 @@ def test_exact_local_cases_are_lesson_14s_without_the_removed_position():
 
 @pytest.mark.parametrize("name, right, wrong", [
     ("q15_negative_five_stars", 1, 0), ("q15_smaller_than_retraining", 0, 3), ("q15_leverage_share", "4/5", 1.25),
+    ("q15_zero_hops", 1, 0), ("q15_zero_hops", 1, 2), ("q15_zero_hops", 1, 3),
 ])
 def test_questions(name, right, wrong, capsys):
     assert ex.answer(name, right) is True
@@ -129,3 +130,25 @@ def test_leverage_question_matches_sherman_morrison():
     first = ex.EXERCISES[NAME].reference(V, rated, r, u, reg, 7, 6)
     exact = ex.EXERCISES["exact_local_infl"].reference(V, rated, r, u, reg, 7)[6]
     assert first / exact == pytest.approx(ex.QUESTIONS["q15_leverage_share"].answer, rel=1e-9)
+
+
+def test_zero_hops_question_matches_exact_local_and_one_hop_goes_beyond(ml100k):
+    """The answer of q15_zero_hops on the lesson's model: hops=0 is fia(..., exact_local=True) for the top rating
+    of a test point, and one hop moves the estimate towards the full retrain (loo_influence)."""
+    data = ml100k.top(n_users=250, n_items=250)
+    train, test = data.split(how="leave_one_out", seed=0)
+    model = mt.ALS(rank=8, reg=10.0, n_iters=1000, tol=1e-9, seed=0).fit(train)
+    sides = []
+    for p in (0, 1):                                          # a user-based and an item-based top rating
+        user, item = int(test.rows[p]), int(test.cols[p])
+        frame = mt.explain.fia(model, train, user, item, exact_local=True)
+        top = frame.iloc[0]
+        sides.append(top["side"])
+        removed = (int(top["user"]), int(top["item"]))
+        zero = mt.explain.local_retrain(model, train, user, item, removed, hops=0)
+        assert zero == pytest.approx(float(top["influence"]), rel=1e-4)
+        one = mt.explain.local_retrain(model, train, user, item, removed, hops=1, max_sweeps=3)
+        full = mt.explain.loo_influence(model, train, user, item, [removed], tol=1e-9)
+        assert abs(full - one) < abs(full - zero)
+    assert sorted(sides) == ["item-based", "user-based"]
+    assert ex.QUESTIONS["q15_zero_hops"].answer == 1

@@ -3,16 +3,13 @@ independent local refit, exact_local is that refit, ia_basic is a dense-Hessian 
 sides of the frame are R_t."""
 
 import copy
-import sys
-import types
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import mfteach as mt
-from mfteach.explain.fia import (FullProblem, explanation_frame, fia, ia_basic, loo_influence, objective_of,
-                                 retrain)
+from mfteach.explain.fia import FullProblem, explanation_frame, fia, ia_basic, loo_influence, objective_of
 from mfteach.explain.validation import agreement, fia_vs_loo
 
 
@@ -254,7 +251,7 @@ def test_loo_influence_removes_the_ratings_together_and_subtracts_the_drift():
 def test_retrain_keeps_the_settings_and_warm_starts():
     ratings = small(seed=7)
     model = mt.GradientDescent(rank=2, reg=1.0, n_epochs=50, biased=True).fit(ratings)
-    again = retrain(model, ratings, n_iters=50)
+    again = mt.retrain(model, ratings, n_iters=50)
     continued = mt.GradientDescent(rank=2, reg=1.0, n_epochs=50, biased=True, lr=model.lr_).fit(ratings, init=model)
     np.testing.assert_allclose(again.U_, continued.U_, atol=0)
     assert again.mu_ == model.mu_
@@ -295,21 +292,6 @@ def test_explanation_frame_sorts_stably_and_keeps_the_prediction():
     assert list(frame["item"]) == [4, 3, 1] and list(frame["influence"]) == [-0.3, 0.1, -0.1]
     assert set(frame["side"]) == {"item-based"} and frame.attrs["prediction"] == 3.5
     assert list(frame["genres"]) == ["", "", ""]  # no genres in synthetic ratings
-
-
-def test_an_ncf_model_is_handed_to_fia_ncf(monkeypatch):
-    ratings = small(seed=9)
-    calls = []
-
-    def fake_fia_ncf(model, ratings, user, item, exact_local=False):
-        calls.append((user, item, exact_local))
-        return explanation_frame(ratings, user, item, [user, 5], [2, item], [4.0, 3.0], [0.2, 0.5],
-                                 ["item-based", "user-based"], 4.2)
-
-    monkeypatch.setitem(sys.modules, "mfteach.explain.fia_ncf", types.SimpleNamespace(fia_ncf=fake_fia_ncf))
-    NCF = type("NCF", (), {})
-    frame = fia(NCF(), ratings, 1, 3, side="user-based", exact_local=True)
-    assert calls == [(1, 3, True)] and list(frame["side"]) == ["user-based"]
 
 
 # ---------------------------------------------------------------------------- validation (Figure 2)
@@ -388,7 +370,7 @@ def test_fia_ia_basic_and_loo_influence_refuse_ratings_the_model_was_not_fitted_
     copy_ = mt.Ratings(train.rows, train.cols, train.values, shape=train.shape)
     pd.testing.assert_frame_equal(fia(model, copy_, user, item), fia(model, train, user, item))
     # a retrained model explained on its own (perturbed) ratings is legitimate
-    retrained = retrain(model, shifted, n_iters=500, tol=1e-12)
+    retrained = mt.retrain(model, shifted, n_iters=500, tol=1e-12)
     assert len(fia(retrained, shifted, user, item)) > 0
 
 

@@ -321,7 +321,7 @@ def test_loo_influence_averages_paired_retrains_over_seeds(setup):
     reference = NCF(**{**model.get_params(), "n_epochs": 2, "seed": 3}).fit(ratings, init=model).predict([u], [i])[0]
     weights = np.ones(len(ratings))
     weights[ratings.index_of(*z)] = 0.0
-    without = NCF(**{**model.get_params(), "n_epochs": 2, "seed": 3})._fit(ratings, None, model, weights)
+    without = NCF(**{**model.get_params(), "n_epochs": 2, "seed": 3}).fit(ratings, init=model, sample_weight=weights)
     assert singles[0] == pytest.approx(reference - without.predict([u], [i])[0], rel=1e-12)
 
 

@@ -5,7 +5,7 @@ mini-batches) and the ``GradientDescent`` trainer.
 Every expected value is derived here independently, from a dense m x n matrix with NaN for
 the unknown entries and explicit formulas; nothing is copied from a run of the package.
 
-Notation (DESIGN.md section 1): R is m x n, Omega the known pairs, N = |Omega|,
+Notation (ARCHITECTURE.md, "Notation"): R is m x n, Omega the known pairs, N = |Omega|,
 pred_ui = mu + b_u + c_i + u_u . v_i, e_ui = r_ui - pred_ui, and
 
     L = ( sum_Omega e_ui^2 + reg (||U||^2 + ||V||^2 + ||b||^2 + ||c||^2) ) / N.
@@ -682,37 +682,8 @@ def test_no_nan_factors_are_ever_returned(mode):
 
 
 # =============================================================== 6. bad input
-@pytest.mark.parametrize(
-    "kwargs, error, message",
-    [
-        (dict(rank=0), ValueError, "rank"),
-        (dict(rank=-2), ValueError, "rank"),
-        (dict(rank=2.5), (ValueError, TypeError), "rank"),
-        (dict(rank="3"), (ValueError, TypeError), "rank"),
-        (dict(rank=True), (ValueError, TypeError), "rank"),
-        (dict(reg=-0.1), ValueError, "reg"),
-        (dict(reg=float("nan")), ValueError, "reg"),
-        (dict(n_epochs=0), ValueError, "n_epochs"),
-        (dict(n_epochs=1.5), (ValueError, TypeError), "n_epochs"),
-        (dict(sampling="batch"), ValueError, "sampling"),
-        (dict(sampling="entries", sample_size=0), ValueError, "sample_size"),
-        (dict(sampling="entries", sample_size=10_000), ValueError, "sample_size"),
-        (dict(sampling="columns", sample_size=16), ValueError, "sample_size"),
-        (dict(sampling="rows", sample_size=21), ValueError, "sample_size"),
-        (dict(sampling="minibatch", sample_size=-1), ValueError, "sample_size"),
-        (dict(sampling="rows", sample_size=2.0), (ValueError, TypeError), "sample_size"),
-        (dict(lr=0.0), ValueError, "lr"),
-        (dict(lr=-0.1), ValueError, "lr"),
-        (dict(lr=float("inf")), ValueError, "lr"),
-        (dict(init_scale=-1.0), ValueError, "init_scale"),
-    ],
-)
-def test_bad_hyperparameters_raise_naming_the_problem(kwargs, error, message):
-    ratings, _, _ = mt.synthetic(20, 15, rank=2, density=0.4, seed=0)  # m = 20, n = 15
-    with pytest.raises(error, match=message):
-        mt.GradientDescent(**{"n_epochs": 2, **kwargs}).fit(ratings)
-
-
+# bad hyperparameters (rank, reg, n_epochs, sampling, sample_size per mode, lr, init_scale):
+# tests/test_models_contract.py
 def test_sample_size_at_the_limits_is_accepted():
     ratings, _, _ = mt.synthetic(20, 15, rank=2, density=0.4, seed=0)
     for mode, size in (("entries", len(ratings)), ("columns", 15), ("rows", 20), ("minibatch", len(ratings)),
@@ -907,3 +878,113 @@ def test_divergence_names_the_cause_a_learning_rate_cannot_fix(mode):
         mt.GradientDescent(rank=2, n_epochs=3, sampling=mode).fit(ratings.with_values(ratings.values * 1e150))
     with pytest.raises(gd.DivergenceError, match=r"Use a smaller learning rate"):  # a true lr problem still says so
         mt.GradientDescent(rank=2, n_epochs=30, lr=1e4, sampling=mode, sample_size=None).fit(ratings)
+
+
+# =============================================================== issue 20, item 3: eval_every and the mini-batch step
+def reference_minibatch_fit(ratings, rank, lr, reg, n_epochs, size, biased, seed, init_scale=0.1):
+    """Mini-batch SGD as it was before issue 20, written plainly: the same random draws as
+    ``GradientDescent(seed=seed)`` (normal U then V, one permutation per epoch), and for every
+    batch B the step parameters += lr * (1/|B|) * sum_B -grad l_ui with l_ui of the module
+    docstring (the penalty of a row shared among its ratings), scattered entry by entry with
+    ``np.add.at``; rows and columns without ratings take their exact penalty step
+    2 lr lambda x / |Omega| after every batch."""
+    rows, cols, values = ratings.rows, ratings.cols, ratings.values
+    (m, n), N = ratings.shape, len(ratings)
+    n_u, n_i = np.bincount(rows, minlength=m), np.bincount(cols, minlength=n)
+    rng = np.random.default_rng(seed)
+    U, V = rng.normal(0.0, init_scale, (m, rank)), rng.normal(0.0, init_scale, (n, rank))
+    b, c = np.zeros(m), np.zeros(n)
+    mu = values.mean() if biased else 0.0
+    for _ in range(n_epochs):
+        order = rng.permutation(N)
+        for start in range(0, N, size):
+            batch = order[start:start + size]
+            r, i = rows[batch], cols[batch]
+            e = values[batch] - np.sum(U[r] * V[i], axis=1) - (mu + b[r] + c[i] if biased else 0.0)
+            gU = 2 * (e[:, None] * V[i] - reg * U[r] / n_u[r][:, None])   # -grad l_ui wrt u_u
+            gV = 2 * (e[:, None] * U[r] - reg * V[i] / n_i[i][:, None])
+            gb, gc = 2 * (e - reg * b[r] / n_u[r]), 2 * (e - reg * c[i] / n_i[i])
+            np.add.at(U, r, lr / len(batch) * gU)
+            np.add.at(V, i, lr / len(batch) * gV)
+            if biased:
+                np.add.at(b, r, lr / len(batch) * gb)
+                np.add.at(c, i, lr / len(batch) * gc)
+            keep = 1 - 2 * lr * reg / N
+            U[n_u == 0] *= keep
+            V[n_i == 0] *= keep
+            b[n_u == 0] *= keep
+            c[n_i == 0] *= keep
+    return U, V, b, c
+
+
+@pytest.mark.parametrize("biased", [False, True])
+@pytest.mark.parametrize("reg, size", [(0.0, 7), (0.5, 7), (2.0, 1), (0.5, 64)])
+def test_minibatch_fit_is_the_plain_reference_to_1e_12(biased, reg, size):
+    """The mini-batch epoch (contiguous batches in epoch order, one penalty factor per row, flat
+    bincount scatters) adds the same terms as the plain per-entry reference in another order:
+    equal to 1e-12 after 30 epochs, with an unrated user and item and uneven last batches."""
+    rng = np.random.default_rng(seed_of("minibatch-ref", biased, reg, size))
+    ratings = Ratings.from_dense(random_dense(rng, 23, 17, 0.35, empty_user=4, empty_item=9))
+    lr = 0.005 * size * 4
+    model = mt.GradientDescent(rank=3, lr=lr, reg=reg, n_epochs=30, sampling="minibatch", sample_size=size,
+                               biased=biased, seed=11).fit(ratings)
+    U, V, b, c = reference_minibatch_fit(ratings, 3, lr, reg, 30, size, biased, seed=11)
+    np.testing.assert_allclose(model.U_, U, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(model.V_, V, rtol=0, atol=1e-12)
+    if biased:
+        np.testing.assert_allclose(model.user_bias_, b, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(model.item_bias_, c, rtol=0, atol=1e-12)
+
+
+def test_minibatch_on_movielens_is_the_plain_reference_to_1e_12(ml100k):
+    """The lessons' setting: biased, k = 20, batches of 1000, lambda = 10, on real ratings."""
+    train = ml100k.split(0.2, seed=0)[0]
+    model = mt.GradientDescent(rank=20, reg=10.0, n_epochs=5, sampling="minibatch", biased=True, seed=3,
+                               eval_every=0).fit(train)
+    U, V, b, c = reference_minibatch_fit(train, 20, model.lr_, 10.0, 5, 1000, True, seed=3)
+    for ours, reference in ((model.U_, U), (model.V_, V), (model.user_bias_, b), (model.item_bias_, c)):
+        np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("eval_every", [0, 2, 3])
+def test_eval_every_changes_only_the_history_never_the_fit(mode, eval_every):
+    """Skipping evaluations leaves every learned number bit-identical; history_ holds the start,
+    every eval_every-th epoch and the last one, each row equal to the every-epoch history's."""
+    ratings, _, _ = mt.synthetic(25, 18, rank=2, density=0.4, seed=6)
+    train, test = ratings.split(0.25, seed=1)
+    kwargs = dict(rank=2, n_epochs=7, sampling=mode, reg=0.3, biased=True,
+                  sample_size=None if mode == "full" else 3)
+    every = mt.GradientDescent(**kwargs).fit(train, eval_set=test)
+    some = mt.GradientDescent(**kwargs, eval_every=eval_every).fit(train, eval_set=test)
+    for name in ("U_", "V_", "user_bias_", "item_bias_", "mu_"):
+        np.testing.assert_array_equal(getattr(some, name), getattr(every, name))
+    expected = [0, 7] if eval_every == 0 else sorted({0, 7, *range(eval_every, 8, eval_every)})
+    np.testing.assert_array_equal(some.history_["epoch"], expected)
+    same_rows = every.history_.set_index("epoch").loc[expected]
+    for column in ("loss", "train_rmse", "test_rmse", "entries_touched"):
+        np.testing.assert_array_equal(some.history_[column], same_rows[column])
+    assert list(some.history_.columns) == list(every.history_.columns)
+
+
+@pytest.mark.parametrize("mode", ["full", "minibatch"])
+def test_eval_every_zero_still_stops_a_blow_up_at_the_epoch_it_happens(mode):
+    """With no evaluation planned, a non-finite factor is caught by the per-epoch finiteness check:
+    the error names that epoch and the learning rate, and its history ends there."""
+    ratings = mt.synthetic(20, 15, 2, density=0.4, seed=0)[0]
+    kwargs = dict(rank=2, n_epochs=200, lr=1e4, sampling=mode)
+    with pytest.raises(gd.DivergenceError, match=r"Use a smaller learning rate") as every:
+        mt.GradientDescent(**kwargs).fit(ratings)
+    with pytest.raises(gd.DivergenceError, match=r"Use a smaller learning rate") as never:
+        mt.GradientDescent(**kwargs, eval_every=0).fit(ratings)
+    blown = never.value.history["epoch"].iloc[-1]
+    assert 0 < blown < 200 and not np.isfinite(never.value.history["loss"].iloc[-1])
+    assert blown >= every.value.history["epoch"].iloc[-1]  # every epoch may catch the 1000-fold growth earlier
+    assert list(never.value.history["epoch"]) == [0, blown]
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "2", True, None])
+def test_bad_eval_every_is_refused_naming_it(bad):
+    ratings = mt.synthetic(20, 15, 2, density=0.4, seed=0)[0]
+    with pytest.raises(ValueError, match=r"eval_every must be an integer >= 0"):
+        mt.GradientDescent(rank=2, eval_every=bad).fit(ratings)

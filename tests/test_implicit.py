@@ -470,26 +470,7 @@ def test_non_ratings_are_refused():
         ImplicitALS().fit(np.ones((3, 3)))
 
 
-@pytest.mark.parametrize("kwargs,name", [
-    ({"solver": "lu"}, "solver"),
-    ({"confidence": "exp"}, "confidence"),
-    ({"rank": 0}, "rank"),
-    ({"rank": 2.5}, "rank"),
-    ({"rank": True}, "rank"),
-    ({"reg": -0.1}, "reg"),
-    ({"reg": float("nan")}, "reg"),
-    ({"alpha": -1.0}, "alpha"),
-    ({"alpha": float("inf")}, "alpha"),
-    ({"n_iters": 0}, "n_iters"),
-    ({"cg_steps": 0}, "cg_steps"),
-    ({"cg_steps": 1.5, "solver": "cg"}, "cg_steps"),
-    ({"eps": 0.0}, "eps"),
-])
-def test_bad_hyperparameters_are_refused(kwargs, name):
-    with pytest.raises(ValueError, match=name):
-        ImplicitALS(**kwargs).fit(make_implicit(0))
-
-
+# bad hyperparameters: tests/test_models_contract.py
 @pytest.mark.parametrize("user", [1.5, True])
 def test_explain_rejects_non_integer_user(explained, user):
     with pytest.raises(ValueError, match="user must be"):
@@ -537,3 +518,119 @@ def test_overflowing_confidences_or_factors_name_their_cause(solver):
             ImplicitALS(rank=3, init_scale=1e200, solver=solver).fit(ratings)
     model = ImplicitALS(rank=3, alpha=1e6, solver=solver).fit(ratings)  # large but representable: fine
     assert np.isfinite(model.predict_matrix()).all()
+
+
+# ---------------------------------------------------------------------------- issue 20, item 4
+def pre_issue_20_fit(ratings, rank, reg, alpha, n_iters, solver, cg_steps, seed, init_scale=0.01):
+    """ImplicitALS's fit as it was before issue 20, written out: the same padded batches, every
+    half-step re-gathering the weights (fancy indexing into c - 1 with a 0 appended), re-building
+    the sparse matrix of the targets and gathering the feature rows into fresh arrays, the same
+    products in the same order. The later code only builds the first two once per fit and
+    gathers into a reused buffer, so the factors must agree to the bit."""
+    import scipy.sparse as sp
+
+    m, n = ratings.shape
+    c = confidence(ratings.values, alpha)
+    p = (ratings.values > 0).astype(float)
+    by_user, by_item = ratings.by_user, ratings.by_item
+    users = PaddedGroups(by_user.indptr, by_user.index, n, implicit.BUCKET_SIZE)
+    items = PaddedGroups(by_item.indptr, by_item.index, m, implicit.BUCKET_SIZE)
+    user_w, user_t = c - 1.0, c * p
+    item_w, item_t = user_w[by_item.order], user_t[by_item.order]
+
+    def half_step(groups, features, weights, targets, previous):
+        k = features.shape[1]
+        gram = features.T @ features + reg * np.eye(k)
+        padded = groups.padded_features(features)
+        weights_padded = np.append(weights, 0.0)
+        rhs = sp.csr_matrix((targets, groups.index, groups.indptr),
+                            shape=(groups.n_groups, features.shape[0])) @ features
+        solution = np.empty((groups.n_groups, k))
+        for batch, rows, entries in groups.batches:
+            X, w, b = padded[rows], weights_padded[entries], rhs[batch]
+            Xt = X.transpose(0, 2, 1)
+            if solver == "exact":
+                solution[batch] = np.linalg.solve(gram + np.matmul(Xt, X * w[..., None]), b[..., None])[..., 0]
+                continue
+            x = previous[batch].copy()
+
+            def apply(z):
+                return z @ gram + np.matmul(Xt, w[..., None] * np.matmul(X, z[..., None]))[..., 0]
+
+            r = b - apply(x)
+            d = r.copy()
+            rr = np.einsum("bk,bk->b", r, r)
+            for _ in range(cg_steps):
+                Ad = apply(d)
+                dAd = np.einsum("bk,bk->b", d, Ad)
+                step = np.divide(rr, dAd, out=np.zeros_like(rr), where=dAd > 0)
+                x += step[:, None] * d
+                r -= step[:, None] * Ad
+                rr_next = np.einsum("bk,bk->b", r, r)
+                d = r + np.divide(rr_next, rr, out=np.zeros_like(rr), where=rr > 0)[:, None] * d
+                rr = rr_next
+            solution[batch] = x
+        return solution
+
+    rng = np.random.default_rng(seed)
+    U = rng.random((m, rank)) * init_scale
+    V = rng.random((n, rank)) * init_scale
+    for _ in range(n_iters):
+        V = half_step(items, U, item_w, item_t, V)
+        U = half_step(users, V, user_w, user_t, U)
+    return U, V
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+@pytest.mark.parametrize("bucket", [2, 64])
+def test_fit_is_bit_identical_to_the_pre_issue_20_half_steps(solver, bucket):
+    """Batch assembly once per fit, gathers into a reused buffer, products into preallocated
+    outputs: the maths and its order are unchanged, so the factors are the same bits."""
+    ratings = make_implicit(17, m=40, n=31, density=0.3, zero_share=0.2, empty_user=3, empty_item=5)
+    with mock.patch.object(implicit, "BUCKET_SIZE", bucket):
+        model = ImplicitALS(rank=6, reg=0.3, alpha=12.0, n_iters=5, solver=solver, cg_steps=2, seed=4,
+                            eval_every=0).fit(ratings)
+        U, V = pre_issue_20_fit(ratings, 6, 0.3, 12.0, 5, solver, 2, seed=4)
+    np.testing.assert_array_equal(model.U_, U)
+    np.testing.assert_array_equal(model.V_, V)
+
+
+def test_fit_on_movielens_is_bit_identical_to_the_pre_issue_20_half_steps(ml100k):
+    """The benchmark's setting on real data (k = 64, CG, 3 steps), a few iterations."""
+    binary = ml100k.with_values(np.ones(len(ml100k)))
+    model = ImplicitALS(rank=64, reg=0.1, alpha=40.0, n_iters=3, solver="cg", seed=0, eval_every=0).fit(binary)
+    U, V = pre_issue_20_fit(binary, 64, 0.1, 40.0, 3, "cg", 3, seed=0)
+    np.testing.assert_array_equal(model.U_, U)
+    np.testing.assert_array_equal(model.V_, V)
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+@pytest.mark.parametrize("eval_every", [0, 2, 4])
+def test_eval_every_changes_only_the_history_never_the_factors(solver, eval_every):
+    """Skipping loss evaluations leaves U_ and V_ bit-identical; history_ holds the start, every
+    eval_every-th iteration and the last, each row the every-iteration history's loss."""
+    ratings = make_implicit(5, m=30, n=22, density=0.3)
+    kwargs = dict(rank=4, reg=0.2, alpha=10.0, n_iters=7, solver=solver, seed=2)
+    every = ImplicitALS(**kwargs).fit(ratings)
+    some = ImplicitALS(**kwargs, eval_every=eval_every).fit(ratings)
+    np.testing.assert_array_equal(some.U_, every.U_)
+    np.testing.assert_array_equal(some.V_, every.V_)
+    expected = [0, 7] if eval_every == 0 else sorted({0, 7, *range(eval_every, 8, eval_every)})
+    np.testing.assert_array_equal(some.history_["epoch"], expected)
+    np.testing.assert_array_equal(some.history_["loss"], every.history_.set_index("epoch").loc[expected, "loss"])
+    assert list(some.history_.columns) == ["epoch", "loss", "seconds"]
+
+
+def test_eval_every_zero_still_reports_overflowing_factors_at_once():
+    """No loss is planned between the start and the end, but non-finite factors are caught the
+    iteration they appear, with the cause named as before."""
+    ratings = make_implicit(0, m=12, n=9, density=0.5)
+    for solver in ("exact", "cg"):
+        with pytest.raises(ValueError, match=r"non-finite .*init_scale=1e\+200 makes the initial factors"):
+            ImplicitALS(rank=3, init_scale=1e200, solver=solver, n_iters=5, eval_every=0).fit(ratings)
+
+
+@pytest.mark.parametrize("bad", [-1, 0.5, "1", True, None])
+def test_bad_eval_every_is_refused_naming_it(bad):
+    with pytest.raises(ValueError, match=r"eval_every must be an integer >= 0"):
+        ImplicitALS(rank=2, eval_every=bad).fit(make_implicit(0))

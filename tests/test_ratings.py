@@ -366,3 +366,36 @@ def test_fingerprint_identifies_the_ratings_and_survives_pickling():
     bigger = Ratings(ratings.rows, ratings.cols, ratings.values, shape=(5, 3))
     assert bigger.fingerprint != print_
     assert "4 x 3, 6 ratings, fingerprint " in print_.describe()
+
+
+def test_genre_labels_join_each_items_genres_and_are_empty_without_genres():
+    with_genres = Ratings([0, 1], [0, 2], [4.0, 5.0], shape=(2, 3), item_genres=[["Drama"], [], ["Action", "Comedy"]])
+    assert with_genres.genre_labels([2, 0, 1]).tolist() == ["Action, Comedy", "Drama", ""]
+    assert Ratings([0], [1], [3.0], shape=(1, 2)).genre_labels([1, 0]).tolist() == ["", ""]
+
+
+def test_the_groupings_hold_each_users_and_each_items_ratings():
+    ratings = Ratings([2, 0, 0, 1], [1, 2, 0, 1], [1.0, 2.0, 3.0, 4.0], shape=(3, 3))
+    by_user, by_item = ratings.by_user, ratings.by_item
+    assert by_user.indptr.tolist() == [0, 2, 3, 4] and by_user.counts.tolist() == [2, 1, 1]
+    for u in range(3):
+        part = slice(by_user.indptr[u], by_user.indptr[u + 1])
+        assert (ratings.rows[by_user.order[part]] == u).all()
+        np.testing.assert_array_equal(by_user.index[part], ratings.cols[ratings.rows == u])
+    for i in range(3):
+        part = slice(by_item.indptr[i], by_item.indptr[i + 1])
+        np.testing.assert_array_equal(by_item.index[part], ratings.rows[ratings.cols == i])
+        np.testing.assert_array_equal(by_item.values[part], ratings.values[ratings.cols == i])
+        assert (ratings.cols[by_item.order[part]] == i).all()
+    assert ratings.by_item is ratings.by_item  # computed once
+    assert not by_item.order.flags.writeable
+
+
+def test_pickling_drops_the_cached_groupings_and_rebuilds_them():
+    import pickle
+
+    ratings = Ratings([0, 1], [1, 0], [3.0, 4.0])
+    ratings.by_item, ratings.fingerprint
+    copy = pickle.loads(pickle.dumps(ratings))
+    assert copy == ratings and copy._by_item is None
+    np.testing.assert_array_equal(copy.by_item.order, ratings.by_item.order)

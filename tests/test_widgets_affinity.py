@@ -60,7 +60,8 @@ def test_widget_checkboxes_and_bias_update_the_output():
     box = affinity_explorer(B, TITLES, NAMES, taste=[1, 0, 0, 0])
     assert repr(box) == "AffinityExplorer(taste=['Action'], bias=0, 5 items)"
     assert [cb.description for cb in box.checkboxes] == NAMES
-    assert [sorted(o["data"]) for o in box.out.outputs][0] == ["image/png", "text/plain"]
+    assert [sorted(o["data"]) for o in box.out.outputs][0] == ["text/html", "text/plain"]
+    assert _html(box)[0].startswith("<svg") and _html(box)[0].count("<rect") == 5  # one bar per movie
     before = _html(box)
     np.testing.assert_array_equal(box.table["affinity"], [1, 1, 1, 0, 0])
 
@@ -73,3 +74,31 @@ def test_widget_checkboxes_and_bias_update_the_output():
     assert _html(box) != after_tick
     np.testing.assert_allclose(box.table["affinity"], affinity_ranking([1, 1, 0, 0], B, bias=0.5)["affinity"])
     assert repr(box) == "AffinityExplorer(taste=['Action', 'Comedy'], bias=0.5, 5 items)"
+
+
+def test_affinity_svg_draws_one_bar_per_item_in_rank_order_and_the_bias_line():
+    from mfteach.widgets.affinity import affinity_svg
+
+    table = affinity_ranking([1, 1, 0, 0], B, TITLES, NAMES, bias=0.5)
+    svg = affinity_svg(table, bias=0.5, xmax=4.0)
+    assert svg.count("<rect") == len(TITLES)
+    positions = [svg.index(f">{title}</text>") for title in table["title"]]
+    assert positions == sorted(positions)  # top to bottom in the ranking's order
+    assert "bias a_u0 = 0.5" in svg and "stroke-dasharray" in svg
+
+
+def test_widget_shows_an_error_of_the_compute_function_and_gives_the_controls_back(monkeypatch):
+    import mfteach.widgets.affinity as module
+
+    box = affinity_explorer(B, TITLES, NAMES, taste=[1, 0, 0, 0])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("affinity exploded")
+
+    monkeypatch.setattr(module, "affinity_ranking", broken)
+    box.bias.value = 1.0
+    shown = box.out.outputs[0]["data"]["text/html"]
+    assert "RuntimeError" in shown and "affinity exploded" in shown and len(box.out.outputs) == 1
+    assert not box.bias.disabled and not any(cb.disabled for cb in box.checkboxes)
+    box.checkboxes[2].value = True  # a checkbox change shows its error too
+    assert "affinity exploded" in box.out.outputs[0]["data"]["text/html"]

@@ -238,3 +238,18 @@ def test_the_grid_can_show_a_progress_bar_and_gives_the_same_numbers(capsys):
     np.testing.assert_array_equal(quiet.test_rmse, shown.test_rmse)
     err = capsys.readouterr().err
     assert "ALS grid" in err and "4/4" in err
+
+
+def test_widget_shows_an_error_of_the_compute_function_and_gives_the_controls_back(grid, monkeypatch):
+    import mfteach.widgets.als_hyperparameters as module
+
+    box = als_explorer(grid)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("grid lookup exploded")
+
+    monkeypatch.setattr(module, "als_grid_view", broken)
+    box.rank.value = grid.ranks[0]
+    shown = box.out.outputs[0]["data"]["text/html"]
+    assert "RuntimeError" in shown and "grid lookup exploded" in shown
+    assert not box.rank.disabled and not box.reg.disabled

@@ -197,3 +197,18 @@ def test_the_first_slider_is_the_half_step():
         als_step_explorer(reg=0.2)
     with pytest.raises(ValueError, match="step must be an integer from 0 to 50"):
         als_step_explorer(step=51)
+
+
+def test_widget_shows_an_error_of_the_compute_function_and_gives_the_controls_back(monkeypatch):
+    import mfteach.widgets.als_stepper as module
+
+    box = als_step_explorer()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("half-step exploded")
+
+    monkeypatch.setattr(module, "als_step_view", broken)
+    box.step.value = 3
+    shown = box.out.outputs[0]["data"]["text/html"]
+    assert "RuntimeError" in shown and "half-step exploded" in shown
+    assert not box.step.disabled and not box.reg.disabled

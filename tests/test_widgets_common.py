@@ -138,3 +138,59 @@ def test_guarded_lets_a_successful_block_keep_its_output():
         show_outputs(out, "done")
     assert guard.error is None and not button.disabled
     assert out.outputs[0]["data"]["text/plain"] == "'done'"
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _line_figure():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 2))
+    ax = fig.add_axes((0.15, 0.15, 0.8, 0.75))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-1, 1)
+    ax.set_title("still")
+    (line,) = ax.plot([0.1, 0.9], [0, 0], color="C1", lw=2)  # inside the axes: nothing still drawn over it
+    return fig, line
+
+
+def test_figure_png_blits_the_same_pixels_as_a_full_draw():
+    from mfteach.widgets._common import FigurePng
+
+    fig, line = _line_figure()
+    fast = FigurePng(fig, moving=[line])
+    reference_fig, reference_line = _line_figure()
+    reference = FigurePng(reference_fig)  # no moving artist: a full draw every time
+    for k, slope in enumerate((0.0, 0.5, -0.9)):
+        line.set_ydata([0.0, slope])
+        reference_line.set_ydata([0.0, slope])
+        blitted, drawn = _pixels(fast.png()), _pixels(reference.png())
+        assert blitted.shape == (180, 270, 3)  # 3 x 2 inches at 90 dpi
+        np.testing.assert_array_equal(blitted, drawn)
+    assert fast.full_draws == 1 and reference.full_draws == 3  # the still parts were drawn once
+
+
+def test_figure_png_keeps_one_background_per_key():
+    from mfteach.widgets._common import FigurePng
+
+    fig, line = _line_figure()
+    fast = FigurePng(fig, moving=[line], n_backgrounds=2)
+    ax = fig.axes[0]
+    for limits in ((-1, 1), (-2, 2), (-1, 1), (-3, 3), (-2, 2)):
+        ax.set_ylim(*limits)
+        fast.png(key=limits)
+    assert fast.full_draws == 4  # (-1, 1) came back while kept; (-2, 2) had been dropped for (-3, 3)
+
+
+def test_png_rgb_is_lossless():
+    from mfteach.widgets._common import _png_rgb
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, size=(7, 5, 4), dtype=np.uint8)
+    np.testing.assert_array_equal(_pixels(_png_rgb(rgba)), rgba[:, :, :3])

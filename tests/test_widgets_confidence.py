@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import mfteach as mt
+import mfteach.widgets.confidence as confidence_module
 from mfteach.widgets.confidence import (
     ALPHAS, ConfidenceDrawing, confidence_explorer, confidence_view, limit_user_vector, prepare_confidence_explorer,
     render_confidence_view, user_vector,
@@ -208,3 +209,22 @@ def test_bad_input_raises(data):
         confidence_explorer(V, train, user=2)
     with pytest.raises(ValueError, match="reg"):
         confidence_explorer(V, train, reg=0.0)
+
+
+def test_widget_keeps_its_figure_and_shows_an_error_with_the_controls_back(data, monkeypatch):
+    V, train, test = data
+    box = confidence_explorer(V, train, test, user=0, alpha=1.0, reg=1.0)
+    pngs = {box.out.outputs[1]["data"]["image/png"]}
+    for alpha in (0.0, 3.0, 10.0):  # the same figure, redrawn: a new picture each time
+        box.alpha.value = alpha
+        pngs.add(box.out.outputs[1]["data"]["image/png"])
+    assert len(pngs) == 4
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("confidence_view broke")
+
+    monkeypatch.setattr(confidence_module, "confidence_view", broken)
+    box.reg.value = 10.0
+    html = box.out.outputs[0]["data"]["text/html"]
+    assert "mfteach-error" in html and "confidence_view broke" in html
+    assert not any(control.disabled for control in (box.alpha, box.reg, box.user))

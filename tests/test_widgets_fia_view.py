@@ -1,6 +1,7 @@
 """The explanation explorer of lesson 15: the view is fia's frame cut into the two sides plus a
-sentence; the button compares the top row with leave-one-out retraining; the widget redraws on
-every control in plain Python."""
+sentence; the buttons compare the top row with neighbourhood retraining and with leave-one-out
+retraining; the widget redraws on every control in plain Python, and an error in a callback is
+shown in the output with the controls given back."""
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 import mfteach as mt
 from mfteach.plots import SIGN_COLORS
 from mfteach.explain.fia import fia, loo_influence
+from mfteach.explain.local import local_retrain
 from mfteach.widgets.fia_view import (
     ExplanationView, FiaExplorer, Verification, explanation_view, fia_explorer, render_explanation, verify_top,
 )
@@ -206,20 +208,81 @@ def test_slider_and_dropdown_update_the_output_without_stacking(data):
     assert repr(box) == f"FiaExplorer(user=1, item='Movie {other}', n_top=5)"
 
 
-def test_the_button_retrains_and_shows_both_numbers(data, monkeypatch):
+def test_verify_is_neighbourhood_retraining_and_full_is_the_full_retrain(data):
     ratings, model = data
     box = fia_explorer(model, ratings, user=4, retrain=RETRAIN)
     assert box.verification is None and box.result.value == ""
     box.verify.click()
-    check = box.verification
-    assert isinstance(check, Verification) and (check.user, check.item) == (4, box.view.item)
+    local = box.verification
+    assert isinstance(local, Verification) and local.how == "local" and (local.user, local.item) == (4, box.view.item)
     top = box.view.frame.iloc[0]
-    assert check.removed == (int(top["user"]), int(top["item"]))
-    assert f"{check.estimate:+.4f}" in box.result.value and f"{check.retrained:+.4f}" in box.result.value
-    assert check.retrained == pytest.approx(
-        loo_influence(model, ratings, 4, box.view.item, [check.removed], **RETRAIN), rel=1e-9, abs=1e-12)
-    box.user.value = 5                                                   # a new view clears the old verification
+    assert local.removed == (int(top["user"]), int(top["item"]))
+    assert local.retrained == local_retrain(model, ratings, 4, box.view.item, local.removed, hops=1, max_sweeps=3,
+                                            aitken=True)
+    assert f"{local.estimate:+.4f}" in box.result.value and f"{local.retrained:+.4f}" in box.result.value
+    assert "by neighbourhood retraining" in box.result.value
+    box.full.click()                                                     # the full retrain is still there
+    full = box.verification
+    assert full.how == "full" and full.removed == local.removed
+    assert full.retrained == pytest.approx(
+        loo_influence(model, ratings, 4, box.view.item, [full.removed], **RETRAIN), rel=1e-9, abs=1e-12)
+    assert f"{full.retrained:+.4f} observed" in box.result.value and f"{local.retrained:+.4f}" in box.result.value
+    assert box.verifications == {"local": local, "full": full}
+    # one hop re-solves most of this small dense problem: close to the full retrain's change
+    assert np.sign(local.retrained) == np.sign(full.retrained)
+    assert local.retrained == pytest.approx(full.retrained, rel=0.2)
+    assert not box.verify.disabled and not box.full.disabled
+    box.user.value = 5                                                   # a new view clears the old verifications
+    assert box.verification is None and box.verifications == {} and box.result.value == ""
+
+
+def test_an_error_in_verify_is_shown_and_the_controls_come_back(data, monkeypatch):
+    ratings, model = data
+    box = fia_explorer(model, ratings, user=4)
+    label = box.verify.description
+
+    def broken(*args, **kwargs):
+        assert box.verify.disabled and box.user.disabled and box.verify.description == "retraining…"
+        raise RuntimeError("the neighbourhood <solve> failed")
+
+    monkeypatch.setattr("mfteach.widgets.fia_view.verify_top", broken)
+    box.verify.click()
+    shown = _html(box)
+    assert "RuntimeError" in shown and "the neighbourhood &lt;solve&gt; failed" in shown
+    assert not box.verify.disabled and box.verify.description == label
+    assert not any(c.disabled for c in (box.user, box.item, box.full))
     assert box.verification is None and box.result.value == ""
+    monkeypatch.undo()
+    box.item.value = box.item.options[1][1]                               # the explorer keeps working
+    assert box.view.item == box.item.options[1][1] and "RuntimeError" not in _html(box)
+
+
+def test_an_error_while_redrawing_is_shown_and_the_controls_come_back(data, monkeypatch):
+    ratings, model = data
+    box = fia_explorer(model, ratings, user=4)
+
+    def broken(*args, **kwargs):
+        raise ValueError("no explanation today")
+
+    monkeypatch.setattr("mfteach.widgets.fia_view.explanation_view", broken)
+    box.user.value = 6
+    assert "ValueError" in _html(box) and "no explanation today" in _html(box)
+    assert box.view is None and not any(c.disabled for c in (box.user, box.item, box.verify, box.full))
+    box.verify.click()                                                   # nothing to verify: said, not raised
+    assert "choose a user and a movie first" in _html(box) and not box.verify.disabled
+
+
+def test_verify_top_how(data):
+    ratings, model = data
+    user, item = 6, int(_unrated(ratings, 6)[0])
+    check = verify_top(model, ratings, user, item, how="local", local=dict(hops=0))
+    exact = fia(model, ratings, user, item, exact_local=True).set_index(["user", "item"])["influence"]
+    assert check.how == "local" and check.retrained == pytest.approx(exact.loc[check.removed], abs=1e-12)
+    assert "by neighbourhood retraining" in check.text() and check.text().startswith("Removed ")
+    with pytest.raises(ValueError, match="how"):
+        verify_top(model, ratings, user, item, how="neighbours")
+    with pytest.raises(TypeError, match="local="):
+        verify_top(model, ratings, user, item, how="local", tol=1e-9)
 
 
 def test_widget_with_a_chosen_item_outside_the_top_ten(data):

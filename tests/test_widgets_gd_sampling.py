@@ -159,14 +159,19 @@ def test_bad_settings_are_rejected(synthetic_only, kwargs):
 def test_render_draws_both_curves_on_both_panels(synthetic_only):
     result = playground_run(synthetic_only, "synthetic", "columns", sample_percent=20, rank=2, n_epochs=8)
     fig = render_playground(result)
-    left, right = fig.axes
-    assert [line.get_label() for line in left.lines] == ["full GD (default lr)", result.label()]
-    np.testing.assert_allclose(left.lines[1].get_ydata(), result.history["loss"])
-    np.testing.assert_allclose(right.lines[1].get_xdata(), result.history["entries_touched"])
-    np.testing.assert_allclose(right.lines[0].get_xdata(), result.baseline["entries_touched"])
-    assert left.get_yscale() == "log" and "entries" in right.get_xlabel()
+    left, right = (_curves(ax) for ax in fig.axes)
+    assert [line.get_label() for line in left] == ["full GD (default lr)", result.label()]
+    np.testing.assert_allclose(left[1].get_ydata(), result.history["loss"])
+    np.testing.assert_allclose(right[1].get_xdata(), result.history["entries_touched"])
+    np.testing.assert_allclose(right[0].get_xdata(), result.baseline["entries_touched"])
+    assert fig.axes[0].get_yscale() == "log" and "entries" in fig.axes[1].get_xlabel()
     # full GD at the default lr is drawn once
-    assert len(render_playground(playground_run(synthetic_only, "synthetic", "full", rank=2, n_epochs=8)).axes[0].lines) == 1
+    assert len(_curves(render_playground(playground_run(synthetic_only, "synthetic", "full", rank=2, n_epochs=8)).axes[0])) == 1
+
+
+def _curves(ax):
+    """The visible curves of a panel (the drawing keeps hidden lines for the runs not shown)."""
+    return [line for line in ax.lines if line.get_visible() and line.get_marker() in ("None", None, "")]
 
 
 # ---------------------------------------------------------------------------- the widget
@@ -209,10 +214,10 @@ def test_widget_shows_the_run_blowing_up_and_the_divergence_message(synthetic_on
 def test_the_drawing_of_a_diverged_run_marks_where_it_ran_away(synthetic_only):
     result = playground_run(synthetic_only, "synthetic", "full", lr_scale=32, n_epochs=20)
     fig = render_playground(result)
-    chosen = [line for line in fig.axes[0].lines if line.get_linestyle() == "-"]
+    chosen = [line for line in _curves(fig.axes[0]) if line.get_linestyle() == "-"]
     finite = result.diverged_history[np.isfinite(result.diverged_history["loss"])]
     np.testing.assert_array_equal(chosen[0].get_ydata(), finite["loss"])
-    assert any(line.get_marker() == "X" for line in fig.axes[0].lines)
+    assert any(line.get_marker() == "X" and line.get_visible() for line in fig.axes[0].lines)
     assert "diverged" in [t.get_text() for t in fig.legends[0].get_texts()][-1]
 
 
@@ -241,3 +246,31 @@ def test_the_first_slider_is_the_sample_size_and_the_data_menu_offers_movielens(
     assert [key for _, key in box.data.options] == ["synthetic", "movielens"]
     with pytest.raises(ValueError):
         gd_playground(prepared=prepared, data="netflix")
+
+
+def test_widget_shows_an_error_of_the_compute_function_and_gives_the_controls_back(synthetic_only, monkeypatch):
+    import mfteach.widgets.gd_sampling as module
+
+    box = gd_playground(prepared=synthetic_only, n_epochs=4)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("playground exploded")
+
+    monkeypatch.setattr(module, "playground_run", broken)
+    box.sample.value = 20
+    shown = box.out.outputs[0]["data"]["text/html"]
+    assert "RuntimeError" in shown and "playground exploded" in shown
+    assert not any(c.disabled for c in (box.data, box.sampling, box.sample, box.lr, box.rank))
+
+
+def test_a_setting_seen_before_is_not_fitted_again(synthetic_only, monkeypatch):
+    import mfteach.widgets.gd_sampling as module
+
+    first = playground_run(synthetic_only, "synthetic", "rows", sample_percent=30, rank=2, n_epochs=5)
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted again")
+
+    monkeypatch.setattr(module, "_train", no_fit)
+    again = playground_run(synthetic_only, "synthetic", "rows", sample_percent=30, rank=2, n_epochs=5)
+    assert again.history is first.history

@@ -213,3 +213,25 @@ def test_the_first_slider_is_the_learning_rate_and_the_grids(data):
         gd_stepsize_explorer(lr=33, data=data)
     with pytest.raises(ValueError, match="reg must be a finite number >= 0"):
         gd_stepsize_explorer(reg=-1, data=data)
+
+
+def test_widget_shows_an_error_of_the_compute_function_and_gives_the_controls_back(data, monkeypatch):
+    import mfteach.widgets.gd_stepsize as module
+
+    box = gd_stepsize_explorer(data=data)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("gradient descent exploded")
+
+    monkeypatch.setattr(module, "stepsize_run", broken)
+    box.lr.value = 40.0
+    shown = box.out.outputs[0]["data"]["text/html"]
+    assert "RuntimeError" in shown and "gradient descent exploded" in shown
+    assert not box.lr.disabled and not box.reg.disabled
+
+
+def test_the_loss_axis_snaps_to_whole_decades(data):
+    fig = render_stepsize(stepsize_run(data, 40.0, 0.0), stepsize_run(data, LESSON_LR, 0.0))
+    for ax in fig.axes:
+        low, high = ax.get_ylim()
+        assert np.log10(low) == round(np.log10(low)) and np.log10(high) == round(np.log10(high))

@@ -7,6 +7,7 @@ import pytest
 
 import mfteach as mt
 from mfteach.metrics import evaluate_ranking, ranking_report
+import mfteach.widgets.implicit_explorer as implicit_module
 from mfteach.widgets.implicit_explorer import (
     ImplicitDrawing, ImplicitExplorer, ImplicitGrid, ImplicitView, implicit_als_explorer, implicit_grid,
     implicit_view, render_implicit_view,
@@ -307,3 +308,16 @@ def test_the_grid_can_show_a_progress_bar(capsys):
     implicit_grid(train, test, alphas=(1.0, 10.0), regs=(1.0,), rank=2, n_iters=2, k=5, progress=True)
     err = capsys.readouterr().err
     assert "implicit ALS grid" in err and "2/2" in err
+
+
+def test_widget_shows_an_error_and_gives_the_controls_back(grid, monkeypatch):
+    box = implicit_als_explorer(grid)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("implicit_view broke")
+
+    monkeypatch.setattr(implicit_module, "implicit_view", broken)
+    box.alpha.value = float(grid.alphas[0])
+    html = box.out.outputs[0]["data"]["text/html"]
+    assert "mfteach-error" in html and "implicit_view broke" in html
+    assert not any(control.disabled for control in (box.alpha, box.reg, box.user))

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 import mfteach as mt
+import mfteach.widgets.influence_matrix as influence_matrix_module
 from mfteach.widgets.influence_matrix import (
-    ImpactView, impact_view, influence_matrix_explorer, render_impact_view,
+    ImpactView, impact_svg, impact_view, influence_matrix_explorer, render_impact_view,
 )
 
 TITLES = [f"Movie {chr(65 + i)} ({1980 + i})" for i in range(12)]
@@ -116,6 +117,32 @@ def test_render_draws_the_rows_and_the_waterfall(ratings, biased):
     assert "Movie L (1991)" in left.get_title()
 
 
+def test_svg_draws_the_rows_and_the_waterfall(ratings, biased):
+    view = impact_view(biased, ratings, 4, 11, n_top=3)
+    svg = impact_svg(view, "Movie L (1991)")
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    labels = ["baseline μ + c_i", f"the other {len(view.rest)} ratings", "= prediction", "influence on Movie L (1991)"]
+    assert all(label in svg for label in labels)
+    for impact in view.shown["impact"]:  # every step's value is written beside its bar
+        digits = 2 if abs(impact) >= 0.005 else 3
+        assert f"{impact:+.{digits}f}" in svg
+    assert f"sum {view.total:.3f}" in svg and svg.count("<rect") >= 2 * 3 + 3
+    assert "Rock &amp; Roll" in impact_svg(view, "Rock & Roll")  # titles are escaped
+
+
+def test_widget_shows_an_error_and_gives_the_controls_back(ratings, unbiased, monkeypatch):
+    box = influence_matrix_explorer(unbiased, ratings, user=2, item=11)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("impact_view broke")
+
+    monkeypatch.setattr(influence_matrix_module, "impact_view", broken)
+    box.order.value = "impact"
+    assert "impact_view broke" in box.out.outputs[0]["data"]["text/html"]
+    assert "mfteach-error" in box.out.outputs[0]["data"]["text/html"]
+    assert not any(control.disabled for control in (box.user, box.item, box.find, box.order))
+
+
 def _content(box):
     return [tuple(sorted(o["data"].items())) for o in box.out.outputs]
 
@@ -124,8 +151,8 @@ def test_widget_controls_update_the_output(ratings, unbiased, biased):
     box = influence_matrix_explorer({"unbiased ALS": unbiased, "biased ALS": biased}, ratings, user=2, item=11,
                                     n_top=4)
     assert repr(box) == "InfluenceMatrixExplorer(user=2, item='Movie L (1991)', unbiased ALS, by influence)"
-    assert [sorted(o["data"]) for o in box.out.outputs] == [["text/html", "text/plain"], ["image/png", "text/plain"],
-                                                            ["text/html", "text/plain"]]
+    assert [sorted(o["data"]) for o in box.out.outputs] == [["text/html", "text/plain"]] * 3
+    assert box.out.outputs[1]["data"]["text/html"].startswith("<svg")  # the figure: an inline SVG
     before = _content(box)
     box.user.value = 3  # the first slider (the browser test moves it): the movie stays selected
     assert _content(box) != before and box.view.user == 3 and box.item.value == 11

@@ -7,6 +7,7 @@ import pytest
 
 import mfteach as mt
 from mfteach.explain import influence_matrix
+import mfteach.widgets.influence_retrain as influence_retrain_module
 from mfteach.widgets.influence_retrain import (
     InfluenceExplorer, InfluenceState, PredictedChange, RetrainedChange, influence_explorer, predicted_change,
     prepare_influence_explorer, rating_grid, render_influence_view, retrain, retrained_change,
@@ -252,7 +253,7 @@ def test_widget_defaults_repr_and_the_slider_updates_the_output(ratings, model):
     state = box.state
     assert isinstance(box, InfluenceExplorer) and isinstance(state, InfluenceState)
     assert [sorted(o["data"]) for o in box.out.outputs] == [
-        ["text/html", "text/plain"], ["text/html", "text/plain"], ["image/png", "text/plain"]]
+        ["text/html", "text/plain"], ["text/html", "text/plain"], ["text/html", "text/plain"]]
     unrated = np.setdiff1d(np.arange(12), state.items)
     best = unrated[np.argmax(state.predictions[unrated])]
     assert box.target.value == best                                   # the top recommendation
@@ -262,7 +263,8 @@ def test_widget_defaults_repr_and_the_slider_updates_the_output(ratings, model):
     assert [v for _, v in box.rating.options] == sorted(set(np.arange(1, 5.01, 1.0)) | {state.values[k]})
     assert repr(box) == (f"InfluenceExplorer(user={user}, item={best}, changed_item={state.items[k]}, "
                          f"rating {state.values[k]:g} -> {state.values[k]:g}, not retrained)")
-    first_caption, first_png = _html(box), box.out.outputs[2]["data"]["image/png"]
+    first_caption, first_svg = _html(box), _html(box, 2)
+    assert first_svg.startswith("<svg") and f"influence on {ratings.item_labels([best])[0]}" in first_svg
 
     new = 1.0 if state.values[k] != 1.0 else 5.0
     box.rating.value = new                                            # what the browser test does
@@ -274,7 +276,7 @@ def test_widget_defaults_repr_and_the_slider_updates_the_output(ratings, model):
     table = box.out.outputs[1]["data"]["text/plain"]
     assert "J-predicted" in table and "retrained" not in table
     assert f"{round(view.after, 3):.3f}" in table
-    assert box.out.outputs[2]["data"]["image/png"] == first_png        # the figure does not depend on the slider
+    assert _html(box, 2) == first_svg                                 # the figure does not depend on the slider
     assert repr(box).endswith(f"rating {state.values[k]:g} -> {new:g}, not retrained)")
 
 
@@ -284,6 +286,8 @@ def test_widget_dropdowns_move_the_target_and_the_changed_rating(ratings, model)
     other_target = [v for _, v in box.target.options][1]
     box.target.value = other_target
     assert box.view.item == other_target and "▶ " in box.out.outputs[1]["data"]["text/html"]
+    beta = state.J[other_target]
+    assert f"{float(beta[np.argmax(np.abs(beta))]):.3g}</title>" in _html(box, 2)  # the bars of the new target
     other = [v for _, v in box.changed.options][-1]
     box.rating.value = [v for _, v in box.rating.options][0]
     box.changed.value = other                                         # the slider jumps to that rating
@@ -356,3 +360,32 @@ def test_widget_on_a_biased_als_wr_model(ratings):
     box.retrain.click()
     expected = retrained_change(model, ratings, 2, box.changed.value, box.rating.value, n_iters=3)
     np.testing.assert_array_equal(box.retrained.change, expected.change)
+
+
+def test_widget_button_shows_a_failed_retrain_and_gives_the_controls_back(ratings, model, monkeypatch):
+    box = influence_explorer(model, ratings, user=8, n_iters=4)
+    seen = []
+
+    def broken(*args, **kwargs):
+        seen.append((box.retrain.disabled, box.retrain.description, box.rating.disabled))  # while it runs
+        raise RuntimeError("retrain broke")
+
+    monkeypatch.setattr(influence_retrain_module, "retrained_change", broken)
+    box.retrain.click()
+    assert seen == [(True, "retraining…", True)]
+    html = _html(box)
+    assert "mfteach-error" in html and "retrain broke" in html and box.retrained is None
+    assert box.retrain.description == "Retrain and compare"
+    assert not any(control.disabled for control in (box.rating, box.changed, box.target, box.retrain, box.find))
+
+
+def test_widget_slider_shows_an_error_and_gives_the_controls_back(ratings, model, monkeypatch):
+    box = influence_explorer(model, ratings, user=8)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("predicted_change broke")
+
+    monkeypatch.setattr(influence_retrain_module, "predicted_change", broken)
+    box.rating.value = [v for _, v in box.rating.options if v != box.rating.value][0]
+    assert "predicted_change broke" in _html(box)
+    assert not any(control.disabled for control in (box.rating, box.changed, box.target, box.retrain, box.find))

@@ -2,15 +2,14 @@
 predict(), the NCF parts are the network's layers recomputed independently, the drawing shows those
 numbers, and the user slider, the movie list and its type-ahead box redraw the output."""
 
-import base64
-
 import numpy as np
 import pytest
 
 import mfteach as mt
+import mfteach.widgets.ncf_anatomy as ncf_anatomy_module
 from mfteach.ncf import NCF, forward
 from mfteach.widgets.ncf_anatomy import (
-    N_TERMS, AnatomyDrawing, Anatomy, MfParts, NcfAnatomyExplorer, NcfParts, ncf_anatomy_explorer,
+    N_TERMS, AnatomyDrawing, Anatomy, MfParts, NcfAnatomyExplorer, NcfParts, anatomy_svg, ncf_anatomy_explorer,
     prediction_anatomy, render_anatomy,
 )
 
@@ -221,8 +220,8 @@ def _caption(box):
 
 
 def _png(box):
-    data = box.out.outputs[1]["data"]["image/png"]
-    return base64.b64decode(data) if isinstance(data, str) else data
+    """The figure shown: an inline SVG (HTML)."""
+    return box.out.outputs[1]["data"]["text/html"]
 
 
 def test_widget_defaults_and_item_list(data, models):
@@ -242,7 +241,7 @@ def test_widget_defaults_and_item_list(data, models):
     assert all("[rated " in s for s in labels[held.size:held.size + rated.size])
     assert box.item.value == items[0] and box.view.source == "held out"
     assert [o for o in box.find.options] == labels                               # the type-ahead offers the same
-    assert [sorted(o["data"]) for o in box.out.outputs] == [["text/html", "text/plain"], ["image/png", "text/plain"]]
+    assert [sorted(o["data"]) for o in box.out.outputs] == [["text/html", "text/plain"], ["text/html", "text/plain"]]
     view = box.view
     assert repr(box) == (f"NcfAnatomyExplorer(user={first_user}, item={view.title!r}, held out rating "
                          f"{view.rating:g}, MF {view.mf.prediction:.2f}, NCF {view.ncf.prediction:.2f})")
@@ -283,3 +282,31 @@ def test_widget_without_test_ratings_and_with_a_chosen_pair(data, models):
         ncf_anatomy_explorer(ncf, als, train, item=N)
     with pytest.raises(TypeError, match="test must be an mfteach.Ratings"):
         ncf_anatomy_explorer(ncf, als, train, test=test.to_dense())
+
+
+def test_svg_has_both_waterfalls_and_the_units(data, models):
+    train, test = data
+    als, ncf = models
+    user, item = int(test.rows[0]), int(test.cols[0])
+    view = prediction_anatomy(ncf, als, user, item, train, test)
+    svg = anatomy_svg(view, side_limits=((-5.0, 5.0), (-4.0, 4.0)))
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert f">{view.mf.prediction:.2f}</text>" in svg and f">{view.ncf.prediction:.2f}</text>" in svg  # the totals
+    assert "= MF" in svg and "= NCF" in svg and f"held out: {view.rating:g}" in svg
+    on = view.ncf.active[0]
+    assert svg.count("<circle") == int(on.sum())                      # one dot per unit on, a cross per unit off
+    assert f"{int(on.sum())} of {on.size} units on" in svg
+
+
+def test_widget_shows_an_error_and_gives_the_controls_back(data, models, monkeypatch):
+    train, test = data
+    als, ncf = models
+    box = ncf_anatomy_explorer(ncf, als, train, test)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("prediction_anatomy broke")
+
+    monkeypatch.setattr(ncf_anatomy_module, "prediction_anatomy", broken)
+    box.item.value = box.item.options[3][1]
+    assert "prediction_anatomy broke" in box.out.outputs[0]["data"]["text/html"]
+    assert not any(control.disabled for control in (box.user, box.item, box.find))

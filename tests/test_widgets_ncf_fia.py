@@ -12,6 +12,7 @@ import mfteach as mt
 from mfteach.explain.fia import fia
 from mfteach.explain.fia_ncf import fia_ncf
 from mfteach.ncf import NCF
+import mfteach.widgets.ncf_fia as ncf_fia_module
 from mfteach.widgets.ncf_fia import (
     Comparison, ComparisonDrawing, NcfExplorer, compare_explanations, ncf_explorer, render_comparison,
     render_tables,
@@ -251,3 +252,17 @@ def test_widget_rejects_a_test_set_of_another_shape(data, models):
     other, _, _ = mt.synthetic(5, 5, rank=1, density=0.5)
     with pytest.raises(ValueError, match="shape"):
         ncf_explorer(*models, data[0], test=other)
+
+
+def test_widget_shows_an_error_and_gives_the_controls_back(data, models, monkeypatch):
+    train, test = data
+    box = ncf_explorer(*models, train, test=test)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("compare_explanations broke")
+
+    monkeypatch.setattr(ncf_fia_module, "compare_explanations", broken)
+    box.item.value = box.item.options[2][1]
+    html = box.out.outputs[0]["data"]["text/html"]
+    assert "mfteach-error" in html and "compare_explanations broke" in html
+    assert not any(control.disabled for control in (box.user, box.item, box.find))

@@ -178,3 +178,34 @@ def test_complete_rank1_is_what_the_puzzle_uses():
     expected = complete_rank1(np.where(mask, H, np.nan))
     np.testing.assert_array_equal(state.determined, expected.determined)
     np.testing.assert_allclose(state.completed, expected.completed)
+
+
+def test_widget_shows_an_error_of_the_compute_function_and_gives_the_controls_back(monkeypatch):
+    import mfteach.widgets.rank1_puzzle as module
+
+    box = rank1_puzzle_widget(m=3, n=3)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("completion exploded")
+
+    monkeypatch.setattr(module, "puzzle_state", broken)
+    box.seed.value = 4
+    shown = box.out.outputs[0]["data"]["text/html"]
+    assert "RuntimeError" in shown and "completion exploded" in shown
+    assert not box.seed.disabled and not any(b.disabled for row in box.buttons for b in row)
+
+
+def test_the_widgets_graph_follows_the_revealed_entries():
+    from mfteach.widgets.rank1_puzzle import PuzzleGraph
+
+    hidden, _, _ = hidden_rank1(3, 4, seed=1)
+    mask = np.zeros((3, 4), dtype=bool)
+    mask[0, :] = mask[1, 0] = True
+    graph = PuzzleGraph(3, 4)
+    graph.update(puzzle_state(hidden, mask))
+    assert len(graph.edges.get_segments()) == 5 and len(graph.conflict.get_segments()) == 0
+    assert graph.ax.get_title() == "1 component, 1 isolated (grey)"  # row 3: nothing revealed
+    mask[1, 1] = True
+    graph.update(puzzle_state(hidden, mask, perturb=(1, 1)))  # a cycle through the perturbed entry
+    assert len(graph.edges.get_segments()) == 6 and len(graph.conflict.get_segments()) > 0
+    assert graph.png(puzzle_state(hidden, mask))[:4] == b"\x89PNG"

@@ -7,6 +7,7 @@ import base64
 import numpy as np
 import pytest
 
+import mfteach.widgets.ridge_explorer as ridge_module
 from mfteach.widgets.ridge_explorer import (
     LAMBDAS, RidgeDrawing, RidgeInfluence, RidgeInfluenceExplorer, render_ridge_influence, ridge_influence,
     ridge_influence_explorer,
@@ -207,3 +208,17 @@ def test_widget_rejects_bad_input():
         ridge_influence_explorer(x, y, removed=20)
     with pytest.raises(ValueError, match="lambdas"):
         ridge_influence_explorer(x, y, lambdas=(1.0, -2.0))
+
+
+def test_widget_shows_an_error_and_gives_the_controls_back(monkeypatch):
+    x, y = lesson_points()
+    box = ridge_influence_explorer(x, y, lam=1.0, x_t=2.0)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("ridge_influence broke")
+
+    monkeypatch.setattr(ridge_module, "ridge_influence", broken)
+    box.lam.value = 10.0
+    html = box.out.outputs[0]["data"]["text/html"]
+    assert "mfteach-error" in html and "ridge_influence broke" in html
+    assert not box.point.disabled and not box.lam.disabled

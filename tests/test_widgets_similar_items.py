@@ -103,8 +103,9 @@ def _content(box):
 def test_widget_controls_update_the_output(V):
     box = similar_items_explorer(V, _ratings(V), n=3, min_ratings=0)
     assert repr(box) == "SimilarItemsExplorer(item='Zeta (1995)', n=3, min_ratings=0, 6 items)"  # most rated
-    assert [sorted(o["data"]) for o in box.out.outputs] == [["text/html", "text/plain"], ["image/png", "text/plain"],
+    assert [sorted(o["data"]) for o in box.out.outputs] == [["text/html", "text/plain"], ["text/html", "text/plain"],
                                                             ["text/html", "text/plain"]]
+    assert box.out.outputs[1]["data"]["text/html"].count("<rect") == 3  # the SVG bars, one per neighbour
     assert len(box.table) == 3
 
     before = _content(box)
@@ -144,3 +145,28 @@ def test_widget_switches_models_and_reports_a_cold_item(V):
     assert box.table is None
     assert "cold-start" in box.out.outputs[-1]["data"]["text/html"]
     assert "model='cold'" in repr(box)
+
+
+def test_similar_items_svg_draws_one_bar_per_neighbor_and_the_0_9_line(V):
+    from mfteach.widgets.similar_items import similar_items_svg
+
+    table = nearest_items(prepare_similar_items(V, _ratings(V)), 0, n=4)
+    svg = similar_items_svg(table, "Alpha <1990>")
+    assert svg.count("<rect") == 4 and "Alpha &lt;1990&gt;" in svg and "0.9 (Example 9.2.4)" in svg
+
+
+def test_widget_shows_an_error_of_the_compute_function_and_gives_the_controls_back(V, monkeypatch):
+    import mfteach.widgets.similar_items as module
+
+    box = similar_items_explorer(V, _ratings(V), n=3, min_ratings=0)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("neighbours exploded")
+
+    monkeypatch.setattr(module, "nearest_items", broken)
+    box.count.value = 4
+    shown = box.out.outputs[0]["data"]["text/html"]
+    assert "RuntimeError" in shown and "neighbours exploded" in shown
+    assert not any(c.disabled for c in (box.search, box.movie, box.count, box.min_ratings))
+    box.movie.value = 2  # a new movie shows its error too
+    assert "neighbours exploded" in box.out.outputs[0]["data"]["text/html"]

@@ -155,3 +155,27 @@ def test_widget_rejects_bad_arguments(ml100k):
         user_explorer(ml100k, user=10_000)
     with pytest.raises(ValueError):
         user_explorer(ml100k, sort="newest")
+
+
+def test_widget_shows_an_error_of_the_compute_function_and_gives_the_controls_back(ml100k, monkeypatch):
+    import mfteach.widgets.user_factors as module
+
+    box = user_explorer(ml100k, user=0)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("user view exploded")
+
+    monkeypatch.setattr(module, "user_view", broken)
+    box.slider.value = 3
+    shown = box.out.outputs[0]["data"]["text/html"]
+    assert "RuntimeError" in shown and "user view exploded" in shown
+    assert not box.slider.disabled and not box.sort.disabled
+
+
+def test_a_new_table_order_keeps_the_users_figure(ml100k):
+    box = user_explorer(ml100k, user=0)
+    png = box.out.outputs[0]["data"]["image/png"]
+    box.sort.value = "popular"
+    assert box.out.outputs[0]["data"]["image/png"] == png and "most popular first" in box.out.outputs[2]["data"]["text/html"]
+    box.slider.value = 1
+    assert box.out.outputs[0]["data"]["image/png"] != png

@@ -27,7 +27,7 @@ The package, one idea per module:
 - ``lesson00`` ... ``lesson17``: each lesson's exercises and questions, registered on import.
 
 The reference functions are reachable here by their exercise names
-(``mt.exercises.predict_ratings``). Notation (DESIGN.md section 1): R is m x n with users in rows
+(``mt.exercises.predict_ratings``). Notation (ARCHITECTURE.md, "Notation"): R is m x n with users in rows
 and NaN for unknown entries, U (m x k) and V (n x k) are the user and item factors,
 R_hat = U V^T, lambda is ``reg``.
 """

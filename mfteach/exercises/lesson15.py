@@ -18,8 +18,8 @@ The lesson's exercises, in the order the lesson meets them:
   a prediction up the most (section 2).
 
 Then the check-your-understanding questions (``q15_leverage_share``, ``q15_negative_five_stars``,
-``q15_smaller_than_retraining``; their names keep the old lesson number so that recorded progress
-stays valid).
+``q15_smaller_than_retraining``, ``q15_zero_hops`` on neighbourhood retraining, section 4; their names
+keep the old lesson number so that recorded progress stays valid).
 """
 
 from __future__ import annotations
@@ -298,4 +298,32 @@ register_question(
                 "is fixed by the rank-one downdate: the exact local change is the first-order one divided by "
                 "$1 - h_z$. The second is not: removing $(u, j)$ also moves $v_j$, which moves the other users of "
                 "$j$, and so on, effects that only retraining (or, to first order, the basic approach) captures.",
+)
+
+register_question(
+    name="q15_zero_hops", lesson=LESSON_15, kind="choice",
+    prompt="Neighbourhood retraining removes $z = (u', j)$ and re-solves, exactly, only the users and movies "
+           "within a number of hops of $\\{u', j, u, i\\}$, every other vector fixed. What does it give with zero "
+           "hops (only those four re-solved), and what does one hop add?",
+    choices=[
+        "Zero hops: FIA's first-order estimate; one hop: the exact local change.",
+        "Zero hops: the exact local change of section 1; one hop: the knock-on moves of the neighbours, such as "
+        "the other movies the target user rated following $u_u$.",
+        "Zero hops: the full retrain, already; one hop adds nothing.",
+        "Zero hops: nothing, the change is 0; one hop: FIA's first-order estimate.",
+    ],
+    answer=1,
+    feedback={
+        0: "Its solves are exact ridge solves, not a first-order step: for $z = (u, j)$, re-solving $u_u$ without "
+           "the rating is section 1's rank-one downdate, $\\mathrm{INFL}(z)/(1 - h_z)$.",
+        2: "With zero hops every other user and movie stays fixed: the locality that FIA and exact local assume. "
+           "The full retrain lets all of them move (in the lesson's dense core, two hops reach everyone).",
+        3: "Zero hops still re-solves the blocks that lost the rating: for $z = (u, j)$ the user's block, so "
+           "$u_u$ and the prediction change.",
+    },
+    explanation="Zero hops re-solves only the blocks of $z$ and of the prediction: for $z = (u, j)$ the user's "
+                "solve without the rating is exactly exact local's downdate, and $v_j$'s move does not reach "
+                "$\\hat y$ (the lesson: the same slope, 0.79). One hop lets the movies the two users rated and the "
+                "users who rated the two movies move too, the knock-on effects first order misses: the slope rose "
+                "from 0.73 (FIA) to 0.94 after three sweeps. Enough hops and sweeps give the full retrain.",
 )

@@ -32,6 +32,7 @@ from ..als import ALS
 from ..base import check_fitted, check_non_negative, check_positive_int, check_ratings
 from ..data import synthetic
 from ..ratings import Ratings
+from ..retraining import retrain
 from .influence import influence_matrix
 
 __all__ = [
@@ -58,7 +59,7 @@ def identical_rated_sets(ratings: Ratings, min_users: int = 2) -> list[tuple[np.
 
 def converge(model: ALS, ratings: Ratings, tol: float = 1e-12, max_iters: int = 10_000) -> ALS:
     """A new ALS with ``model``'s hyperparameters, fitted on ``ratings`` warm-started from ``model``
-    until an iteration lowers the objective by at most ``tol`` times its value (at most
+    (``mt.retrain``) until an iteration lowers the objective by at most ``tol`` times its value (at most
     ``max_iters`` iterations; a RuntimeWarning if that was not enough). For a model already
     converged on the same ratings this takes one iteration and changes nothing."""
     if not isinstance(model, ALS):
@@ -67,7 +68,7 @@ def converge(model: ALS, ratings: Ratings, tol: float = 1e-12, max_iters: int = 
     check_ratings("ratings", ratings, model.shape)
     tol = check_non_negative("tol", tol)
     max_iters = check_positive_int("max_iters", max_iters)
-    fitted = ALS(**{**model.get_params(), "n_iters": max_iters, "tol": tol, "verbose": False}).fit(ratings, init=model)
+    fitted = retrain(model, ratings, n_iters=max_iters, tol=tol)
     loss = fitted.history_["loss"].to_numpy()
     if len(loss) > max_iters and loss[-2] - loss[-1] > tol * loss[-2]:
         warnings.warn(f"ALS did not converge to tol={tol:g} in max_iters={max_iters} iterations", RuntimeWarning,

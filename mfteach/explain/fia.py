@@ -80,335 +80,55 @@ i.e. FIA divided by (1 - h_j) when lambda' = 0. It is the exact change when only
 move and theta_t is the local minimizer (for ALS, w_u is, after the final user half-step; w_i at
 convergence). Both differ from retraining everything (``loo_influence``), where every other
 factor also moves; ``ia_basic`` keeps those couplings to first order.
+
+Code. The formulas above are written once, in ``_problem.local_influence``, for any model
+family that describes a prediction by a ``LocalProblem`` (theta_t's blocks, R_t, residuals,
+the blocks of H_t / 2): matrix factorization's is built in ``_mf`` (with ``Objective``,
+``relative_gradient_norm`` and ia_basic's ``FullProblem``), NCF's in ``_ncf`` (KDD 2019 eq. 22,
+see ``fia_ncf``). ``local_problem`` below is the only place that dispatches on the model
+family; leave-one-out retrains go through ``mt.retrain`` (``mfteach.retraining``).
 """
 
 from __future__ import annotations
 
-import math
-import warnings
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
-import scipy.linalg as la
-import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, cg, minres
 
-from ..base import check_fitted, check_index, check_non_negative, check_positive_int, check_training_ratings
+from ..als import ALS
+from ..base import check_fitted, check_index, check_training_ratings
+from ..gd import GradientDescent
+from ..ncf import NCF
 from ..ratings import Ratings
+from ..retraining import retrain
+from ._mf import (CONVERGED, ConvergenceWarning, FullProblem, Objective, mf_problem, objective_of, objective_problem,
+                  relative_gradient_norm)
+from ._ncf import ncf_problem
+from ._problem import SIDES, check_side, explain_local, explanation_frame
+from ._problem import local_influence as problem_influence
+from .fia_ncf import loo_influence_ncf
 
-__all__ = ["fia", "ia_basic", "loo_influence", "relative_gradient_norm", "ConvergenceWarning", "CONVERGED"]
-
-SIDES = ("both", "item-based", "user-based")
-SOLVERS = {"cg": cg, "minres": minres}  # for ia_basic
-MAXITER = 10_000                          # default iteration limit of ia_basic's solver
-_SIDE_NAMES = np.array(["item-based", "user-based"], dtype=object)
-CONVERGED = 0.1  # fia and ia_basic warn above this relative gradient norm (calibration: ``relative_gradient_norm``)
-
-
-class ConvergenceWarning(UserWarning):
-    """The model is far from a stationary point of its objective, which eq. (11) assumes."""
+__all__ = ["fia", "ia_basic", "loo_influence", "relative_gradient_norm", "local_problem", "local_influence",
+           "ConvergenceWarning", "CONVERGED", "Objective", "objective_of", "FullProblem", "explanation_frame", "SIDES"]
 
 
-# ---------------------------------------------------------------------------- the model's objective
-@dataclass(frozen=True)
-class Objective:
-    """The summed objective S a fitted model minimizes (module docstring), in our notation."""
-
-    U: np.ndarray
-    V: np.ndarray
-    user_bias: np.ndarray | None  # b (None when unbiased)
-    item_bias: np.ndarray | None  # c
-    mu: float
-    reg: float
-    weighted: bool                # ALS-WR: lambda |Omega_a| per user, lambda |Omega^j| per item
-
-    @property
-    def biased(self) -> bool:
-        return self.user_bias is not None
-
-    @property
-    def removal_reg(self) -> float:
-        """lambda': the penalty weight a removed rating takes with it (ALS-WR only)."""
-        return self.reg if self.weighted else 0.0
-
-
-def objective_of(model) -> Objective:
-    """The objective of a fitted ``mt.ALS`` or ``mt.GradientDescent`` (TypeError otherwise)."""
-    from ..als import ALS
-    from ..gd import GradientDescent
-
-    if not isinstance(model, (ALS, GradientDescent)):
-        raise TypeError(f"fia needs a matrix factorization fitted by mfteach.ALS or mfteach.GradientDescent "
-                        f"(or an mfteach NCF); got {type(model).__name__}")
-    check_fitted(model)
-    biased = bool(model.biased)
-    return Objective(model.U_, model.V_, model.user_bias_ if biased else None, model.item_bias_ if biased else None,
-                     float(model.mu_) if biased else 0.0, check_non_negative("reg", model.reg),
-                     bool(getattr(model, "weighted_reg", False)))
-
-
-def _is_ncf(model) -> bool:
-    return type(model).__name__ == "NCF"
-
-
-def _genre_strings(ratings: Ratings, cols) -> np.ndarray:
-    """The ", "-joined genres of the items ``cols`` ("" without genres)."""
-    genres = ratings.item_genres
-    if genres is None:
-        return np.full(len(cols), "", dtype=object)
-    return np.array([", ".join(genres[c]) for c in np.asarray(cols).tolist()], dtype=object)
-
-
-# ---------------------------------------------------------------------------- the explanation frame
-def explanation_frame(ratings: Ratings, user: int, item: int, rows, cols, values, influence, side,
-                      prediction: float) -> pd.DataFrame:
-    """The frame ``fia``, ``ia_basic`` (and ``fia_ncf``) return: one row per training rating z =
-    (rows[k], cols[k], values[k]) with its ``influence`` on the prediction for (user, item),
-    largest |influence| first (stable: equal values keep the input order).
-
-    ``side``: one string or one per row ("item-based": a rating of the user, "user-based": the
-    item's rating by another user). Columns: user, item (indices), title, genres (", "-joined),
-    rating, influence, side. ``attrs``: prediction, user, item.
-    """
-    influence = np.asarray(influence, dtype=float)
-    order = np.argsort(-np.abs(influence), kind="stable")
-    cols = np.asarray(cols)[order]
-    side = np.asarray(side, dtype=object)
-    frame = pd.DataFrame({
-        "user": np.asarray(rows)[order],
-        "item": cols,
-        "title": ratings.item_labels(cols),
-        "genres": _genre_strings(ratings, cols),
-        "rating": np.asarray(values, dtype=float)[order],
-        "influence": influence[order],
-        "side": side[order] if side.ndim else np.full(len(order), side, dtype=object),
-    })
-    frame.attrs.update(prediction=float(prediction), user=int(user), item=int(item))
-    return frame
-
-
-def _select_side(frame: pd.DataFrame, side: str) -> pd.DataFrame:
-    if side == "both":
-        return frame
-    selected = frame[frame["side"] == side].reset_index(drop=True)
-    selected.attrs.update(frame.attrs)
-    return selected
-
-
-# ---------------------------------------------------------------------------- checks
-def _check_call(model, ratings, user, item, side, caller: str):
-    objective = objective_of(model)
-    m, n = objective.U.shape[0], objective.V.shape[0]
-    check_training_ratings(model, ratings, caller)
-    if side not in SIDES:
-        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
-    user, item = check_index("user", user, m, "row"), check_index("item", item, n, "column")
-    _warn_if_far_from_converged(model, objective, ratings, caller)
-    return objective, user, item
-
-
-# ---------------------------------------------------------------------------- is the model at a minimum?
-def relative_gradient_norm(model, ratings: Ratings | None = None) -> float:
-    r"""How far a fitted ``mt.ALS`` / ``mt.GradientDescent`` is from a stationary point of its
-    objective S (module docstring): ||grad S|| / (||grad of the squared errors|| + ||grad of the
-    penalty||), between 0 (stationary: the two parts cancel) and 1 (they do not cancel at all).
-    Eq. (11) assumes 0.
-
-    With e the residuals on Omega (E as a sparse m x n matrix) and Lambda = diag(lambda rho):
-    grad_U S = -2 E V + 2 Lambda_U U, grad_V S = -2 E^T U + 2 Lambda_V V (and for the biases
-    -2 E 1 + 2 Lambda b, -2 E^T 1 + 2 Lambda c): two sparse products, O(|Omega| k).
-
-    Calibration (lesson 15's setup: the 250 x 250 core of MovieLens 100K, k = 8, lambda = 10,
-    25 test points): after 1, 3, 10, 20 and 50 ALS iterations it is 0.93, 0.64, 0.35, 0.14 and
-    0.009, and Pearson's R of FIA against retraining 0.61, 0.90, 0.98, 0.986 and 0.996; fitted with
-    tol = 1e-9 it is 8e-5 (R = 0.996). Every ALS the lessons explain has at most 0.009 (lesson 17's
-    biased ALS after 15 iterations); the converged ones 2e-5 to 1.2e-3. ``fia`` and ``ia_basic``
-    warn above ``CONVERGED`` = 0.1.
-
-    ``ratings``: the training ratings (default ``model.ratings_``). The value is cached on the
-    model for its current factors.
-    """
-    objective = objective_of(model)
-    ratings = model.ratings_ if ratings is None else check_training_ratings(model, ratings, "relative_gradient_norm")
-    key = (objective.U, objective.V, objective.user_bias, objective.item_bias, ratings.fingerprint)
-    cached = getattr(model, "_relative_gradient_norm", None)
-    if cached is not None and all(a is b for a, b in zip(cached[0][:4], key[:4])) and cached[0][4] == key[4]:
-        return cached[1]
-    o = objective
-    m, n = o.U.shape[0], o.V.shape[0]
-    with np.errstate(over="ignore", invalid="ignore"):
-        predicted = np.einsum("ij,ij->i", o.U[ratings.rows], o.V[ratings.cols]) + o.mu
-        if o.biased:
-            predicted += o.user_bias[ratings.rows] + o.item_bias[ratings.cols]
-        e = ratings.values - predicted
-        E = sp.csr_matrix((e, ratings.cols, ratings.by_user.indptr), shape=(m, n))
-        reg_u = o.reg * (ratings.user_counts() if o.weighted else np.ones(m))
-        reg_v = o.reg * (ratings.item_counts() if o.weighted else np.ones(n))
-        data = [-(E @ o.V), -(E.T @ o.U)]          # the squared errors' part (halved: the 2s cancel)
-        penalty = [reg_u[:, None] * o.U, reg_v[:, None] * o.V]
-        if o.biased:
-            data += [-np.bincount(ratings.rows, e, m), -np.bincount(ratings.cols, e, n)]
-            penalty += [reg_u * o.user_bias, reg_v * o.item_bias]
-        total = math.sqrt(sum(float(np.sum((d + q) ** 2)) for d, q in zip(data, penalty)))
-        parts = (math.sqrt(sum(float(np.sum(d ** 2)) for d in data))
-                 + math.sqrt(sum(float(np.sum(q ** 2)) for q in penalty)))
-    value = total / parts if parts > 0 else 0.0
-    model._relative_gradient_norm = (key, value)
-    return value
-
-
-def _warn_if_far_from_converged(model, objective: Objective, ratings: Ratings, caller: str) -> None:
-    value = relative_gradient_norm(model, ratings)
-    if not value > CONVERGED:
-        return
-    from ..als import ALS
-
-    name = type(model).__name__
-    if isinstance(model, ALS):
-        how = "e.g. model = mt.ALS(**{**model.get_params(), 'n_iters': 1000, 'tol': 1e-9}).fit(ratings, init=model)"
-    else:
-        how = ("e.g. model = mt.GradientDescent(**{**model.get_params(), 'n_epochs': 1000, 'lr': model.lr_})"
-               ".fit(ratings, init=model), or explain an mt.ALS fitted with tol=1e-9")
-    warnings.warn(f"{caller}: this {name} is far from converged: the relative norm of its objective's gradient is "
-                  f"{value:.2g} (above {CONVERGED:g}; a model fitted to convergence has about 1e-4). FIA assumes the "
-                  f"model sits at a minimum of its objective, so these influences may differ a lot from what "
-                  f"retraining shows. Fit it further first, {how}.", ConvergenceWarning, stacklevel=4)
-
-
-# ---------------------------------------------------------------------------- R_t and its residuals
-@dataclass
-class _Local:
-    """R_t = Omega_u (the user's ratings) + Omega^i without (u, i) (the item's other ratings)."""
-
-    user_items: np.ndarray   # j of the user's ratings (u, j)
-    user_values: np.ndarray
-    X: np.ndarray            # x_j = (v_j, 1) of those items (v_j unbiased)
-    user_residuals: np.ndarray
-    item_users: np.ndarray   # a of the item's ratings (a, i), a != u
-    item_values: np.ndarray
-    Y: np.ndarray            # y_a = (u_a, 1)
-    item_residuals: np.ndarray
-    own: int | None          # position of (u, i) among the user's ratings, None if not a training rating
-    x_i: np.ndarray          # grad_{w_u} y_hat
-    y_u: np.ndarray          # grad_{w_i} y_hat
-    w_u: np.ndarray
-    w_i: np.ndarray
-    reg_u: float             # lambda rho_u
-    reg_i: float
-    prediction: float
-
-
-def _with_ones(features: np.ndarray, biased: bool) -> np.ndarray:
-    if not biased:
-        return features
-    out = np.ones((features.shape[0], features.shape[1] + 1))
-    out[:, :-1] = features
-    return out
-
-
-def _local(objective: Objective, ratings: Ratings, user: int, item: int) -> _Local:
-    o = objective
-    lo, hi = np.searchsorted(ratings.rows, [user, user + 1])
-    user_items, user_values = ratings.cols[lo:hi], ratings.values[lo:hi]
-    by_item = ratings.by_item
-    start, stop = by_item.indptr[item], by_item.indptr[item + 1]
-    item_users, item_values = by_item.index[start:stop], by_item.values[start:stop]
-    k = np.searchsorted(user_items, item)
-    own = int(k) if k < len(user_items) and user_items[k] == item else None
-    if own is not None:  # (u, i) is listed once, with the user's ratings
-        keep = item_users != user
-        item_users, item_values = item_users[keep], item_values[keep]
-
-    X = _with_ones(o.V[user_items], o.biased)
-    Y = _with_ones(o.U[item_users], o.biased)
-    x_i = _with_ones(o.V[item][None], o.biased)[0]
-    y_u = _with_ones(o.U[user][None], o.biased)[0]
-    if o.biased:
-        w_u, w_i = np.append(o.U[user], o.user_bias[user]), np.append(o.V[item], o.item_bias[item])
-        user_offset, item_offset = o.mu + o.item_bias[user_items], o.mu + o.user_bias[item_users]
-        prediction = o.mu + o.user_bias[user] + o.item_bias[item] + o.U[user] @ o.V[item]
-    else:
-        w_u, w_i, user_offset, item_offset = o.U[user], o.V[item], 0.0, 0.0
-        prediction = o.U[user] @ o.V[item]
-    n_user, n_item = hi - lo, stop - start  # |Omega_u|, |Omega^i| (with (u, i) when rated)
-    return _Local(user_items, user_values, X, user_values - user_offset - X @ w_u,
-                  item_users, item_values, Y, item_values - item_offset - Y @ w_i, own, x_i, y_u, w_u, w_i,
-                  o.reg * (n_user if o.weighted else 1.0), o.reg * (n_item if o.weighted else 1.0), float(prediction))
-
-
-def _gram(features: np.ndarray, reg: float) -> np.ndarray:
-    """A = F^T F + reg I."""
-    A = features.T @ features
-    A[np.diag_indices_from(A)] += reg
-    return A
-
-
-def _cho(A: np.ndarray, block: str):
-    try:
-        return la.cho_factor(A, check_finite=False)
-    except la.LinAlgError:
-        raise ValueError(f"the local Hessian of the {block} block is singular (reg = 0 and fewer ratings than "
-                         f"unknowns?); use a model with reg > 0") from None
-
-
-def _block_fia(features, residuals, w, target, reg, removal_reg, exact: bool, block: str):
-    """INFL of every rating of one block, first order and (``exact``) exact local; see the module
-    docstring. ``target`` is grad_w y_hat (x_i for the user block, y_u for the item block)."""
-    if len(residuals) == 0:
-        return np.empty(0), np.empty(0)
-    A = _gram(features, reg)
-    factor = _cho(A, block)
-    s = la.cho_solve(factor, target, check_finite=False)
-    first = residuals * (features @ s) - removal_reg * (w @ s)      # eq. (18): e x^T A^-1 x_i - lambda' w^T A^-1 x_i
-    if not exact:
-        return first, None
-    if removal_reg:  # ALS-WR: the removal also drops one penalty share, B = A - lambda' I
-        if len(residuals) == 1:
-            return first, np.array([target @ w])  # the block loses its only rating: w' = 0 (ALS's empty group)
-        factor = _cho(A - removal_reg * np.eye(len(w)), block)
-    q = la.cho_solve(factor, target, check_finite=False)
-    P = la.cho_solve(factor, features.T, check_finite=False)
-    leverage = np.einsum("ij,ji->i", features, P)                   # h_j = x_j^T B^-1 x_j
-    xq = features @ q
-    exact_values = residuals * xq / (1.0 - leverage)
-    if removal_reg:
-        a = la.cho_solve(factor, w, check_finite=False)
-        exact_values -= removal_reg * (w @ q + xq * (features @ a) / (1.0 - leverage))
-    return first, exact_values
+def local_problem(model, ratings: Ratings, user: int, item: int, caller: str = "fia"):
+    """The ``LocalProblem`` of the prediction for (``user``, ``item``) (``mfteach.explain._problem``):
+    the one dispatch on the model family. ALS and GradientDescent models get matrix
+    factorization's (and a ``ConvergenceWarning`` when far from converged), NCF models NCF's
+    (``fia_ncf``'s defaults: no damping); anything else a TypeError. Errors name ``caller``."""
+    if isinstance(model, NCF):
+        return ncf_problem(model, ratings, user, item, caller=caller)
+    return mf_problem(model, ratings, user, item, caller)
 
 
 def local_influence(objective: Objective, ratings: Ratings, user: int, item: int, exact_local: bool = False):
-    """FIA's INFL of every rating in R_t, as arrays (no frame): (rows, cols, values, side codes
-    0 = item-based / 1 = user-based, first-order INFL, exact-local INFL or None, prediction).
-    ``exact_local`` needs (user, item) outside the training ratings (ValueError otherwise)."""
-    t = _local(objective, ratings, user, item)
-    lam = objective.removal_reg
-    if t.own is None:  # H_t block-diagonal: two k x k solves
-        user_first, user_exact = _block_fia(t.X, t.user_residuals, t.w_u, t.x_i, t.reg_u, lam, exact_local, "user")
-        item_first, item_exact = _block_fia(t.Y, t.item_residuals, t.w_i, t.y_u, t.reg_i, lam, exact_local, "item")
-    else:
-        if exact_local:
-            raise ValueError(f"exact_local needs (user, item) = ({user}, {item}) outside the training ratings: the "
-                             f"rating (u, i) couples u_u and v_i and the local problem is no longer quadratic")
-        d = len(t.w_u)
-        cross = np.outer(t.x_i, t.y_u)                              # H_t / 2 off-diagonal: x_i y_u^T - e_ui E
-        cross[np.arange(objective.U.shape[1]), np.arange(objective.U.shape[1])] -= t.user_residuals[t.own]
-        A_i = _gram(t.Y, t.reg_i) + np.outer(t.y_u, t.y_u)          # the item's raters include u
-        H = np.block([[_gram(t.X, t.reg_u), cross], [cross.T, A_i]])
-        s = np.linalg.solve(H, np.concatenate([t.x_i, t.y_u]))
-        s_u, s_i = s[:d], s[d:]
-        user_first = t.user_residuals * (t.X @ s_u) - lam * (t.w_u @ s_u)
-        user_first[t.own] += t.user_residuals[t.own] * (t.y_u @ s_i) - lam * (t.w_i @ s_i)
-        item_first = t.item_residuals * (t.Y @ s_i) - lam * (t.w_i @ s_i)
-        user_exact = item_exact = None
-    rows = np.concatenate([np.full(len(t.user_items), user), t.item_users])
-    cols = np.concatenate([t.user_items, np.full(len(t.item_users), item)])
-    values = np.concatenate([t.user_values, t.item_values])
-    sides = np.concatenate([np.zeros(len(t.user_items), dtype=np.int8), np.ones(len(t.item_users), dtype=np.int8)])
-    first = np.concatenate([user_first, item_first])
-    exact = np.concatenate([user_exact, item_exact]) if exact_local else None
-    return rows, cols, values, sides, first, exact, t.prediction
+    """FIA's INFL of every rating in R_t for an MF ``objective``, as arrays (no frame, no checks):
+    (rows, cols, values, side codes 0 = item-based / 1 = user-based, first-order INFL,
+    exact-local INFL or None, prediction). ``exact_local`` needs (user, item) outside the
+    training ratings (ValueError otherwise)."""
+    problem = objective_problem(objective, ratings, user, item)
+    first, exact = problem_influence(problem, exact_local)
+    return problem.rows, problem.cols, problem.values, problem.sides, first, exact, problem.prediction
 
 
 def fia(model, ratings: Ratings, user: int, item: int, side: str = "both", exact_local: bool = False) -> pd.DataFrame:
@@ -425,7 +145,7 @@ def fia(model, ratings: Ratings, user: int, item: int, side: str = "both", exact
     Parameters
     ----------
     model : mt.ALS or mt.GradientDescent (unbiased or biased; ALS also with weighted_reg), or an
-        mfteach NCF (handled by ``fia_ncf``).
+        mfteach NCF (its local problem of eq. 22: ``fia_ncf`` with its defaults).
     ratings : the training ratings the model was fitted on (compared by ``Ratings.fingerprint``;
         other ratings, e.g. the test split, raise a ValueError).
     user, item : row and column indices.
@@ -445,130 +165,9 @@ def fia(model, ratings: Ratings, user: int, item: int, side: str = "both", exact
         (``relative_gradient_norm`` > ``CONVERGED`` = 0.1), which eq. (11) assumes; the message
         says how to fit it further. (Not for NCF, which Adam never brings to a stationary point.)
     """
-    if _is_ncf(model):
-        from .fia_ncf import fia_ncf
-
-        if side not in SIDES:
-            raise ValueError(f"side must be one of {SIDES}, got {side!r}")
-        return _select_side(fia_ncf(model, ratings, user, item, exact_local=exact_local), side)
-    objective, user, item = _check_call(model, ratings, user, item, side, "fia")
-    rows, cols, values, sides, first, exact, prediction = local_influence(objective, ratings, user, item, exact_local)
-    if side != "both":
-        keep = sides == SIDES.index(side) - 1
-        rows, cols, values, sides, first = rows[keep], cols[keep], values[keep], sides[keep], first[keep]
-        exact = exact[keep] if exact_local else None
-    return explanation_frame(ratings, user, item, rows, cols, values, exact if exact_local else first,
-                             _SIDE_NAMES[sides], prediction)
-
-
-# ---------------------------------------------------------------------------- basic influence analysis
-class FullProblem:
-    r"""The whole objective S over theta = (U, V[, b, c]) and its exact Hessian-vector product.
-
-    With d = (dU, dV[, db, dc]), the change of every prediction dy_aj = du_a . v_j + u_a . dv_j
-    (+ db_a + dc_j) and the sparse m x n matrices D (dy on Omega) and E (residuals on Omega):
-
-    .. math::
-
-        (Hd)_U = 2 (D V - E\, dV + \Lambda_U dU), \qquad (Hd)_V = 2 (D^\top U - E^\top dU + \Lambda_V dV),
-
-        (Hd)_b = 2 (D 1 + \Lambda_U db), \qquad (Hd)_c = 2 (D^\top 1 + \Lambda_V dc),
-
-    Lambda_U = diag(lambda rho_a): D V is the Gauss-Newton part J^T J d, -E dV the residual cross
-    term (from d^2 y_aj / du_a dv_j = I). O(|Omega| k) per product, H never formed.
-    """
-
-    CHUNK = 4096  # ratings per block of the gathered products (small blocks stay in cache)
-
-    def __init__(self, objective: Objective, ratings: Ratings):
-        o = objective
-        self.o, self.rows, self.cols = o, ratings.rows, ratings.cols
-        self.m, self.k = o.U.shape
-        self.n = o.V.shape[0]
-        ptr = ratings.by_user.indptr
-        self.D = sp.csr_matrix((np.zeros(len(ratings)), self.cols, ptr), shape=(self.m, self.n))
-        self.E = sp.csr_matrix((np.zeros(len(ratings)), self.cols, ptr), shape=(self.m, self.n))
-        self.residuals = ratings.values - o.mu - self.predictions(o.U, o.V, o.user_bias, o.item_bias)
-        self.E.data[:] = self.residuals
-        self.reg_u = o.reg * (ratings.user_counts() if o.weighted else np.ones(self.m))
-        self.reg_v = o.reg * (ratings.item_counts() if o.weighted else np.ones(self.n))
-        self.size = (self.m + self.n) * (self.k + (1 if o.biased else 0))
-
-    def predictions(self, U, V, b=None, c=None) -> np.ndarray:
-        """u_a . v_j (+ b_a + c_j) on Omega, in chunks (no |Omega| x k array)."""
-        out = np.empty(len(self.rows))
-        for start in range(0, len(out), self.CHUNK):
-            r, c_ = self.rows[start:start + self.CHUNK], self.cols[start:start + self.CHUNK]
-            out[start:start + self.CHUNK] = np.einsum("ij,ij->i", U.take(r, axis=0), V.take(c_, axis=0))
-        if b is not None:
-            out += b[self.rows] + c[self.cols]
-        return out
-
-    def split(self, theta: np.ndarray):
-        m, n, k = self.m, self.n, self.k
-        U, V = theta[:m * k].reshape(m, k), theta[m * k:(m + n) * k].reshape(n, k)
-        if not self.o.biased:
-            return U, V, None, None
-        return U, V, theta[(m + n) * k:(m + n) * k + m], theta[(m + n) * k + m:]
-
-    def hessian_vector(self, d: np.ndarray) -> np.ndarray:
-        o = self.o
-        dU, dV, db, dc = self.split(d)
-        self.D.data[:] = self.predictions(np.hstack([dU, o.U]), np.hstack([o.V, dV]), db, dc)
-        parts = [2.0 * (self.D @ o.V - self.E @ dV + self.reg_u[:, None] * dU),
-                 2.0 * (self.D.T @ o.U - self.E.T @ dU + self.reg_v[:, None] * dV)]
-        if o.biased:
-            parts += [2.0 * (np.bincount(self.rows, self.D.data, self.m) + self.reg_u * db),
-                      2.0 * (np.bincount(self.cols, self.D.data, self.n) + self.reg_v * dc)]
-        return np.concatenate([p.ravel() for p in parts])
-
-    def prediction_gradient(self, user: int, item: int) -> np.ndarray:
-        """grad_theta y_hat_ui: v_i at u_u, u_u at v_i, 1 at b_u and c_i."""
-        o, g = self.o, np.zeros(self.size)
-        gU, gV, gb, gc = self.split(g)  # views into g
-        gU[user], gV[item] = o.V[item], o.U[user]
-        if o.biased:
-            gb[user] = gc[item] = 1.0
-        return g
-
-    def solve(self, user: int, item: int, damping: float = 1e-6, tol: float = 1e-6, maxiter: int | None = None,
-              solver: str = "cg"):
-        """s = (H + damping |Omega| I)^{-1} grad y_hat_ui by conjugate gradients (eq. 14) or MINRES;
-        returns (s, the number of iterations). See ``ia_basic``."""
-        delta = check_non_negative("damping", damping) * len(self.rows)
-        tol = check_non_negative("tol", tol)
-        maxiter = MAXITER if maxiter is None else check_positive_int("maxiter", maxiter)
-        if solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {tuple(SOLVERS)}, got {solver!r}")
-        operator = LinearOperator((self.size, self.size), dtype=float,
-                                  matvec=lambda d: self.hessian_vector(d) + delta * d)
-        iterations = [0]
-
-        def count(_):
-            iterations[0] += 1
-
-        s, info = SOLVERS[solver](operator, self.prediction_gradient(user, item), rtol=tol, maxiter=maxiter,
-                                  callback=count)
-        if info != 0:
-            warnings.warn(f"ia_basic: {solver} stopped after {iterations[0]} iterations without reaching tol={tol:g} "
-                          f"(is the model trained to convergence? at a point that is not a minimizer H can be "
-                          f"indefinite); raise damping or maxiter, or use solver='minres'", RuntimeWarning,
-                          stacklevel=3)
-        return s, iterations[0]
-
-    def removal_influence(self, s: np.ndarray, rows, cols) -> np.ndarray:
-        r"""-s . grad l(z) for the ratings z = (rows, cols): with grad l(a, j) = -2 e_aj grad y_aj
-        + 2 lambda' (u_a, v_j, b_a, c_j) (lambda' only for ALS-WR)."""
-        o = self.o
-        sU, sV, sb, sc = self.split(s)
-        position = np.searchsorted(self.rows * self.n + self.cols, rows * self.n + cols)
-        e = self.residuals[position]
-        along_prediction = np.einsum("ij,ij->i", sU[rows], o.V[cols]) + np.einsum("ij,ij->i", sV[cols], o.U[rows])
-        along_penalty = np.einsum("ij,ij->i", sU[rows], o.U[rows]) + np.einsum("ij,ij->i", sV[cols], o.V[cols])
-        if o.biased:
-            along_prediction += sb[rows] + sc[cols]
-            along_penalty += sb[rows] * o.user_bias[rows] + sc[cols] * o.item_bias[cols]
-        return 2.0 * e * along_prediction - 2.0 * o.removal_reg * along_penalty
+    check_side(side)
+    problem = local_problem(model, ratings, user, item, "fia")
+    return explain_local(problem, ratings, side, exact_local)
 
 
 def ia_basic(model, ratings: Ratings, user: int, item: int, side: str = "both", damping: float = 1e-6,
@@ -607,72 +206,32 @@ def ia_basic(model, ratings: Ratings, user: int, item: int, side: str = "both", 
     ``ratings`` must be the model's training ratings, and a model far from converged gets the
     ``ConvergenceWarning`` of ``fia``.
     """
-    if _is_ncf(model):
+    if isinstance(model, NCF):
         raise TypeError("ia_basic supports mt.ALS and mt.GradientDescent; for NCF use mfteach.explain.fia_ncf")
-    objective, user, item = _check_call(model, ratings, user, item, side, "ia_basic")
-    problem = FullProblem(objective, ratings)
-    s, iterations = problem.solve(user, item, damping, tol, maxiter, solver)
-    rows, cols, values, sides, _, _, prediction = local_influence(objective, ratings, user, item)
-    keep = np.ones(len(rows), dtype=bool) if side == "both" else sides == SIDES.index(side) - 1
-    rows, cols, values, sides = rows[keep], cols[keep], values[keep], sides[keep]
-    frame = explanation_frame(ratings, user, item, rows, cols, values, problem.removal_influence(s, rows, cols),
-                              _SIDE_NAMES[sides], prediction)
+    code = check_side(side)
+    problem = local_problem(model, ratings, user, item, "ia_basic")
+    full = FullProblem(objective_of(model), ratings)
+    s, iterations = full.solve(problem.user, problem.item, damping, tol, maxiter, solver)
+    rows, cols, values, sides = problem.rows, problem.cols, problem.values, problem.sides
+    if code is not None:
+        keep = sides == code
+        rows, cols, values, sides = rows[keep], cols[keep], values[keep], sides[keep]
+    frame = explanation_frame(ratings, problem.user, problem.item, rows, cols, values,
+                              full.removal_influence(s, rows, cols), np.array(SIDES, dtype=object)[sides],
+                              problem.prediction)
     frame.attrs["cg_iterations"] = iterations
     return frame
 
 
 # ---------------------------------------------------------------------------- leave-one-out retraining
-def _removed_pairs(ratings: Ratings, removed) -> np.ndarray:
-    """Positions in ``ratings`` of the ratings to remove: one (user, item) or a list of them."""
-    pairs = np.asarray(removed)
-    if pairs.ndim == 1 and pairs.shape == (2,):
-        pairs = pairs[None]
-    if pairs.ndim != 2 or pairs.shape[1] != 2 or len(pairs) == 0 or not np.issubdtype(pairs.dtype, np.integer):
-        raise ValueError(f"removed must be one (user, item) pair of indices or a non-empty list of them, "
-                         f"got {removed!r}")
-    m, n = ratings.shape
-    keys = ratings.rows * n + ratings.cols                        # sorted: Ratings keeps (row, col) order
-    wanted = pairs[:, 0] * n + pairs[:, 1]
-    position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    in_range = (pairs[:, 0] >= 0) & (pairs[:, 0] < m) & (pairs[:, 1] >= 0) & (pairs[:, 1] < n)
-    missing = ~in_range | (keys[position] != wanted)
-    if missing.any():
-        u, i = pairs[np.flatnonzero(missing)[0]]
-        raise ValueError(f"removed: ({u}, {i}) is not a training rating (not in Omega)")
-    return position
-
-
-def without_positions(ratings: Ratings, positions) -> Ratings:
-    """``ratings`` without the entries at ``positions`` (one boolean mask, no loop)."""
-    keep = np.ones(len(ratings), dtype=bool)
-    keep[positions] = False
-    if not keep.any():
-        raise ValueError("removing these ratings would leave no ratings at all")
-    return Ratings(ratings.rows[keep], ratings.cols[keep], ratings.values[keep], shape=ratings.shape,
-                   users=ratings.users, items=ratings.items, item_titles=ratings.item_titles,
-                   item_genres=ratings.item_genres)
-
-
-def retrain(model, ratings: Ratings, n_iters: int = 1000, tol: float = 1e-12, verbose: bool = False):
-    """A copy of ``model`` retrained on ``ratings``, warm-started from it (its mu kept): ALS for
-    at most ``n_iters`` iterations until the relative objective decrease is <= ``tol``;
-    GradientDescent for exactly ``n_iters`` epochs at its fitted learning rate."""
-    from ..als import ALS
-
-    params = model.get_params()
-    params["verbose"] = verbose
-    if isinstance(model, ALS):
-        params.update(n_iters=check_positive_int("n_iters", n_iters), tol=check_non_negative("tol", tol))
-    else:
-        params.update(n_epochs=check_positive_int("n_iters", n_iters), lr=model.lr_)
-    return type(model)(**params).fit(ratings, init=model)
-
-
-def loo_influence(model, ratings: Ratings, user: int, item: int, removed, n_iters: int = 1000, tol: float = 1e-12,
-                  subtract_drift: bool = True, verbose: bool = False, **ncf_options) -> float:
+def loo_influence(model, ratings: Ratings, user: int, item: int, removed, n_iters: int | None = None,
+                  tol: float | None = None, subtract_drift: bool = True, verbose: bool = False,
+                  **ncf_options) -> float:
     """The observed influence y_hat - y_hat_without of the ratings ``removed`` (taken out
     together) on the prediction for (``user``, ``item``): retrain without them, warm-started from
-    the fitted model (``retrain``), and compare.
+    the fitted model (``mt.retrain``, whose stopping rule ``n_iters`` and ``tol`` are: None = ALS
+    to a relative objective decrease of 1e-12 within 1000 iterations, GradientDescent 1000
+    epochs), and compare.
 
     ``removed``: one (user, item) pair of indices or a list of pairs, each a training rating.
 
@@ -691,12 +250,7 @@ def loo_influence(model, ratings: Ratings, user: int, item: int, removed, n_iter
     ``n_epochs``, ``lr``, ``seed``) go to it, and ``n_iters``, ``tol``, ``subtract_drift`` and
     ``verbose`` do not apply (NCF retrains always subtract the drift).
     """
-    from ..als import ALS
-    from ..gd import GradientDescent
-
-    if _is_ncf(model):
-        from .fia_ncf import loo_influence_ncf
-
+    if isinstance(model, NCF):
         return loo_influence_ncf(model, ratings, user, item, removed, **ncf_options)
     if ncf_options:
         raise TypeError(f"loo_influence got unexpected keyword argument(s) {sorted(ncf_options)} (they are "
@@ -708,7 +262,6 @@ def loo_influence(model, ratings: Ratings, user: int, item: int, removed, n_iter
     check_training_ratings(model, ratings, "loo_influence")
     m, n = model.shape
     user, item = check_index("user", user, m, "row"), check_index("item", item, n, "column")
-    reduced = without_positions(ratings, _removed_pairs(ratings, removed))
-    without = retrain(model, reduced, n_iters, tol, verbose).predict([user], [item])[0]
-    reference = retrain(model, ratings, n_iters, tol, verbose) if subtract_drift else model
+    without = retrain(model, ratings, removed, n_iters=n_iters, tol=tol, verbose=verbose).predict([user], [item])[0]
+    reference = retrain(model, ratings, n_iters=n_iters, tol=tol, verbose=verbose) if subtract_drift else model
     return float(reference.predict([user], [item])[0] - without)

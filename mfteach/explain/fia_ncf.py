@@ -50,7 +50,12 @@ small models.
 
 Validation (section 4.1.2): ``loo_influence_ncf`` retrains without z, warm-started, several
 times with different mini-batch orders, and subtracts the drift of retrains with nothing
-removed; ``validate_fia_ncf`` does this for the top rating of many targets.
+removed; ``validate_fia_ncf`` does this for the top rating of many targets. Every retrain is
+``mt.retrain`` (``NCF.fit`` with ``sample_weight``, warm-started).
+
+Code. NCF's local problem (R_t, J, the blocks of H_e / 2) is built in ``_ncf``; the influence
+and its exact-local variant are computed by the same code as matrix factorization's
+(``_problem.local_influence``), so ``mfteach.explain.fia`` on an NCF gives this module's frame.
 """
 
 from __future__ import annotations
@@ -62,68 +67,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse.linalg as spla
 
-from ..base import check_fitted, check_index, check_non_negative, check_positive, check_positive_int, check_training_ratings
+from ..base import check_fitted, check_non_negative, check_positive, check_positive_int, check_training_ratings
 from ..ncf import NCF, backward, forward
 from ..ratings import Ratings
-from .fia import _removed_pairs, explanation_frame
+from ..retraining import removed_positions, retrain
+from ._ncf import NCFLocal, check_ncf_call, ncf_problem
+from ._problem import explain_local
 
 __all__ = ["fia_ncf", "local_objective", "refit_embeddings", "loo_influence_ncf", "validate_fia_ncf"]
 
 
-# ---------------------------------------------------------------------------- checks and R_t
-def _check(model, ratings, user, item, caller: str = "fia_ncf") -> tuple[int, int]:
-    if not isinstance(model, NCF):
-        raise TypeError(f"{caller} needs a model fitted by mfteach.NCF, got {type(model).__name__}")
-    check_fitted(model)
-    check_training_ratings(model, ratings, caller)
-    m, n = model.shape
-    return check_index("user", user, m, "row"), check_index("item", item, n, "column")
-
-
-class _Local:
-    """The local problem of (user, item): R_t (the user's ratings, then the item's by other
-    users) and the model's fixed parameters; evaluates r_hat_z and J at any theta_e."""
-
-    def __init__(self, model: NCF, ratings: Ratings, user: int, item: int):
-        self.model, self.user, self.item = model, user, item
-        lo, hi = np.searchsorted(ratings.rows, [user, user + 1])
-        by_item = np.flatnonzero((ratings.cols == item) & (ratings.rows != user))
-        self.positions = np.concatenate([np.arange(lo, hi), by_item])  # R_t, as positions in ratings
-        if self.positions.size == 0:
-            raise ValueError(f"user {user} and item {item} have no training ratings: nothing to explain with")
-        self.rows, self.cols = ratings.rows[self.positions], ratings.cols[self.positions]
-        self.values = ratings.values[self.positions]
-        self.d = model.params_["P"].shape[1]
-        self.theta = np.concatenate([model.P_[user], model.Q_[item]])  # the fitted theta_e
-
-    def params(self, theta) -> dict:
-        """The model's parameters with (p_u, q_i) = theta (copies P and Q only when it differs)."""
-        params = dict(self.model.params_)
-        if theta is not None and not np.array_equal(theta, self.theta):
-            params["P"], params["Q"] = params["P"].copy(), params["Q"].copy()
-            params["P"][self.user], params["Q"][self.item] = theta[:self.d], theta[self.d:]
-        return params
-
-    def terms(self, theta=None):
-        """Residuals e_z and the Jacobian J (|R_t| x 2d) of r_hat_z with respect to (p_u, q_i)."""
-        params = self.params(theta)
-        prediction, cache = forward(params, self.rows, self.cols, self.model.mu_)
-        _, dz0 = backward(params, cache, np.ones(len(self.rows)), with_embeddings=False)  # d r_hat_z / d z_0
-        J = np.zeros((len(self.rows), 2 * self.d))
-        mine, its = self.rows == self.user, self.cols == self.item
-        J[mine, :self.d] = dz0[mine, :self.d]  # the user's ratings move through p_u
-        J[its, self.d:] = dz0[its, self.d:]    # the item's through q_i
-        return self.values - prediction, J
-
-    def target(self, theta=None):
-        """r_hat_ui and its gradient with respect to (p_u, q_i) (the network's input gradient)."""
-        params = self.params(theta)
-        prediction, cache = forward(params, np.array([self.user]), np.array([self.item]), self.model.mu_)
-        _, dz0 = backward(params, cache, np.ones(1), with_embeddings=False)
-        return float(prediction[0]), dz0[0]
-
-
-def _theta(local: _Local, theta_e) -> np.ndarray:
+def _theta(local: NCFLocal, theta_e) -> np.ndarray:
     if theta_e is None:
         return local.theta
     theta = np.asarray(theta_e, dtype=float)
@@ -132,7 +86,7 @@ def _theta(local: _Local, theta_e) -> np.ndarray:
     return theta
 
 
-def _weights(local: _Local, weights, n_ratings: int) -> np.ndarray:
+def _weights(local: NCFLocal, weights, n_ratings: int) -> np.ndarray:
     if weights is None:
         return np.ones(len(local.positions))
     weights = np.asarray(weights, dtype=float)
@@ -151,8 +105,8 @@ def local_objective(model: NCF, ratings: Ratings, user: int, item: int, theta_e=
     wherever no ReLU pre-activation is exactly 0 (module docstring). ``weights``: one per rating
     of ``ratings`` (default 1; only R_t's matter), e.g. 0 to leave a rating out.
     """
-    user, item = _check(model, ratings, user, item, "local_objective")
-    local = _Local(model, ratings, user, item)
+    user, item = check_ncf_call(model, ratings, user, item, "local_objective")
+    local = NCFLocal(model, ratings, user, item)
     theta, w = _theta(local, theta_e), _weights(local, weights, len(ratings))
     e, J = local.terms(theta)
     value = float(w @ e**2 + model.reg * theta @ theta)
@@ -171,8 +125,8 @@ def refit_embeddings(model: NCF, ratings: Ratings, user: int, item: int, weights
     of constant ReLU pattern, so once the iterate is in the region of a local minimum one full
     step lands on it exactly; the loop stops when the squared step is below ``tol``.
     """
-    user, item = _check(model, ratings, user, item, "refit_embeddings")
-    local = _Local(model, ratings, user, item)
+    user, item = check_ncf_call(model, ratings, user, item, "refit_embeddings")
+    local = NCFLocal(model, ratings, user, item)
     theta, w = _theta(local, theta_e).copy(), _weights(local, weights, len(ratings))
 
     def objective(theta):
@@ -283,38 +237,25 @@ def fia_ncf(model: NCF, ratings: Ratings, user: int, item: int, exact_local: boo
     DataFrame
         One row per rating z in R_t: user, item, title, genres, rating, influence, side
         ("item-based": the target user's own rating; "user-based": another user's rating of the
-        target item), largest |influence| first (``mfteach.explain.fia.explanation_frame``).
+        target item), largest |influence| first (the explanation frame of ``mfteach.explain``).
         ``attrs``: prediction, user, item; with ``include_network`` also cg_iterations.
     """
-    user, item = _check(model, ratings, user, item)
+    user, item = check_ncf_call(model, ratings, user, item)
     damping = check_non_negative("damping", damping)
-    local = _Local(model, ratings, user, item)
-    prediction, grad_prediction = local.target()
-    e, J = local.terms()
-    H = 2.0 * J.T @ J + (2.0 * model.reg + damping) * np.eye(J.shape[1])  # H_e of eq. (22), summed
-    solved = np.linalg.solve(H, np.column_stack([grad_prediction, J.T]))  # H_e^-1 grad y, H_e^-1 g_z
-    influence = 2.0 * e * (J @ solved[:, 0])  # -grad y^T H_e^-1 (-2 e_z g_z), eq. (24)
-    if exact_local:
-        leverage = 2.0 * np.einsum("zk,kz->z", J, solved[:, 1:])
-        influence = influence / (1.0 - leverage)
-    extra = {}
+    local = NCFLocal(model, ratings, user, item)
+    problem = ncf_problem(model, ratings, user, item, damping, local=local)  # H_e / 2 of eq. (22), summed
+    extra, iterations = None, None
     if include_network:
-        network, extra["cg_iterations"] = _network_influence(model, ratings, local, damping, cg_tol,
-                                                             check_positive_int("cg_maxiter", cg_maxiter))
-        extra["influence_embeddings"], extra["influence_network"] = influence, network
-        influence = influence + network
-    sides = np.where(local.rows == user, "item-based", "user-based")
-    frame = explanation_frame(ratings, user, item, local.rows, local.cols, local.values, influence, sides,
-                              prediction)
+        network, iterations = _network_influence(model, ratings, local, damping, cg_tol,
+                                                 check_positive_int("cg_maxiter", cg_maxiter))
+        extra = {"influence_network": network}
+    frame = explain_local(problem, ratings, exact_local=exact_local, extra=extra)  # eq. (24) [+ eq. (23)]
     if include_network:
-        order = np.argsort(-np.abs(influence), kind="stable")  # the frame's row order
-        frame["influence_embeddings"] = extra["influence_embeddings"][order]
-        frame["influence_network"] = extra["influence_network"][order]
-        frame.attrs["cg_iterations"] = extra["cg_iterations"]
+        frame.attrs["cg_iterations"] = iterations
     return frame
 
 
-def _network_influence(model: NCF, ratings: Ratings, local: _Local, damping, tol, maxiter):
+def _network_influence(model: NCF, ratings: Ratings, local: NCFLocal, damping, tol, maxiter):
     """Eq. (23) for every z in R_t: 2 e_z grad_{theta_n} r_hat_z . H_n^{-1} grad_{theta_n} y_hat."""
     params, mu = model.params_, model.mu_
     _, cache = forward(params, np.array([local.user]), np.array([local.item]), mu)
@@ -325,16 +266,15 @@ def _network_influence(model: NCF, ratings: Ratings, local: _Local, damping, tol
 
 
 # ---------------------------------------------------------------------------- leave-one-out validation
-def _retrain_predictions(model: NCF, ratings: Ratings, targets, weights, n_retrains, n_epochs, lr, seed) -> np.ndarray:
-    """Predictions at ``targets`` (n_retrains x len(targets)) after warm-started retrains with
-    seeds seed, seed + 1, ...: each continues the model's parameters and Adam state for
-    ``n_epochs`` epochs on its own batch order; ``weights`` 0 leaves ratings out."""
+def _retrain_predictions(model: NCF, ratings: Ratings, targets, removed, n_retrains, n_epochs, lr, seed) -> np.ndarray:
+    """Predictions at ``targets`` (n_retrains x len(targets)) after warm-started retrains
+    (``mt.retrain``) with seeds seed, seed + 1, ...: each continues the model's parameters and
+    Adam state for ``n_epochs`` epochs on its own batch order; the ratings ``removed`` (None:
+    nothing) get weight 0."""
     users, items = np.asarray(targets).T
     out = np.empty((n_retrains, len(users)))
     for s in range(n_retrains):
-        retrain = NCF(**{**model.get_params(), "n_epochs": n_epochs, "seed": seed + s, "verbose": False,
-                         "lr": model.lr if lr is None else lr})
-        out[s] = retrain._fit(ratings, None, model, weights).predict(users, items)
+        out[s] = retrain(model, ratings, removed=removed, n_iters=n_epochs, lr=lr, seed=seed + s).predict(users, items)
     return out
 
 
@@ -348,13 +288,6 @@ def _check_retrain(model, ratings, n_retrains, n_epochs, lr, seed, caller: str):
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise ValueError(f"seed must be an integer, got {seed!r}")
     return check_positive_int("n_retrains", n_retrains), check_positive_int("n_epochs", n_epochs)
-
-
-def _without(ratings: Ratings, removed) -> np.ndarray:
-    """Weights 1, and 0 at the ratings ``removed`` (one (user, item) pair or a list of them)."""
-    weights = np.ones(len(ratings))
-    weights[_removed_pairs(ratings, removed)] = 0.0
-    return weights
 
 
 def loo_influence_ncf(model: NCF, ratings: Ratings, user: int, item: int, removed, n_retrains: int = 3,
@@ -371,10 +304,10 @@ def loo_influence_ncf(model: NCF, ratings: Ratings, user: int, item: int, remove
     see the same mini-batches (common random numbers). ``ratings``: the model's training ratings.
     """
     n_retrains, n_epochs = _check_retrain(model, ratings, n_retrains, n_epochs, lr, seed, "loo_influence_ncf")
-    user, item = _check(model, ratings, user, item, "loo_influence_ncf")
-    weights = _without(ratings, removed)
+    user, item = check_ncf_call(model, ratings, user, item, "loo_influence_ncf")
+    removed_positions(ratings, removed)  # a ValueError before any retrain when one is not a training rating
     kept = _retrain_predictions(model, ratings, [(user, item)], None, n_retrains, n_epochs, lr, seed)
-    without = _retrain_predictions(model, ratings, [(user, item)], weights, n_retrains, n_epochs, lr, seed)
+    without = _retrain_predictions(model, ratings, [(user, item)], removed, n_retrains, n_epochs, lr, seed)
     return float(np.mean(kept - without))
 
 
@@ -392,7 +325,7 @@ def validate_fia_ncf(model: NCF, ratings: Ratings, targets, n_retrains: int = 3,
     targets (each costs ``n_retrains`` x ``n_epochs`` epochs of training).
     """
     n_retrains, n_epochs = _check_retrain(model, ratings, n_retrains, n_epochs, lr, seed, "validate_fia_ncf")
-    targets = [_check(model, ratings, *pair, caller="validate_fia_ncf") for pair in targets]
+    targets = [check_ncf_call(model, ratings, *pair, caller="validate_fia_ncf") for pair in targets]
     if not targets:
         raise ValueError("targets is empty: give at least one (user, item) pair")
     kept = _retrain_predictions(model, ratings, targets, None, n_retrains, n_epochs, lr, seed)
@@ -405,7 +338,7 @@ def validate_fia_ncf(model: NCF, ratings: Ratings, targets, n_retrains: int = 3,
     for k, (user, item) in loop:
         top = fia_ncf(model, ratings, user, item, include_network=include_network).iloc[0]
         removed = (int(top["user"]), int(top["item"]))
-        without = _retrain_predictions(model, ratings, [(user, item)], _without(ratings, removed), n_retrains,
+        without = _retrain_predictions(model, ratings, [(user, item)], removed, n_retrains,
                                        n_epochs, lr, seed)
         record = {"user": user, "item": item, "removed_user": removed[0], "removed_item": removed[1],
                   "side": top["side"], "fia": float(top["influence"]),

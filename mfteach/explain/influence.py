@@ -37,10 +37,10 @@ from ..als import ALS
 from ..base import check_fitted, check_index, check_training_ratings
 from ..ratings import Ratings
 
-__all__ = ["influence_matrix", "influence"]
+__all__ = ["influence_matrix", "influence", "check_user_call"]
 
 
-def _check(model, ratings: Ratings, user, values: bool = True, caller: str = "influence"
+def check_user_call(model, ratings: Ratings, user, values: bool = True, caller: str = "influence"
            ) -> tuple[np.ndarray, np.ndarray]:
     """Validate once; return the user's rated items Omega_u (sorted) and their ratings.
 
@@ -89,7 +89,7 @@ def influence_matrix(model: ALS, ratings: Ratings, user: int) -> tuple[np.ndarra
     ``ratings`` must have the (user, item) pairs the model was fitted on (ValueError otherwise);
     their values may differ, since J does not depend on them.
     """
-    items, _ = _check(model, ratings, user, values=False, caller="influence_matrix")
+    items, _ = check_user_call(model, ratings, user, values=False, caller="influence_matrix")
     F_rated = _features(model, items)
     return _features(model) @ cho_solve(_gram_factor(model, F_rated), F_rated.T, check_finite=False), items
 
@@ -109,7 +109,7 @@ def influence(model: ALS, ratings: Ratings, user: int, item: int) -> pd.DataFram
     ``ratings`` must be the ratings the model was fitted on (compared by ``Ratings.fingerprint``):
     other ratings, e.g. the test split, raise a ValueError that says which ones it was fitted on.
     """
-    items, values = _check(model, ratings, user)
+    items, values = check_user_call(model, ratings, user)
     n = model.V_.shape[0]
     item = check_index("item", item, n, "column")
     F_rated = _features(model, items)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..base import check_positive_int, check_ratings
 from ..ratings import Ratings
-from .fia import FullProblem, local_influence, objective_of, retrain, without_positions
+from ..retraining import retrain
+from ._mf import FullProblem, objective_of
+from ._problem import SIDES
+from .fia import local_influence
 
 __all__ = ["fia_vs_loo", "agreement"]
 
@@ -36,13 +38,13 @@ def _test_points(test, n_points: int, seed: int) -> np.ndarray:
 
 
 def fia_vs_loo(model, train: Ratings, test, n_points: int = 100, seed: int = 0, ia: bool = False,
-               n_iters: int = 1000, tol: float = 1e-12, damping: float = 1e-6, ia_tol: float = 1e-6,
+               n_iters: int | None = None, tol: float | None = None, damping: float = 1e-6, ia_tol: float = 1e-6,
                verbose: bool = True) -> pd.DataFrame:
     """Estimated against observed influence at ``n_points`` random test points (Figure 2).
 
-    The model is first retrained on ``train`` to convergence (``retrain`` with ``n_iters`` and
-    ``tol``; immediate when it already is): all estimates and retrains start from that converged
-    reference, so no drift needs subtracting. Per test point (u, i) (drawn from the Ratings
+    The model is first retrained on ``train`` to convergence (``mt.retrain`` with ``n_iters`` and
+    ``tol``, None: its defaults; immediate when it already is): all estimates and retrains start
+    from that converged reference, so no drift needs subtracting. Per test point (u, i) (drawn from the Ratings
     ``test`` with ``seed``, or given as an array of index pairs): z = argmax |FIA| over R_t;
     observed = y_hat_ref(u, i) - y_hat(u, i) after retraining on train without z.
 
@@ -54,7 +56,7 @@ def fia_vs_loo(model, train: Ratings, test, n_points: int = 100, seed: int = 0, 
     """
     check_ratings("train", train, model.shape)
     points = _test_points(test, n_points, seed)
-    reference = retrain(model, train, n_iters, tol)
+    reference = retrain(model, train, n_iters=n_iters, tol=tol)
     objective = objective_of(reference)
     problem = FullProblem(objective, train) if ia else None
     keys = train.rows * train.shape[1] + train.cols
@@ -73,13 +75,12 @@ def fia_vs_loo(model, train: Ratings, test, n_points: int = 100, seed: int = 0, 
         top = int(np.argmax(np.abs(first)))
         z_user, z_item = int(rows[top]), int(cols[top])
         record = {"user": user, "item": item, "removed_user": z_user, "removed_item": z_item,
-                  "side": "item-based" if sides[top] == 0 else "user-based", "fia": first[top],
+                  "side": SIDES[sides[top]], "fia": first[top],
                   "exact_local": np.nan if exact is None else exact[top]}
         if ia:
             s, _ = problem.solve(user, item, damping, ia_tol)
             record["ia_basic"] = float(problem.removal_influence(s, np.array([z_user]), np.array([z_item]))[0])
-        position = np.searchsorted(keys, z_user * train.shape[1] + z_item)
-        retrained = retrain(reference, without_positions(train, [position]), n_iters, tol)
+        retrained = retrain(reference, train, removed=(z_user, z_item), n_iters=n_iters, tol=tol)
         record["observed"] = prediction - float(retrained.predict([user], [item])[0])
         record["retrain_iterations"] = len(retrained.history_) - 1 if hasattr(retrained, "history_") else np.nan
         records.append(record)
@@ -95,6 +96,8 @@ def agreement(frame: pd.DataFrame, methods=None) -> pd.DataFrame:
     (sum est * obs / sum obs^2): 1 = the right scale, < 1 = the estimate is too small.
     ``methods``: columns to compare (default: those of fia, exact_local, ia_basic present).
     """
+    from scipy import stats  # here, not at import: scipy.stats takes 1-3 s to import (first widget cell)
+
     methods = [m for m in METHODS if m in frame.columns] if methods is None else list(methods)
     observed = frame["observed"].to_numpy(dtype=float)
     rows = {}

@@ -26,6 +26,7 @@ builder                        compute function                                 
 ``fia_explorer``               ``explanation_view``                                          15      fia_view
 ``ncf_anatomy_explorer``       ``prediction_anatomy``                                        16      ncf_anatomy
 ``ncf_explorer``               ``compare_explanations``                                      17      ncf_fia
+``explanation_explorer``       ``app.explain_recommendation``                              app     explanation_app
 =============================  ==========================================================  ======  ===================
 """
 
@@ -56,6 +57,7 @@ from .confidence import confidence_explorer, confidence_view, prepare_confidence
 from .influence_matrix import impact_view, influence_matrix_explorer, render_impact_view
 from .gd_stepsize import gd_stepsize_explorer, prepare_stepsize, stepsize_run
 from .als_stepper import als_sequence, als_step_explorer, als_step_view
+from .explanation_app import ExplanationApp, explanation_explorer, render_app_explanation
 
 __all__ = [
     "show_outputs", "escape_html", "affinity_explorer", "affinity_ranking", "prepare_user_explorer", "user_explorer", "user_view",
@@ -76,4 +78,5 @@ __all__ = [
     "influence_matrix_explorer", "impact_view", "render_impact_view",
     "gd_stepsize_explorer", "prepare_stepsize", "stepsize_run",
     "als_step_explorer", "als_sequence", "als_step_view",
+    "explanation_explorer", "render_app_explanation", "ExplanationApp",
 ]

@@ -11,7 +11,7 @@ training ratings better; past some point the held-out (test) ratings get WORSE: 
 The explorer shows both curves, against k at the chosen lambda and against lambda at the
 chosen k, and a map of the test RMSE over the whole grid.
 
-Three layers (DESIGN.md section 6):
+Three layers (ARCHITECTURE.md, "Widgets"):
 
 * ``als_grid(train, test, ranks, regs, n_iters)`` fits ALS once per (k, lambda) and keeps the
   train and test RMSE (an ``ALSGrid``). Each cell is exactly ``mt.ALS(rank=k, reg=lambda,
@@ -38,9 +38,9 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from .. import plots
-from ..als import _Data, update_items, update_users
+from ..als import Blocks, update_items, update_users
 from ..base import check_non_negative, check_positive_int, check_ratings
-from ._common import grid_index as _index_of, progress_bar as _progress_bar, show_outputs
+from ._common import FigurePng, grid_index as _index_of, guarded, progress_bar as _progress_bar, show_outputs
 
 __all__ = [
     "RANKS", "REGS", "N_ITERS", "ALSGrid", "GridView", "als_grid", "als_grid_view", "GridDrawing",
@@ -153,7 +153,7 @@ def als_grid(train, test, ranks=RANKS, regs=REGS, n_iters: int = N_ITERS, seed: 
     ranks, regs = _check_grid_axes(ranks, regs)
     n_iters = check_positive_int("n_iters", n_iters)
     check_non_negative("init_scale", init_scale)
-    data = _Data(train)  # Omega grouped by user and by item, once for all cells
+    data = Blocks(train)  # Omega grouped by user and by item, once for all cells
     shape = (len(ranks), len(regs))
     train_rmse, test_rmse, seconds = np.empty(shape), np.empty(shape), np.empty(shape)
     bar = _progress_bar(progress, shape[0] * shape[1], "ALS grid")
@@ -164,8 +164,8 @@ def als_grid(train, test, ranks=RANKS, regs=REGS, n_iters: int = N_ITERS, seed: 
             start = time.perf_counter()
             U = U0
             for _ in range(n_iters):
-                V = update_items(train, U, reg, _data=data)   # every v_i given U
-                U = update_users(train, V, reg, _data=data)   # every u_u given V
+                V = update_items(train, U, reg, blocks=data)   # every v_i given U
+                U = update_users(train, V, reg, blocks=data)   # every u_u given V
             seconds[a, b] = time.perf_counter() - start
             train_rmse[a, b], test_rmse[a, b] = _rmse(train, U, V), _rmse(test, U, V)
     bar.close()
@@ -357,6 +357,18 @@ class GridDrawing:
         self.chosen_cell.set_xy((view.reg_index - 0.5, view.rank_index - 0.5))
         return self.fig
 
+    def png(self, view: GridView) -> bytes:
+        """``update(view)`` as PNG bytes, by blitting (``FigurePng``): the axes, the heatmap and its
+        numbers are drawn once; a slider move draws only the curves, the marks, the two panel
+        titles and the chosen cell's frame."""
+        if getattr(self, "_png", None) is None:
+            moving = [self.chosen_cell]
+            for ax, artists in self.panels:
+                moving += [artists[name] for name in ("cursor", "train", "test", "chosen", "best")] + [ax.title]
+            self._png = FigurePng(self.fig, moving=moving)
+        self.update(view)
+        return self._png.png()
+
 
 def render_als_grid(view: GridView):
     """The three panels of ``GridDrawing`` for ``view``, in a new bare ``Figure``."""
@@ -415,10 +427,10 @@ def als_explorer(grid: ALSGrid, rank: int | None = None, reg: float | None = Non
     drawing = GridDrawing(grid)  # built once; a slider move only updates it
 
     def redraw(_change=None):
-        view = als_grid_view(grid, rank_slider.value, reg_slider.value)
-        box.view = view
-        png = plots.figure_png(drawing.update(view))
-        show_outputs(out, _caption(view), Image(data=png, format="png"))
+        with guarded(out, rank_slider, reg_slider):
+            view = als_grid_view(grid, rank_slider.value, reg_slider.value)
+            box.view = view
+            show_outputs(out, _caption(view), Image(data=drawing.png(view), format="png"))
 
     rank_slider.observe(redraw, names="value")
     reg_slider.observe(redraw, names="value")

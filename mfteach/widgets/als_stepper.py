@@ -18,7 +18,7 @@ value of that factor is one of the candidates: L can only go down. Right after a
 gradient with respect to U is zero (up to rounding) while the one with respect to V is not,
 and the other way round; both shrink as ALS approaches a stationary point.
 
-Three layers (DESIGN.md section 6):
+Three layers (ARCHITECTURE.md, "Widgets"):
 
 * ``als_sequence(R, reg)`` runs ``n_sweeps`` sweeps once and keeps the factors, the objective
   and both gradient norms after every half-step (an ``ALSSequence``; a few milliseconds);
@@ -40,10 +40,10 @@ import numpy as np
 from IPython.display import HTML, Image
 
 from .. import plots
-from ..als import _Data, update_items, update_users
+from ..als import Blocks, update_items, update_users
 from ..base import check_positive, check_positive_int
 from ..ratings import Ratings
-from ._common import grid_index, show_outputs
+from ._common import FigurePng, grid_index, guarded, show_outputs
 
 __all__ = [
     "REGS", "N_SWEEPS", "RANK", "ALSSequence", "StepView", "als_sequence", "als_step_view", "step_label",
@@ -122,15 +122,15 @@ def als_sequence(R, reg: float = 0.1, rank: int = RANK, n_sweeps: int = N_SWEEPS
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise ValueError(f"seed must be an integer, got {seed!r}")
     ratings = Ratings.from_dense(R)
-    data = _Data(ratings)
+    data = Blocks(ratings)
     m, n = R.shape
     U = np.random.default_rng(seed).normal(0.0, 0.1, (m, rank))   # mt.ALS's start ...
     V = np.zeros((n, rank))                                       # ... and V = 0
     Us, Vs, records = [U], [V], [_objective(R, known, U, V, reg)]
     for _ in range(n_sweeps):
-        V = update_items(ratings, U, reg, _data=data)             # every v_i given U (closed form)
+        V = update_items(ratings, U, reg, blocks=data)             # every v_i given U (closed form)
         Us.append(U), Vs.append(V), records.append(_objective(R, known, U, V, reg))
-        U = update_users(ratings, V, reg, _data=data)             # every u_u given the new V
+        U = update_users(ratings, V, reg, blocks=data)             # every u_u given the new V
         Us.append(U), Vs.append(V), records.append(_objective(R, known, U, V, reg))
     loss, grad_U, grad_V = (np.array(column) for column in zip(*records))
     return ALSSequence(R.copy(), reg, rank, int(seed), np.array(Us), np.array(Vs), loss, grad_U, grad_V)
@@ -286,6 +286,16 @@ class StepDrawing:
             self.reg = view.reg
         return self.fig
 
+    def png(self, view: StepView) -> bytes:
+        """``update(view)`` as PNG bytes, by blitting (``FigurePng``): the axes box, the x axis and the
+        legend are drawn once; a move draws the points, the ring, its label, and the loss axis and
+        the title (which change with lambda), over them."""
+        if getattr(self, "_png", None) is None:
+            self._png = FigurePng(self.fig, moving=[self.ax.yaxis, self.ax.title, self.trail, *self.points.values(),
+                                                    self.ring, self.note])
+        self.update(view)
+        return self._png.png()
+
 
 def render_als_step(view: StepView):
     """The objective after each half-step so far (circles: V-steps, squares: U-steps; the current
@@ -362,15 +372,16 @@ def als_step_explorer(R=None, reg: float = 0.1, step: int = 0, n_sweeps: int = N
     drawing = StepDrawing(n_steps)
 
     def redraw(_change=None):
-        lam = reg_slider.value
-        if lam not in sequences:
-            sequences[lam] = als_sequence(R, lam, rank, n_sweeps, seed)
-        view = als_step_view(sequences[lam], step_slider.value)
-        box.view = view
-        key = (lam, view.step)
-        if key not in pngs:
-            pngs[key] = plots.figure_png(drawing.update(view))
-        show_outputs(out, _caption(view), HTML(render_matrices(view)), Image(data=pngs[key], format="png"))
+        with guarded(out, step_slider, reg_slider):
+            lam = reg_slider.value
+            if lam not in sequences:
+                sequences[lam] = als_sequence(R, lam, rank, n_sweeps, seed)
+            view = als_step_view(sequences[lam], step_slider.value)
+            box.view = view
+            key = (lam, view.step)
+            if key not in pngs:
+                pngs[key] = drawing.png(view)
+            show_outputs(out, _caption(view), HTML(render_matrices(view)), Image(data=pngs[key], format="png"))
 
     step_slider.observe(redraw, names="value")
     reg_slider.observe(redraw, names="value")

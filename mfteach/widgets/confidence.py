@@ -21,7 +21,7 @@ the slider:
   (1 - v_i . u)^2, which a vector fits without caring about the unwatched movies (lesson 10,
   section 2). ``limit_user_vector`` computes that limit exactly (the slider's "∞").
 
-Three layers (DESIGN.md section 6):
+Three layers (ARCHITECTURE.md, "Widgets"):
 
 * ``prepare_confidence_explorer(V, ratings, test)`` keeps V, V^T V and the data (a
   ``ConfidenceState``), once;
@@ -47,7 +47,7 @@ from IPython.display import HTML, Image
 from .. import plots
 from ..base import check_index, check_ratings
 from ..ratings import Ratings
-from ._common import escape_html as _escape, show_outputs
+from ._common import FigurePng, escape_html as _escape, guarded, nice_limits, show_outputs
 
 __all__ = [
     "ALPHAS", "REGS", "N_TOP", "ConfidenceState", "ConfidenceView", "prepare_confidence_explorer",
@@ -184,6 +184,8 @@ class ConfidenceView:
     path_unwatched: np.ndarray  # mean score over the unwatched items at each alpha
     path_tenth: np.ndarray     # the 10th highest unwatched score at each alpha (top-10 threshold)
     path_held: np.ndarray      # (len(alphas), len(held_out)) the held-out items' scores
+    path_low: np.ndarray | None = None   # the lowest of the n scores at each alpha
+    path_high: np.ndarray | None = None  # the highest of the n scores at each alpha
 
     @property
     def unwatched(self) -> np.ndarray:
@@ -222,13 +224,15 @@ def _summary(state: ConfidenceState, items, r, held, alpha, reg):
     rest = s[mask]
     tenth = float(np.partition(rest, rest.size - 10)[rest.size - 10]) if rest.size >= 10 else (
         float(rest.min()) if rest.size else math.nan)
-    return u, s, float(s[items].mean()), float(rest.mean()) if rest.size else math.nan, tenth, s[held]
+    return (u, s, float(s[items].mean()), float(rest.mean()) if rest.size else math.nan, tenth, s[held],
+            float(s.min()), float(s.max()))
 
 
 def confidence_view(state: ConfidenceState, user: int, alpha: float, reg: float, alphas=ALPHAS) -> ConfidenceView:
     """The closed form u_u for ``user`` at (``alpha``, ``reg``) with V fixed, the user's scores
     V u_u, and the same summary along ``alphas`` (mean watched score, mean unwatched score, the
-    10th highest unwatched score, the held-out items' scores). Pure; one k x k solve per alpha.
+    10th highest unwatched score, the held-out items' scores, the lowest and highest score). Pure;
+    one k x k solve per alpha.
 
     Raises ValueError for a user without interactions (nothing to fit) or bad alpha/reg."""
     if not isinstance(state, ConfidenceState):
@@ -247,7 +251,8 @@ def confidence_view(state: ConfidenceState, user: int, alpha: float, reg: float,
         user, alpha, reg, u, s, items, held, path,
         path_watched=np.array([row[0] for row in rows]), path_unwatched=np.array([row[1] for row in rows]),
         path_tenth=np.array([row[2] for row in rows]),
-        path_held=np.array([row[3] for row in rows]).reshape(len(path), len(held)))
+        path_held=np.array([row[3] for row in rows]).reshape(len(path), len(held)),
+        path_low=np.array([row[4] for row in rows]), path_high=np.array([row[5] for row in rows]))
 
 
 # ---------------------------------------------------------------------------- display
@@ -266,14 +271,21 @@ class ConfidenceDrawing:
     held-out movie's score along the alpha grid, the alpha shown framed in yellow; (right) the
     histogram of the user's n scores at that alpha, watched (line) against unwatched (filled),
     the held-out movie marked. ``update(view)`` only moves the artists (no new figure per change).
-    ``fig`` is a bare ``Figure`` (not registered with pyplot); ``axes`` = (path, histogram)."""
+    ``fig`` is a bare ``Figure`` (not registered with pyplot); ``axes`` = (path, histogram).
 
-    def __init__(self, alphas=ALPHAS, with_held_out: bool = True, n_bins: int = 40):
+    The axis limits are rounded outwards (``nice_limits``), so that nearby views share their ticks,
+    and the histogram's x range holds the scores of every alpha of the path (the alpha slider
+    keeps it: only the bars and the density axis move);
+    ``key`` names the still parts after an update and ``moving`` lists the artists a change moves
+    (for ``FigurePng``). ``titles=False`` (the explorer, whose caption names the user, alpha,
+    lambda and held-out movie) keeps the titles and legend fixed, so only data moves."""
+
+    def __init__(self, alphas=ALPHAS, with_held_out: bool = True, n_bins: int = 40, titles: bool = True):
         from matplotlib.figure import Figure
         from matplotlib.patches import Rectangle
 
         self.alphas = np.asarray(alphas, dtype=float)
-        self.n_bins = int(n_bins)
+        self.n_bins, self.titles, self.key = int(n_bins), bool(titles), None
         fig = self.fig = Figure(figsize=(11.5, 3.7))
         ax = fig.add_axes((0.065, 0.15, 0.40, 0.70))
         x = np.arange(len(self.alphas))
@@ -283,8 +295,7 @@ class ConfidenceDrawing:
         (self.unwatched,) = ax.plot(x, nan, "s--", color="C1", label="unwatched: mean")
         (self.tenth,) = ax.plot(x, nan, "v:", color="C4", label="unwatched: 10th best (top-10 bar)")
         (self.held,) = ax.plot(x, nan, "^-", color="C2", lw=2, ms=7, label="held-out movie")
-        ax.axhline(1, color="0.6", lw=0.8)
-        ax.axhline(0, color="0.6", lw=0.8)
+        levels = [ax.axhline(1, color="0.6", lw=0.8), ax.axhline(0, color="0.6", lw=0.8)]
         ax.set_xticks(x)
         ax.set_xticklabels([_alpha_label(a) for a in self.alphas])
         ax.set_xlim(-0.5, len(x) - 0.5)
@@ -292,7 +303,8 @@ class ConfidenceDrawing:
         ax.set_ylabel("score $v_i^\\top u_u$")
         handles = [self.watched, self.unwatched, self.tenth] + ([self.held] if with_held_out else [])
         ax.legend(handles=handles, frameon=False, fontsize=9, loc="upper left")
-        self.path_title = ax.set_title("", fontsize=10, y=1.0)  # fixed: no overlap search per draw
+        self.path_title = ax.set_title("" if titles else "mean scores as confidence grows, V fixed\n(yellow: the α of "
+                                       "the right panel)", fontsize=10, y=1.0)  # fixed: no overlap search per draw
 
         ax2 = fig.add_axes((0.56, 0.15, 0.42, 0.70))
         edges = np.linspace(0, 1, self.n_bins + 1)
@@ -300,13 +312,17 @@ class ConfidenceDrawing:
         self.unwatched_bars = ax2.stairs(zeros, edges, fill=True, color="C1", alpha=0.55, label="unwatched")
         self.watched_bars = ax2.stairs(zeros, edges, color="C0", lw=2, label="watched (line)")
         self.held_line = ax2.axvline(0, color="C2", lw=2, marker="^", ms=10, markevery=[0], label="held out")
-        ax2.axvline(1, color="0.6", lw=0.8, ls=":")
+        one = ax2.axvline(1, color="0.6", lw=0.8, ls=":")
         ax2.set_xlabel("score $v_i^\\top u_u$")
         ax2.set_ylabel("density")
         handles = [self.unwatched_bars, self.watched_bars] + ([self.held_line] if with_held_out else [])
         self.hist_legend = ax2.legend(handles=handles, frameon=False, fontsize=9, loc="upper right")
-        self.hist_title = ax2.set_title("", fontsize=10, y=1.0)
+        self.hist_title = ax2.set_title("" if titles else "the user's scores at the chosen α", fontsize=10, y=1.0)
         self.axes = (ax, ax2)
+        self.moving = [self.frame, *levels, self.watched, self.unwatched, self.tenth, self.held,
+                       ax2.yaxis, self.unwatched_bars, self.watched_bars, one, self.held_line]
+        if titles:
+            self.moving += [self.path_title, self.hist_legend, self.hist_title]
 
     def update(self, view: ConfidenceView, label: str | None = None):
         """Show ``view`` (computed on this drawing's alpha grid); ``label``: the held-out movie's
@@ -326,29 +342,37 @@ class ConfidenceDrawing:
         shown = [view.path_watched, view.path_unwatched, view.path_tenth, view.path_held.ravel(), [0.0, 1.0]]
         lo, hi = min(float(np.nanmin(v)) for v in shown if len(v)), max(float(np.nanmax(v)) for v in shown if len(v))
         pad = 0.06 * (hi - lo)
-        ax.set_ylim(lo - pad, hi + 3 * pad)
-        self.path_title.set_text(f"user {view.user} ({len(view.watched)} watched), λ = {view.reg:g}: scores as "
-                                 f"confidence grows\n(V fixed; yellow: the α of the right panel)")
+        path_limits = nice_limits(lo - pad, hi + 3 * pad, 0.25)
+        ax.set_ylim(*path_limits)
+        if self.titles:
+            self.path_title.set_text(f"user {view.user} ({len(view.watched)} watched), λ = {view.reg:g}: scores as "
+                                     f"confidence grows\n(V fixed; yellow: the α of the right panel)")
 
         s = view.scores
         lo, hi = min(float(s.min()), 0.0), max(float(s.max()), 1.0)
         edges = np.linspace(lo, hi, self.n_bins + 1)
+        if view.path_low is not None:  # the x range of every alpha of the path: the alpha slider keeps it
+            lo, hi = min(lo, float(view.path_low.min())), max(hi, float(view.path_high.max()))
         width = edges[1] - edges[0]
         rest, seen = s[view.unwatched], s[view.watched]
         density = [np.histogram(v, edges)[0] / max(len(v), 1) / width for v in (rest, seen)]
         self.unwatched_bars.set_data(density[0], edges)
         self.watched_bars.set_data(density[1], edges)
         top = 1.45 * max(float(density[0].max()), float(density[1].max()), 1e-9)
-        ax2.set_xlim(lo - width, hi + width)
-        ax2.set_ylim(0, top)
+        x_limits = nice_limits(lo - width, hi + width, 0.25)  # (width: of the bins of this alpha)
+        y_limits = nice_limits(0.0, top, 10.0 ** math.floor(math.log10(top)) / 2)
+        ax2.set_xlim(*x_limits)
+        ax2.set_ylim(*y_limits)
         self.held_line.set_visible(has_held)
         if has_held:
             value = float(s[view.held_out[0]])
             self.held_line.set_xdata([value, value])
             texts = self.hist_legend.get_texts()
-            if len(texts) == 3:
+            if len(texts) == 3 and self.titles:
                 texts[2].set_text(f"held out: {_short(label, 32)}" if label is not None else "held out")
-        self.hist_title.set_text(f"α = {_alpha_label(view.alpha)}: the user's {len(s)} scores")
+        if self.titles:
+            self.hist_title.set_text(f"α = {_alpha_label(view.alpha)}: the user's {len(s)} scores")
+        self.key = (path_limits, x_limits)  # the histogram's y axis moves with the data
         return self.fig
 
 
@@ -453,20 +477,25 @@ def confidence_explorer(model, ratings: Ratings, test: Ratings | None = None, us
     box = ConfidenceExplorer([widgets.HBox([alpha_slider, reg_slider]), user_slider, out])
     box.alpha, box.reg, box.user, box.out, box.state, box.view = alpha_slider, reg_slider, user_slider, out, state, None
 
-    drawing = ConfidenceDrawing(ALPHAS, with_held_out=test is not None)  # built once; a change moves its artists
+    # built once; a change moves its artists. The caption names user, alpha, lambda and held-out movie
+    drawing = ConfidenceDrawing(ALPHAS, with_held_out=test is not None, titles=False)
+    image = FigurePng(drawing.fig, drawing.moving)  # the still parts drawn once per axis limits
+    controls = (alpha_slider, reg_slider, user_slider)
 
     def redraw(_change=None):
-        try:
-            view = confidence_view(state, user_slider.value, alpha_slider.value, reg_slider.value)
-        except ValueError as exc:  # e.g. a user without interactions: say so in the output
-            show_outputs(out, HTML(f"<i>{_escape(exc)}</i>"))
-            return
-        box.view = view
-        label = ratings.item_labels(view.held_out[:1])[0] if view.held_out.size else None
-        png = plots.figure_png(drawing.update(view, label))
-        show_outputs(out, _caption(state, view), Image(data=png, format="png"), _top_table(state, view))
+        with guarded(out, *controls):
+            try:
+                view = confidence_view(state, user_slider.value, alpha_slider.value, reg_slider.value)
+            except ValueError as exc:  # e.g. a user without interactions: say so in the output
+                show_outputs(out, HTML(f"<i>{_escape(exc)}</i>"))
+                return
+            box.view = view
+            label = ratings.item_labels(view.held_out[:1])[0] if view.held_out.size else None
+            drawing.update(view, label)
+            show_outputs(out, _caption(state, view), Image(data=image.png(drawing.key), format="png"),
+                         _top_table(state, view))
 
-    for control in (alpha_slider, reg_slider, user_slider):
+    for control in controls:
         control.observe(redraw, names="value")
     redraw()
     return box

@@ -34,11 +34,11 @@ from IPython.display import HTML, Image
 
 from .. import plots
 from ..gd import SAMPLINGS, DivergenceError, GradientDescent, default_lr
-from ._common import show_outputs
+from ._common import FigurePng, guarded, nice_log_limits, show_outputs
 
 __all__ = [
     "SAMPLING_LABELS", "PlaygroundData", "PreparedPlayground", "PlaygroundResult", "prepare_playground",
-    "sample_count", "playground_run", "render_playground", "GDPlayground", "gd_playground",
+    "sample_count", "playground_run", "PlaygroundDrawing", "render_playground", "GDPlayground", "gd_playground",
 ]
 
 #: The modes offered, key -> label (all of ``mfteach.gd.SAMPLINGS``).
@@ -51,6 +51,7 @@ SAMPLING_LABELS = {
 }
 assert tuple(SAMPLING_LABELS) == SAMPLINGS
 
+RUNS_KEPT = 64  # chosen runs cached per PreparedPlayground (each a 40-row history)
 N_EPOCHS = 40  # the lesson's default: enough for full GD to get going, small enough for < 100 ms
 
 
@@ -67,10 +68,12 @@ class PlaygroundData:
 
 @dataclass
 class PreparedPlayground:
-    """The data sets, by name, and the cache of full-GD baselines (see ``playground_run``)."""
+    """The data sets, by name, the cache of full-GD baselines and the cache of the last ``RUNS_KEPT``
+    chosen runs (a slider moved back shows its run again at once; see ``playground_run``)."""
 
     datasets: dict
     baselines: dict = field(default_factory=dict)  # (data, rank, n_epochs, reg, seed) -> (history, truth_rmse, error)
+    runs: dict = field(default_factory=dict)  # (data, sampling, size, lr, rank, n_epochs, reg, seed) -> _train's tuple
 
 
 @dataclass
@@ -209,7 +212,7 @@ def playground_run(prepared: PreparedPlayground, data: str = "synthetic", sampli
     Parameters
     ----------
     prepared : PreparedPlayground
-        From ``prepare_playground``; holds the data and the baseline cache.
+        From ``prepare_playground``; holds the data, the baseline cache and the cache of runs.
     data : str
         A key of ``prepared.datasets`` (``"synthetic"`` or ``"movielens"``).
     sampling : {"full", "entries", "columns", "rows", "minibatch"}
@@ -247,7 +250,12 @@ def playground_run(prepared: PreparedPlayground, data: str = "synthetic", sampli
     if sampling == "full" and lr == base_lr:
         history, truth, error, ran_away = prepared.baselines[key]
     else:
-        history, truth, error, ran_away = _train(chosen, sampling, size, lr, rank, n_epochs, reg, seed)
+        run_key = (data, sampling, size, lr, int(rank), int(n_epochs), float(reg), int(seed))
+        if run_key not in prepared.runs:
+            prepared.runs[run_key] = _train(chosen, sampling, size, lr, rank, n_epochs, reg, seed)
+            while len(prepared.runs) > RUNS_KEPT:  # the oldest first
+                prepared.runs.pop(next(iter(prepared.runs)))
+        history, truth, error, ran_away = prepared.runs[run_key]
     return PlaygroundResult(
         data=data, sampling=sampling, sample_percent=float(sample_percent), sample_size=size,
         lr_scale=float(lr_scale), lr=lr, rank=int(rank), steps_per_epoch=_steps_per_epoch(ratings, sampling, size),
@@ -257,46 +265,108 @@ def playground_run(prepared: PreparedPlayground, data: str = "synthetic", sampli
 
 
 # ---------------------------------------------------------------------------- display
+class PlaygroundDrawing:
+    """The playground's two panels, built once and updated in place: loss vs epoch and loss vs
+    entries touched (log loss axes), the chosen run (solid) against full GD (dashed), an X where
+    a run that blew up ran away. ``update(result)`` sets the curves, the limits (whole decades of
+    the loss, a round number of entries: they change rarely), the legend and the title, and
+    returns the ``Figure``; ``png(result)`` turns it into PNG bytes by blitting (``FigurePng``:
+    the axes and ticks are drawn once per set of limits; an update draws the curves, the marks,
+    the legend and the title over them)."""
+
+    def __init__(self):
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter, NullLocator
+
+        self.fig = fig = Figure(figsize=(10, 3.9))
+        self.axes = axes = [fig.add_axes((0.09, 0.27, 0.38, 0.6)), fig.add_axes((0.59, 0.27, 0.38, 0.6))]
+        self.curves = {"baseline": [ax.plot([], [], color="C0", ls="--", lw=1.8)[0] for ax in axes],
+                       "chosen": [ax.plot([], [], color="C3", ls="-", lw=1.8)[0] for ax in axes]}
+        self.ends = [ax.plot([], [], marker="X", ms=11, color="C3", ls="none")[0] for ax in axes]
+        for ax in axes:
+            ax.set_yscale("log")
+            # ticks at 1, 2, 5 x 10^j written as plain numbers, no minor ticks: readable, and
+            # drawing stays fast (minor log ticks with math text cost most of a redraw)
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: f"{y:g}"))
+            ax.yaxis.set_minor_locator(NullLocator())
+            ax.set_ylabel("loss L(U, V) (mean over Ω)")
+            ax.grid(True, which="major", alpha=0.3)
+        axes[0].set_xlabel("epoch (about |Ω| entries touched per epoch)")
+        axes[0].set_title("loss vs epoch", fontsize=11)
+        axes[1].set_xlabel("entries of Ω touched (cumulative)")
+        axes[1].set_title("loss vs entries touched", fontsize=11)
+        axes[1].ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
+        self.title = fig.suptitle("", fontsize=11, y=0.99)
+        self.legend = None
+        self._png = None
+
+    def update(self, result: PlaygroundResult):
+        from matplotlib.ticker import LogLocator
+
+        shown_runs = {"baseline": (result.baseline, "full GD (default lr)")}
+        if result.sampling != "full" or result.lr != result.baseline_lr:
+            chosen = result.history if result.history is not None else result.diverged_history
+            shown_runs["chosen"] = (chosen, result.label() + (" — diverged" if result.error else ""))
+        losses, epochs, touched, handles = [], [1.0], [1.0], []
+        for name, pair in self.curves.items():
+            history, label = shown_runs.get(name, (None, None))
+            finite = None if history is None else history[np.isfinite(history["loss"])]  # a blown-up run: up to its last finite loss
+            for line, x in zip(pair, ("epoch", "entries_touched")):
+                line.set_visible(finite is not None)
+                if finite is not None:
+                    line.set_data(finite[x].to_numpy(), finite["loss"].to_numpy())
+                    line.set_label(label)
+            if finite is not None and len(finite):
+                handles.append(pair[0])
+                losses.append(finite["loss"].to_numpy())
+                epochs.append(float(finite["epoch"].max()))
+                touched.append(float(finite["entries_touched"].max()))
+        ran_away = result.diverged_history is not None and "chosen" in shown_runs
+        last = None
+        if ran_away:
+            finite = result.diverged_history[np.isfinite(result.diverged_history["loss"])]
+            last = finite.iloc[-1] if len(finite) else None
+        for end, x in zip(self.ends, ("epoch", "entries_touched")):  # mark where it ran away
+            end.set_visible(last is not None)
+            if last is not None:
+                end.set_data([last[x]], [last["loss"]])
+        values = np.concatenate(losses) if losses else np.array([1.0])
+        values = values[values > 0]
+        low, high = nice_log_limits(values.min() / 1.1, values.max() * 1.1) if len(values) else (0.1, 10.0)
+        step = 10.0 ** math.floor(math.log10(max(touched)))
+        limits = [(0, max(epochs)), (0, step * math.ceil(max(touched) / step))]
+        for ax, xlim in zip(self.axes, limits):
+            ax.set_ylim(low, high)
+            ax.set_xlim(*xlim)
+            # a run that blew up spans many decades: one tick per decade then
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0,) if high / low > 1e3 else (1.0, 2.0, 5.0)))
+        if self.legend is not None:
+            self.legend.remove()
+        # below the panels, where it covers no curve
+        self.legend = self.fig.legend(handles, [h.get_label() for h in handles], loc="lower center", ncol=2,
+                                      frameon=False, fontsize=10)
+        self.title.set_text(f"{result.data} data, rank k = {result.rank}")
+        return self.fig
+
+    def png(self, result: PlaygroundResult) -> bytes:
+        """``update(result)`` as PNG bytes (see the class)."""
+        self.update(result)
+        moving = [self.title, *self.curves["baseline"], *self.curves["chosen"], *self.ends,
+                  self.legend]  # a new legend each time
+        if self._png is None:
+            self._png = FigurePng(self.fig, moving=moving)
+        for artist in moving:
+            artist.set_animated(True)
+        self._png.moving = moving
+        # one background per set of limits (whole decades, round numbers: a few serve most settings)
+        return self._png.png(key=tuple(lim for ax in self.axes for lim in (ax.get_xlim(), ax.get_ylim())))
+
+
 def render_playground(result: PlaygroundResult):
     """Two panels: loss vs epoch and loss vs entries touched (log scales where useful), the
-    chosen run against full GD. A bare ``Figure`` (not registered with pyplot)."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
-
-    fig = Figure(figsize=(10, 3.9))
-    axes = [fig.add_axes((0.09, 0.27, 0.38, 0.6)), fig.add_axes((0.59, 0.27, 0.38, 0.6))]
-    runs = [(result.baseline, "full GD (default lr)", "C0", "--")]
-    if result.sampling != "full" or result.lr != result.baseline_lr:
-        chosen = result.history if result.history is not None else result.diverged_history
-        runs.append((chosen, result.label() + (" — diverged" if result.error else ""), "C3", "-"))
-    for history, label, color, style in runs:
-        if history is None:
-            continue
-        shown = history[np.isfinite(history["loss"])]  # a blown-up run: up to its last finite loss
-        axes[0].plot(shown["epoch"], shown["loss"], color=color, ls=style, lw=1.8, label=label)
-        axes[1].plot(shown["entries_touched"], shown["loss"], color=color, ls=style, lw=1.8)
-        if history is result.diverged_history and len(shown):  # mark where it ran away
-            for ax, x in zip(axes, ("epoch", "entries_touched")):
-                ax.plot(shown[x].iloc[-1], shown["loss"].iloc[-1], marker="X", ms=11, color=color, ls="none")
-    for ax in axes:
-        ax.set_yscale("log")
-        # ticks at 1, 2, 5 x 10^j written as plain numbers, no minor ticks: readable, and
-        # drawing stays fast (minor log ticks with math text cost most of a redraw)
-        low, high = ax.get_ylim()  # a run that blew up spans many decades: one tick per decade then
-        ax.yaxis.set_major_locator(LogLocator(subs=(1.0,) if high / low > 1e3 else (1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: f"{y:g}"))
-        ax.yaxis.set_minor_locator(NullLocator())
-        ax.set_ylabel("loss L(U, V) (mean over Ω)")
-        ax.grid(True, which="major", alpha=0.3)
-    axes[0].set_xlabel("epoch (about |Ω| entries touched per epoch)")
-    axes[0].set_title("loss vs epoch", fontsize=11)
-    axes[1].set_xlabel("entries of Ω touched (cumulative)")
-    axes[1].set_title("loss vs entries touched", fontsize=11)
-    axes[1].ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
-    # below the panels, where it covers no curve
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False, fontsize=10)
-    fig.suptitle(f"{result.data} data, rank k = {result.rank}", fontsize=11, y=0.99)
-    return fig
+    chosen run against full GD (a new ``PlaygroundDrawing``'s bare ``Figure``; the widget keeps
+    one drawing and updates it)."""
+    return PlaygroundDrawing().update(result)
 
 
 def _error_html(result: PlaygroundResult) -> str:
@@ -353,28 +423,29 @@ def gd_playground(movielens=None, data: str = "synthetic", sampling: str = "entr
     box.data, box.sampling, box.sample, box.lr, box.rank, box.out = data_menu, mode_menu, sample, lr, rank_slider, out
     box.prepared = prepared
 
+    drawing = PlaygroundDrawing()  # built once; a control change updates it
+
     def redraw(_change=None):
-        result = playground_run(prepared, data=data_menu.value, sampling=mode_menu.value,
-                                sample_percent=sample.value, lr_scale=lr.value, rank=rank_slider.value,
-                                n_epochs=n_epochs)
-        box.result = result
-        ratings = prepared.datasets[result.data].ratings
-        m, n = ratings.shape
-        what = {"full": "full GD uses all of Ω: the sample size does not apply",
-                "entries": f"|S| = {result.sample_size} of |Ω| = {len(ratings):,} entries",
-                "minibatch": f"batches of {result.sample_size} of |Ω| = {len(ratings):,} entries",
-                "columns": f"|C| = {result.sample_size} of n = {n} columns",
-                "rows": f"|R| = {result.sample_size} of m = {m} rows"}[result.sampling]
-        caption = HTML(f"<b>{SAMPLING_LABELS[result.sampling]}</b>: {what} ({result.sample_percent:g}%); "
-                       f"{result.steps_per_epoch} step(s) per epoch; lr = {result.lr:.3g} "
-                       f"({result.lr_scale:.3g} × default)")
-        fig = render_playground(result)  # a run that blew up is drawn too, up to where it ran away
-        png = plots.figure_png(fig)
-        fig.clear()  # a bare Figure is never registered with pyplot: nothing to plt.close
-        if result.error is not None:
-            show_outputs(out, caption, Image(data=png, format="png"), HTML(_error_html(result)))
-            return
-        show_outputs(out, caption, Image(data=png, format="png"), result.summary())
+        with guarded(out, data_menu, mode_menu, sample, lr, rank_slider):
+            result = playground_run(prepared, data=data_menu.value, sampling=mode_menu.value,
+                                    sample_percent=sample.value, lr_scale=lr.value, rank=rank_slider.value,
+                                    n_epochs=n_epochs)
+            box.result = result
+            ratings = prepared.datasets[result.data].ratings
+            m, n = ratings.shape
+            what = {"full": "full GD uses all of Ω: the sample size does not apply",
+                    "entries": f"|S| = {result.sample_size} of |Ω| = {len(ratings):,} entries",
+                    "minibatch": f"batches of {result.sample_size} of |Ω| = {len(ratings):,} entries",
+                    "columns": f"|C| = {result.sample_size} of n = {n} columns",
+                    "rows": f"|R| = {result.sample_size} of m = {m} rows"}[result.sampling]
+            caption = HTML(f"<b>{SAMPLING_LABELS[result.sampling]}</b>: {what} ({result.sample_percent:g}%); "
+                           f"{result.steps_per_epoch} step(s) per epoch; lr = {result.lr:.3g} "
+                           f"({result.lr_scale:.3g} × default)")
+            png = drawing.png(result)  # a run that blew up is drawn too, up to where it ran away
+            if result.error is not None:
+                show_outputs(out, caption, Image(data=png, format="png"), HTML(_error_html(result)))
+                return
+            show_outputs(out, caption, Image(data=png, format="png"), result.summary())
 
     for control in (data_menu, mode_menu, sample, lr, rank_slider):
         control.observe(redraw, names="value")

@@ -22,7 +22,7 @@ above its floor ("bouncing"); further past it every step lands higher than the l
 loss grows geometrically until ``mt.GradientDescent`` stops with a ``DivergenceError`` (the
 loss passed 1000 times its start). The explorer draws the run up to that point.
 
-Three layers (DESIGN.md section 6):
+Three layers (ARCHITECTURE.md, "Widgets"):
 
 * ``prepare_stepsize(seed=0)`` builds the planted data once, dense (a ``StepsizeData``): the
   matrix is small (200 x 150), so one epoch is two dense 200 x 150 x 5 products, far faster
@@ -54,7 +54,7 @@ from IPython.display import HTML, Image
 
 from .. import plots
 from ..gd import DivergenceError, stop_if_diverged
-from ._common import grid_index, show_outputs
+from ._common import FigurePng, grid_index, guarded, nice_log_limits, show_outputs
 
 __all__ = [
     "LEARNING_RATES", "REGS", "LESSON_LR", "N_EPOCHS", "RANK", "VERDICTS", "StepsizeData", "StepsizeRun",
@@ -282,7 +282,10 @@ class StepsizeDrawing:
             low, high = float(values.min()), float(values.max())
             if column == "truth_rmse" and self.noise is not None:
                 low = min(low, float(self.noise.get_ydata()[0]))
-            ax.set_ylim(low / 1.5, min(high * 1.5, top) if run.diverged else high * 1.5)
+            # whole decades (the background of the blitted PNG then changes rarely); a blow-up
+            # still leaves through the top, a little above the threshold
+            low, high = nice_log_limits(low / 1.2, high * 1.2)
+            ax.set_ylim(low, min(high, top) if run.diverged else high)
         handles = [self.curves[name][0] for name in ("reference", "chosen") if shown[name] is not None]
         handles += [self.threshold] if run.diverged else []
         handles += [self.noise] if self.noise is not None else []
@@ -293,6 +296,22 @@ class StepsizeDrawing:
         self.title.set_text(f"full GD on the planted rank-5 matrix (200 × 150, 20% known), k = {run.rank}, "
                             f"λ = {run.reg:g}")
         return self.fig
+
+    def png(self, run: StepsizeRun, reference: StepsizeRun | None = None) -> bytes:
+        """``update(run, reference)`` as PNG bytes, by blitting (``FigurePng``): the axes and their
+        ticks are drawn once per pair of loss-axis limits (whole decades, so a few backgrounds serve
+        every setting); an update draws the curves, the end marks, the threshold, the legend and
+        the title over them."""
+        self.update(run, reference)
+        moving = [self.title, *self.curves["reference"], *self.curves["chosen"], *self.ends["reference"],
+                  *self.ends["chosen"], self.threshold, self.legend]  # the legend is new on every update
+        if getattr(self, "_png", None) is None:
+            self._png = FigurePng(self.fig, moving=moving)
+        for artist in moving:
+            artist.set_animated(True)
+        self._png.moving = moving
+        # one background per pair of loss-axis limits (whole decades: a few for the whole explorer)
+        return self._png.png(key=tuple(ax.get_ylim() for ax in self.axes))
 
 
 def render_stepsize(run: StepsizeRun, reference: StepsizeRun | None = None, noise: float | None = 0.1):
@@ -391,13 +410,14 @@ def gd_stepsize_explorer(lr: float = LESSON_LR, reg: float = 0.0, data: Stepsize
     drawing = StepsizeDrawing(n_epochs, data.noise)
 
     def redraw(_change=None):
-        run = stepsize_run(data, lr_slider.value, reg_slider.value, n_epochs=n_epochs)
-        reference = stepsize_run(data, LESSON_LR, reg_slider.value, n_epochs=n_epochs)
-        box.run = run
-        key = (run.lr, run.reg)
-        if key not in pngs:
-            pngs[key] = plots.figure_png(drawing.update(run, reference))
-        show_outputs(out, _caption(run, reference), Image(data=pngs[key], format="png"))
+        with guarded(out, lr_slider, reg_slider):
+            run = stepsize_run(data, lr_slider.value, reg_slider.value, n_epochs=n_epochs)
+            reference = stepsize_run(data, LESSON_LR, reg_slider.value, n_epochs=n_epochs)
+            box.run = run
+            key = (run.lr, run.reg)
+            if key not in pngs:
+                pngs[key] = drawing.png(run, reference)
+            show_outputs(out, _caption(run, reference), Image(data=pngs[key], format="png"))
 
     lr_slider.observe(redraw, names="value")
     reg_slider.observe(redraw, names="value")

@@ -14,7 +14,7 @@ lambda how strongly the factors are pulled to zero. Dividing the loss by 1 + alp
 trade-off: as alpha grows, the pairs without an interaction (weight 1 / (1 + alpha)) fade away
 and the loss tends to the explicit loss over Omega, which cannot rank (lesson 10, section 2).
 
-Three layers (DESIGN.md section 6):
+Three layers (ARCHITECTURE.md, "Widgets"):
 
 * ``implicit_grid(train, test, alphas, regs, ...)`` fits ``mt.ImplicitALS`` once per
   (alpha, lambda) and keeps its factors, the mean precision/recall/nDCG@k over the users with
@@ -42,7 +42,10 @@ from ..base import check_index, check_non_negative, check_positive_int, check_ra
 from ..baseline import Popularity
 from ..implicit import ImplicitALS
 from ..metrics import ndcg_at_k, precision_at_k, ranking_report, recall_at_k
-from ._common import escape_html as _escape, grid_index as _index_of, progress_bar as _progress_bar, show_outputs, type_ahead
+from ._common import (
+    FigurePng, escape_html as _escape, grid_index as _index_of, guarded, progress_bar as _progress_bar, show_outputs,
+    type_ahead,
+)
 
 __all__ = [
     "ALPHAS", "REGS", "RANK", "N_ITERS", "ImplicitGrid", "ImplicitView", "implicit_grid", "implicit_view",
@@ -442,14 +445,17 @@ def implicit_als_explorer(grid: ImplicitGrid, alpha: float | None = None, reg: f
     box.alpha, box.reg, box.user, box.out, box.grid, box.find = alpha_slider, reg_slider, user_picker, out, grid, find
 
     drawing = ImplicitDrawing(grid)  # built once; a change only moves its frames
+    image = FigurePng(drawing.fig, drawing.frames)  # the maps drawn once, the two frames on every change
+    controls = (alpha_slider, reg_slider, user_picker)
 
     def redraw(_change=None):
-        view = implicit_view(grid, alpha_slider.value, reg_slider.value, user_picker.value)
-        box.view = view
-        png = plots.figure_png(drawing.update(view))
-        show_outputs(out, _caption(view), Image(data=png, format="png"), _top_table(view))
+        with guarded(out, *controls):
+            view = implicit_view(grid, alpha_slider.value, reg_slider.value, user_picker.value)
+            box.view = view
+            drawing.update(view)
+            show_outputs(out, _caption(view), Image(data=image.png(), format="png"), _top_table(view))
 
-    for control in (alpha_slider, reg_slider, user_picker):
+    for control in controls:
         control.observe(redraw, names="value")
     redraw()
     return box

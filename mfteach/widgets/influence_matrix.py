@@ -20,16 +20,18 @@ answers the paper's question 2 ("what could I change to most affect it?"), the i
 This is not lesson 13's perturbation explorer (``influence_explorer``, which changes one rating
 and retrains): here nothing changes, the prediction is taken apart.
 
-Two layers (DESIGN.md section 6):
+Two layers (ARCHITECTURE.md, "Widgets"):
 
 * ``impact_view(model, ratings, user, item, n_top, order)`` is the PURE compute function: it calls
   ``mt.explain.influence`` (one k x k Cholesky solve, row J[item] only) and returns an
   ``ImpactView`` with the rows to show, the rest summed, baseline and prediction; ``ImpactDrawing``
-  draws it (built once per row layout, then only its bars and texts move);
+  draws it in matplotlib (built once per row layout, then only its bars and texts move) and
+  ``impact_svg`` the same two panels as a small inline SVG (the explorer's output: a change
+  answers in milliseconds, the browser lays out the text);
 * ``influence_matrix_explorer(model, ratings, ...)`` wires a user slider (first), a movie
   dropdown with a type-ahead box, a "rows by" toggle (|influence| or |impact|) and, given a dict
-  of models, a model toggle to an ``Output`` with a caption and the two-panel figure of
-  ``render_impact_view``.
+  of models, a model toggle to an ``Output`` with a caption, the two panels of ``impact_svg`` and
+  the drawn rows' numbers.
 """
 
 from __future__ import annotations
@@ -39,16 +41,16 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, Image
+from IPython.display import HTML
 
 from .. import plots
 from ..base import check_index, check_positive_int, check_ratings
-from ..explain.influence import influence
 from ..ratings import Ratings
-from ._common import escape_html as _escape, show_outputs, type_ahead
+from ._common import escape_html as _escape, guarded, show_outputs, type_ahead
 
 __all__ = [
-    "N_TOP", "ORDERS", "ImpactView", "impact_view", "ImpactDrawing", "render_impact_view", "InfluenceMatrixExplorer",
+    "N_TOP", "ORDERS", "ImpactView", "impact_view", "ImpactDrawing", "render_impact_view", "impact_svg",
+    "InfluenceMatrixExplorer",
     "influence_matrix_explorer",
 ]
 
@@ -103,6 +105,8 @@ def impact_view(model, ratings: Ratings, user: int, item: int, n_top: int = N_TO
 
     ``model`` must be an ``mt.ALS`` fitted on ``ratings`` (its own training ratings), best converged
     (``tol``): then baseline + sum of impacts = the model's prediction. Pure; one k x k solve."""
+    from ..explain.influence import influence  # lazily: mfteach.explain is heavy to import
+
     n_top = check_positive_int("n_top", n_top)
     order = _check_order(order)
     frame = influence(model, ratings, user, item)  # checks model, ratings, user, item
@@ -199,13 +203,10 @@ class ImpactDrawing:
             raise ValueError(f"this view has the layout {_layout(view)}, the drawing {self.layout}: "
                              f"make an ImpactDrawing for it")
         left, right = self.axes
-        shown, rest = view.shown, view.rest
         target = _short(target_label if target_label is not None else f"item {view.item}", 44)
-        labels = (["baseline μ + c_i"] if view.biased else []) + [
-            f"{_short(t)} (rated {r:g})" for t, r in zip(shown["title"], shown["rating"])]
-        labels += ([f"the other {len(rest)} ratings"] if len(rest) else []) + ["= prediction"]
+        labels, values = _waterfall(view)
         left.set_yticklabels(labels, fontsize=9)
-        beta = shown["influence"].to_numpy()
+        beta = view.shown["influence"].to_numpy()
         for bar, b in zip(self.beta_bars, beta):  # no value labels here: the table below has the numbers
             bar.set_width(b)
             self._paint(bar, b)
@@ -213,8 +214,6 @@ class ImpactDrawing:
         left.set_xlim(-1.1 * span, 1.1 * span)
         self.left_title.set_text(f"question 2, what could I change?\ninfluence on {target}")
 
-        values = ([view.baseline] if view.biased else []) + [float(g) for g in shown["impact"]]
-        values += [float(rest["impact"].sum())] if len(rest) else []
         level, ends = 0.0, [0.0, view.total]
         for row, value in enumerate(values):
             baseline = view.biased and row == 0
@@ -242,6 +241,115 @@ class ImpactDrawing:
 def render_impact_view(view: ImpactView, target_label: str | None = None):
     """The two panels of ``ImpactDrawing`` for ``view``, in a new bare ``Figure``."""
     return ImpactDrawing(_layout(view)).update(view, target_label)
+
+
+def _waterfall(view: ImpactView) -> tuple[list, list]:
+    """The rows of the waterfall: (labels, values), baseline first (biased), the drawn ratings, the
+    others summed, then "= prediction" (no value: the sum)."""
+    shown, rest = view.shown, view.rest
+    labels = (["baseline μ + c_i"] if view.biased else []) + [
+        f"{_short(t)} (rated {r:g})" for t, r in zip(shown["title"], shown["rating"])]
+    labels += ([f"the other {len(rest)} ratings"] if len(rest) else []) + ["= prediction"]
+    values = ([view.baseline] if view.biased else []) + [float(g) for g in shown["impact"]]
+    values += [float(rest["impact"].sum())] if len(rest) else []
+    return labels, values
+
+
+def impact_svg(view: ImpactView, target_label: str | None = None, width: int = 1035, row_height: int = 24) -> str:
+    """The two panels of ``ImpactDrawing`` as one small inline SVG (the explorer's output: the
+    browser lays out its text, so a change costs well under a millisecond here instead of the tens
+    of milliseconds of drawing and encoding a PNG). Same rows and colours: (left) the influences
+    beta_k, (right) the waterfall of the baseline and the impacts gamma_k to the sum, the model's
+    prediction a black diamond; bars >= 0 blue, < 0 orange and hatched."""
+    from matplotlib.ticker import MaxNLocator
+
+    esc = _escape
+    labels, values = _waterfall(view)
+    rows, first = len(labels), (1 if view.biased else 0)
+    top, label_w = 52, 290
+    bottom = top + rows * row_height
+    height = bottom + 44
+    panels = ((label_w + 10, label_w + 10 + int(0.27 * width)), (label_w + 40 + int(0.27 * width), width - 20))
+    beta = view.shown["influence"].to_numpy()
+    span = max(float(np.abs(beta).max()) if beta.size else 0.0, 1e-12)
+    levels = np.concatenate([[0.0], np.cumsum(values)])
+    lo, hi = min(float(levels.min()), 0.0, view.total), max(float(levels.max()), 0.0, view.total)
+    pad = 0.18 * max(hi - lo, 1e-9)
+    limits = ((-1.1 * span, 1.1 * span), (lo - 0.3 * pad, hi + 2 * pad))
+
+    def x(panel: int, value: float) -> float:
+        (a, b), (v0, v1) = panels[panel], limits[panel]
+        return a + (min(max(float(value), v0), v1) - v0) / (v1 - v0) * (b - a)
+
+    def y(row: int) -> float:
+        return top + row * row_height
+
+    def bar(panel: int, start: float, value: float, row: int, fill: str, stroke: str = "none", tip: str = "") -> str:
+        x0, x1 = sorted((x(panel, start), x(panel, start + value)))
+        title = f"<title>{esc(tip)}</title>" if tip else ""
+        return (f"<rect x='{x0:.1f}' y='{y(row) + 0.15 * row_height:.1f}' width='{max(x1 - x0, 0.5):.1f}' "
+                f"height='{0.7 * row_height:.1f}' fill='{fill}' stroke='{stroke}'>{title}</rect>")
+
+    def fill(value: float, baseline: bool = False) -> tuple[str, str]:
+        if baseline:
+            return plots.PALETTE["sky"], "none"
+        return (plots.SIGN_COLORS[0], "none") if value >= 0 else ("url(#mfteach-hatch)", "#404040")
+
+    target = esc(_short(target_label if target_label is not None else f"item {view.item}", 44))
+    what = "baseline + impacts" if view.biased else "impacts"
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
+             f"class='mfteach-svg-impacts' style='font-family:sans-serif; font-size:12px'>"
+             f"<defs><pattern id='mfteach-hatch' width='6' height='6' patternUnits='userSpaceOnUse' "
+             f"patternTransform='rotate(45)'><rect width='6' height='6' fill='{plots.SIGN_COLORS[1]}'/>"
+             f"<line x1='0' y1='0' x2='0' y2='6' stroke='#404040' stroke-width='1.2'/></pattern></defs>"]
+    for panel, (title, sub) in enumerate((("question 2, what could I change?", f"influence on {target}"),
+                                          ("question 1, what produced it?", f"{what} γ_k add up to the prediction"))):
+        (a, b), (v0, v1) = panels[panel], limits[panel]
+        middle = (a + b) / 2
+        parts.append(f"<text x='{middle:.1f}' y='18' text-anchor='middle' font-size='13'>{esc(title)}</text>"
+                     f"<text x='{middle:.1f}' y='36' text-anchor='middle' font-size='13'>{sub}</text>"
+                     f"<rect x='{a}' y='{top}' width='{b - a}' height='{bottom - top}' fill='none' stroke='#404040' "
+                     f"stroke-width='0.8'/>")
+        for t in MaxNLocator(5 if panel == 0 else 6).tick_values(v0, v1):
+            if v0 <= t <= v1:
+                parts.append(f"<line x1='{x(panel, t):.1f}' x2='{x(panel, t):.1f}' y1='{bottom}' y2='{bottom + 4}' "
+                             f"stroke='black'/><text x='{x(panel, t):.1f}' y='{bottom + 17}' "
+                             f"text-anchor='middle'>{t:g}</text>")
+        if v0 <= 0 <= v1:
+            parts.append(f"<line x1='{x(panel, 0):.1f}' x2='{x(panel, 0):.1f}' y1='{top}' y2='{bottom}' stroke='black' "
+                         f"stroke-width='0.8'/>")
+        xlabel = "influence β_k = J[i, k]  (stars per star)" if panel == 0 else "stars"
+        parts.append(f"<text x='{middle:.1f}' y='{bottom + 36}' text-anchor='middle'>{xlabel}</text>")
+    for row, label in enumerate(labels):
+        parts.append(f"<text x='{label_w}' y='{y(row) + 0.5 * row_height + 4:.1f}' text-anchor='end'>"
+                     f"{esc(label)}</text>")
+    for k, b in enumerate(beta):  # no value labels: the table below has the numbers
+        color, stroke = fill(b)
+        parts.append(bar(0, 0.0, b, first + k, color, stroke, f"β = {b:+.3f}"))
+    level = 0.0
+    for row, value in enumerate(values):
+        baseline = view.biased and row == 0
+        color, stroke = fill(value, baseline)
+        end = level + value
+        digits = 2 if abs(value) >= 0.005 else 3
+        text = f" {value:.2f}" if baseline else f" {value:+.{digits}f}"
+        parts.append(bar(1, level, value, row, color, stroke, text.strip())
+                     + f"<text x='{x(1, max(level, end)) + 2:.1f}' y='{y(row) + 0.5 * row_height + 4:.1f}' "
+                       f"font-size='11'>{text}</text>"
+                     + f"<line x1='{x(1, end):.1f}' x2='{x(1, end):.1f}' y1='{y(row) + 0.85 * row_height:.1f}' "
+                       f"y2='{y(row + 1) + 0.15 * row_height:.1f}' stroke='#666666' stroke-dasharray='2,2'/>")
+        level = end
+    last = rows - 1
+    parts.append(bar(1, 0.0, view.total, last, "none", "black")
+                 + f"<path d='M {x(1, view.prediction):.1f} {y(last) + 0.2 * row_height:.1f} "
+                   f"l 6 {0.3 * row_height:.1f} l -6 {0.3 * row_height:.1f} l -6 {-0.3 * row_height:.1f} z' "
+                   f"fill='black'>"
+                   f"<title>model.predict {view.prediction:.3f}</title></path>"
+                 + f"<text x='{x(1, min(0.0, view.total)) + 4:.1f}' y='{y(last) + 0.5 * row_height + 4:.1f}' "
+                   f"font-weight='bold' font-size='11'>sum {view.total:.3f}   "
+                   f"(◆ model.predict {view.prediction:.3f})</text>")
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def _caption(view: ImpactView, ratings: Ratings) -> HTML:
@@ -298,7 +406,7 @@ def influence_matrix_explorer(model, ratings: Ratings, user: int | None = None, 
     highest predictions first; a movie stays selected when the user changes) with a type-ahead box,
     toggle buttons "rows by" |influence| or |impact| and, when ``model`` is a dict of several
     models, toggle buttons between them. Every change is ``impact_view`` plus a redraw: a caption
-    (the sum, the two largest), the figure of ``render_impact_view`` and the drawn rows' numbers.
+    (the sum, the two largest), the two panels (``impact_svg``) and the drawn rows' numbers.
 
     Parameters
     ----------
@@ -367,7 +475,7 @@ def influence_matrix_explorer(model, ratings: Ratings, user: int | None = None, 
                                                                     model_toggle, out)
     box.ratings, box.n_top, box.view = ratings, n_top, None
     swapping = [False]  # True while the dropdown's options are replaced: one redraw, not two
-    drawings: dict = {}  # _layout(view) -> ImpactDrawing
+    controls = [user_slider, item_picker, find, order_toggle] + ([model_toggle] if model_toggle else [])
 
     def current_model():
         return models[model_toggle.value] if model_toggle is not None else first_model
@@ -375,28 +483,27 @@ def influence_matrix_explorer(model, ratings: Ratings, user: int | None = None, 
     def redraw(_change=None):
         if swapping[0] or item_picker.value is None:
             return
-        try:
-            view = impact_view(current_model(), ratings, user_slider.value, item_picker.value, n_top,
-                               order_toggle.value)
-        except ValueError as exc:  # shown, not lost in a callback
-            show_outputs(out, HTML(f"<i>{_escape(exc)}</i>"))
-            return
-        box.view = view
-        layout = _layout(view)
-        if layout not in drawings:  # one figure per row layout, built once; a change moves its artists
-            drawings[layout] = ImpactDrawing(layout)
-        png = plots.figure_png(drawings[layout].update(view, titles[view.item]))
-        show_outputs(out, _caption(view, ratings), Image(data=png, format="png"), _table(view))
+        with guarded(out, *controls):
+            try:
+                view = impact_view(current_model(), ratings, user_slider.value, item_picker.value, n_top,
+                                   order_toggle.value)
+            except ValueError as exc:  # shown, not lost in a callback
+                show_outputs(out, HTML(f"<i>{_escape(exc)}</i>"))
+                return
+            box.view = view
+            # the figure as a small SVG: text laid out by the browser, no PNG to draw and encode
+            show_outputs(out, _caption(view, ratings), HTML(impact_svg(view, titles[view.item])), _table(view))
 
     def refill(_change=None):
         """New user or model: new predictions in the labels; the same movie stays selected."""
         current = item_picker.value
         swapping[0] = True
-        try:
-            item_picker.options = item_options(user_slider.value, current_model())
-            item_picker.value = current
-        finally:
-            swapping[0] = False
+        with guarded(out, *controls):
+            try:
+                item_picker.options = item_options(user_slider.value, current_model())
+                item_picker.value = current
+            finally:
+                swapping[0] = False
         redraw()
 
     user_slider.observe(refill, names="value")

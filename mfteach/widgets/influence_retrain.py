@@ -14,7 +14,7 @@ of the user by
 exactly when only the user's vector is re-solved (V frozen), and approximately after a full
 retrain when Hypothesis 1 holds (V hardly moves). The explorer shows both.
 
-Three layers (DESIGN.md section 6):
+Three layers (ARCHITECTURE.md, "Widgets"):
 
 * ``prepare_influence_explorer(model, ratings, user)`` computes J for the user once (an
   ``InfluenceState``).
@@ -44,15 +44,13 @@ from IPython.display import HTML, Image
 from .. import plots
 from ..als import ALS
 from ..base import check_index, check_non_negative, check_positive_int, check_ratings
-from ..explain.influence import _check as _check_user
-from ..explain.influence import influence_matrix
 from ..ratings import Ratings
-from ._common import escape_html as _escape, show_outputs, type_ahead
+from ._common import FigurePng, escape_html as _escape, guarded, show_outputs, svg_hbars, type_ahead
 
 __all__ = [
     "RATING_STEP", "RETRAIN_ITERS", "N_TARGETS", "N_BARS", "InfluenceState", "PredictedChange", "RetrainedChange",
     "prepare_influence_explorer", "predicted_change", "retrain", "retrained_change", "rating_grid",
-    "render_influence_view", "InfluenceExplorer", "influence_explorer",
+    "render_influence_view", "influence_svg", "InfluenceExplorer", "influence_explorer",
 ]
 
 RATING_STEP = 0.5      # the slider's step on ratings that are not whole stars
@@ -88,8 +86,10 @@ class InfluenceState:
 def prepare_influence_explorer(model: ALS, ratings: Ratings, user: int) -> InfluenceState:
     """J of ``user`` (``mfteach.explain.influence_matrix``, eq. (2) of FATREC 2017) and the user's
     predictions, computed once for every slider move that follows."""
+    from ..explain.influence import check_user_call, influence_matrix  # lazily: mfteach.explain is heavy to import
+
     J, items = influence_matrix(model, ratings, user)
-    _, values = _check_user(model, ratings, user)
+    _, values = check_user_call(model, ratings, user)
     predictions = model.predict(np.full(J.shape[0], user), np.arange(J.shape[0]))
     return InfluenceState(model, ratings, int(user), items, values, J, predictions)
 
@@ -180,11 +180,16 @@ def _relative_change(new: np.ndarray, reference: np.ndarray) -> float:
 
 def retrain(model: ALS, ratings: Ratings, n_iters: int = RETRAIN_ITERS, tol: float = 0.0,
             verbose: bool = False) -> ALS:
-    """A new ``mt.ALS`` with the model's hyperparameters, ``n_iters`` and ``tol``, fitted to
-    ``ratings`` warm-started from ``model`` (its factors, biases and mu); ``verbose``: a tqdm bar."""
-    params = {**model.get_params(), "n_iters": check_positive_int("n_iters", n_iters),
-              "tol": check_non_negative("tol", tol), "verbose": bool(verbose)}
-    return ALS(**params).fit(ratings, init=model)
+    """``mt.retrain`` (a new ``mt.ALS`` with the model's hyperparameters, fitted to ``ratings``
+    warm-started from ``model``) with the explorer's stopping rule: exactly ``n_iters`` =
+    ``RETRAIN_ITERS`` iterations (``tol=0``) instead of ``mt.retrain``'s convergence to a relative
+    decrease of 1e-12, because a button press must answer within about a second on MovieLens 100K,
+    and the changed and the unchanged retrains of ``retrained_change`` then run the same
+    iterations, so the drift of an unconverged model cancels in their difference. ``verbose``: a
+    tqdm bar."""
+    from ..retraining import retrain as warm_retrain
+
+    return warm_retrain(model, ratings, n_iters=n_iters, tol=tol, verbose=verbose)
 
 
 def retrained_change(model: ALS, ratings: Ratings, user: int, changed_item: int, new_rating: float,
@@ -212,7 +217,9 @@ def retrained_change(model: ALS, ratings: Ratings, user: int, changed_item: int,
         ``retrain(model, ratings, n_iters, tol)`` computed earlier (it does not depend on the
         change; the explorer keeps one).
     """
-    _check_user(model, ratings, user)
+    from ..explain.influence import check_user_call  # lazily: mfteach.explain is heavy to import
+
+    check_user_call(model, ratings, user)
     new_rating = _check_rating(new_rating)
     if isinstance(changed_item, bool) or not isinstance(changed_item, numbers.Integral):
         raise ValueError(f"changed_item must be an item index, got {changed_item!r}")
@@ -304,6 +311,25 @@ def render_influence_view(state: InfluenceState, item: int, changed_item: int,
                      f"(ALS retrained {retrained.n_iters} iterations, warm-started)", fontsize=9)
         ax.legend(frameon=False, fontsize=9, loc="upper left")
     return fig
+
+
+def influence_svg(state: InfluenceState, item: int, changed_item: int, n_bars: int = N_BARS) -> str:
+    """The left panel of ``render_influence_view`` (no retrain yet) as a small inline SVG
+    (``svg_hbars``): the same bars, labels and colours, written in microseconds instead of the
+    tens of milliseconds of a matplotlib PNG, so a new target or past rating shows at once."""
+    k = state.position(changed_item)
+    beta = state.J[item]
+    shown = np.argsort(-np.abs(beta), kind="stable")[:n_bars]
+    if k not in shown:
+        shown[-1] = k
+    labels = state.ratings.item_labels(state.items[shown])
+    span = max(float(np.abs(beta[shown]).max()), 1e-12)
+    target = _short(state.ratings.item_labels([item])[0], 40)
+    colors = [plots.PALETTE["orange"] if j == k else plots.PALETTE["blue"] for j in shown]
+    return svg_hbars([f"{_short(t)} ({state.values[j]:g})" for t, j in zip(labels, shown)], beta[shown], colors,
+                     (-1.1 * span if beta[shown].min() < 0 else 0.0, 1.1 * span),
+                     title=f"user {state.user}'s past ratings: influence on {target} (orange: the one changed)",
+                     xlabel=f"influence β_k = J_ik (stars per star), largest |β| of {len(state.items)}")
 
 
 def _caption(state: InfluenceState, view: PredictedChange, retrained: RetrainedChange | None) -> HTML:
@@ -420,47 +446,52 @@ def influence_explorer(model: ALS, ratings: Ratings, user: int | None = None, it
     box.rating, box.changed, box.target, box.retrain, box.out, box.state = slider, changed, target, button, out, state
     box.retrained = None
     retrains: dict = {}   # (changed item, new rating) -> RetrainedChange
-    pngs: dict = {}       # (target, changed item, retrain key or None) -> PNG bytes
+    pngs: dict = {}       # (target, changed item, retrain key or None) -> the figure (SVG or PNG)
     unchanged: list = []  # the retrain with nothing changed, made on the first press
     holding = [False]
+
+    controls = (slider, changed, find, target, button)
 
     def redraw(_change=None):
         if holding[0]:
             return
-        view = predicted_change(state, target.value, changed.value, slider.value)
-        key = (view.changed_item, view.new_rating)
-        retrained = retrains.get(key)
-        box.view, box.retrained = view, retrained
-        figure_key = (view.item, view.changed_item, key if retrained is not None else None)
-        if figure_key not in pngs:
-            fig = render_influence_view(state, view.item, view.changed_item, retrained)
-            pngs[figure_key] = plots.figure_png(fig)
-            fig.clear()  # a bare Figure is never registered with pyplot: nothing to plt.close
-        show_outputs(out, _caption(state, view, retrained), _table(state, view, retrained, targets),
-                     Image(data=pngs[figure_key], format="png"))
+        with guarded(out, *controls):
+            view = predicted_change(state, target.value, changed.value, slider.value)
+            key = (view.changed_item, view.new_rating)
+            retrained = retrains.get(key)
+            box.view, box.retrained = view, retrained
+            figure_key = (view.item, view.changed_item, key if retrained is not None else None)
+            if figure_key not in pngs:
+                if retrained is None:  # the bars alone: a small SVG, shown at once
+                    pngs[figure_key] = HTML(influence_svg(state, view.item, view.changed_item))
+                else:  # after a retrain of seconds: the two-panel matplotlib figure
+                    fig = render_influence_view(state, view.item, view.changed_item, retrained)
+                    pngs[figure_key] = Image(data=FigurePng(fig).png(), format="png")  # one draw, no savefig
+                    fig.clear()  # a bare Figure is never registered with pyplot: nothing to plt.close
+            show_outputs(out, _caption(state, view, retrained), _table(state, view, retrained, targets),
+                         pngs[figure_key])
 
     def new_changed_item(_change=None):
-        j = state.position(changed.value)
-        holding[0] = True
-        try:
-            slider.options = slider_options(j)
-            slider.value = float(state.values[j])
-        finally:
-            holding[0] = False
+        with guarded(out, *controls):
+            j = state.position(changed.value)
+            holding[0] = True
+            try:
+                slider.options = slider_options(j)
+                slider.value = float(state.values[j])
+            finally:
+                holding[0] = False
         redraw()
 
     def press(_button=None):
         key = (changed.value, float(slider.value))
-        if key not in retrains:
-            button.disabled, button.description = True, "retraining…"
-            try:
+        with guarded(out, *controls, busy={button: "retraining…"}) as guard:
+            if key not in retrains:
                 if not unchanged:
                     unchanged.append(retrain(model, ratings, n_iters, tol))
                 retrains[key] = retrained_change(model, ratings, state.user, key[0], key[1], n_iters, tol,
                                                  unchanged=unchanged[0])
-            finally:
-                button.disabled, button.description = False, "Retrain and compare"
-        redraw()
+        if guard.error is None:
+            redraw()
 
     slider.observe(redraw, names="value")
     target.observe(redraw, names="value")

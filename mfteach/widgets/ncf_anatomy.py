@@ -21,7 +21,7 @@ ADDS a user's part and a movie's part; a unit passes the ReLU when the sum is po
 the ReLUs the network would be mu + g(u) + h(i), biases and nothing personal: the interaction of
 user and movie lives in which units the pair switches on. Units switched off add exactly 0.
 
-Two layers (DESIGN.md section 6):
+Two layers (ARCHITECTURE.md, "Widgets"):
 
 * ``prediction_anatomy(ncf_model, mf_model, user, item, ratings, test)`` is the PURE compute
   function: both predictions split into their parts (an ``Anatomy`` holding ``MfParts`` and
@@ -40,15 +40,15 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
-from IPython.display import HTML, Image
+from IPython.display import HTML
 
 from .. import plots
 from ..base import FactorModel, check_fitted, check_index, check_positive_int, check_ratings
 from ..ncf import NCF
-from ._common import escape_html as _escape, redraw_on_change, show_outputs, type_ahead, user_item_pickers
+from ._common import escape_html as _escape, guarded, redraw_on_change, show_outputs, type_ahead, user_item_pickers
 
 __all__ = ["N_TERMS", "MfParts", "NcfParts", "Anatomy", "prediction_anatomy", "AnatomyDrawing",
-           "render_anatomy", "NcfAnatomyExplorer", "ncf_anatomy_explorer"]
+           "render_anatomy", "anatomy_svg", "NcfAnatomyExplorer", "ncf_anatomy_explorer"]
 
 N_TERMS = 6  # factor products / hidden units drawn one by one; the rest are summed in one bar
 
@@ -207,6 +207,20 @@ def _terms(values: np.ndarray, name: str, keep=None, n_terms: int = N_TERMS):
     return rows
 
 
+def _waterfall_rows(view: Anatomy, n_terms: int = N_TERMS):
+    """(MF's terms, NCF's terms, the shared x limits) of the two waterfalls of ``view``."""
+    mf, ncf = view.mf, view.ncf
+    mf_terms = [("$b_u$ (user)", mf.user_bias), ("$c_i$ (movie)", mf.item_bias)]
+    mf_terms += _terms(mf.products, "factor", n_terms=n_terms)
+    ncf_terms = [("$b_{out}$", ncf.b_out)] + _terms(ncf.contributions, "unit", keep=ncf.active[-1], n_terms=n_terms)
+    ends = [mf.mu, ncf.mu]
+    for start, terms in ((mf.mu, mf_terms), (ncf.mu, ncf_terms)):
+        ends.extend(start + np.cumsum([v for _, v in terms]))
+    if view.rating is not None:
+        ends.append(view.rating)
+    return mf_terms, ncf_terms, (min(1.0, min(ends)) - 0.3, max(5.0, max(ends)) + 0.6)
+
+
 class _Waterfall:
     """A horizontal waterfall on ``ax`` with a fixed number of rows: the start (grey bar from the
     left edge), one floating bar per term (blue to the right when positive; orange, hatched, to
@@ -308,15 +322,7 @@ class AnatomyDrawing:
             self.ncf = _Waterfall(self.ncf_ax, 1 + _n_rows(sizes[1], self.n_terms),
                                   "NCF: $\\mu + b_{out} + \\sum_j w_{out,j} z_{j}$", "= NCF")
             self.sizes = sizes
-        mf_terms = [("$b_u$ (user)", mf.user_bias), ("$c_i$ (movie)", mf.item_bias)]
-        mf_terms += _terms(mf.products, "factor", n_terms=self.n_terms)
-        ncf_terms = [("$b_{out}$", ncf.b_out)] + _terms(ncf.contributions, "unit", keep=on[-1], n_terms=self.n_terms)
-        ends = [mf.mu, ncf.mu]
-        for start, terms in ((mf.mu, mf_terms), (ncf.mu, ncf_terms)):
-            ends.extend(start + np.cumsum([v for _, v in terms]))
-        if view.rating is not None:
-            ends.append(view.rating)
-        xlim = (min(1.0, min(ends)) - 0.3, max(5.0, max(ends)) + 0.6)
+        mf_terms, ncf_terms, xlim = _waterfall_rows(view, self.n_terms)
         self.mf.update(("$\\mu$ (mean)", mf.mu), mf_terms, xlim,
                        f"stars ({mf.products.size} factors, largest first)", view.rating, view.source)
         self.ncf.update(("$\\mu$ (mean)", ncf.mu), ncf_terms, xlim,
@@ -343,6 +349,155 @@ class AnatomyDrawing:
 def render_anatomy(view: Anatomy, side_limits: tuple | None = None):
     """The three panels of ``view`` in a new ``Figure`` (an ``AnatomyDrawing``; the explorer keeps one)."""
     return AnatomyDrawing(side_limits).update(view)
+
+
+_MATH = {"$\\mu$ (mean)": "μ (mean)",
+         "$b_u$ (user)": "b<tspan dy='3' font-size='9'>u</tspan><tspan dy='-3'> (user)</tspan>",
+         "$c_i$ (movie)": "c<tspan dy='3' font-size='9'>i</tspan><tspan dy='-3'> (movie)</tspan>",
+         "$b_{out}$": "b<tspan dy='3' font-size='9'>out</tspan><tspan dy='-3'></tspan>"}
+
+
+def _svg_waterfall(x0: float, width: float, top: float, row_h: float, title: str, start: tuple, terms: list,
+                   total_label: str, xlim: tuple, xlabel: str, rating, source) -> str:
+    """One waterfall of ``AnatomyDrawing`` as SVG elements in the box (x0, top, width, rows):
+    the start bar from the left edge, a floating bar per term (blue right, orange hatched left),
+    the total a diamond on the last row, the known rating a dashed green line."""
+    from matplotlib.ticker import MaxNLocator
+
+    lo, hi = xlim
+    n_rows = len(terms) + 2
+    bottom = top + (n_rows + 0.5) * row_h
+
+    def x(value: float) -> float:
+        return x0 + (min(max(float(value), lo), hi) - lo) / (hi - lo) * width
+
+    def y(row: int) -> float:  # centre of a row; row -1 is the rating's label
+        return top + (row + 1) * row_h
+
+    parts = [f"<text x='{x0 + width / 2:.1f}' y='{top - 30:.1f}' text-anchor='middle' font-size='13'>{title}</text>",
+             f"<rect x='{x0}' y='{top - 8:.1f}' width='{width}' height='{bottom - top + 8:.1f}' fill='none' "
+             f"stroke='#404040' stroke-width='0.8'/>"]
+    for t in MaxNLocator(6).tick_values(lo, hi):
+        if lo <= t <= hi:
+            parts.append(f"<line x1='{x(t):.1f}' x2='{x(t):.1f}' y1='{bottom}' y2='{bottom + 4}' stroke='black'/>"
+                         f"<text x='{x(t):.1f}' y='{bottom + 16}' text-anchor='middle' font-size='11'>{t:g}</text>")
+    parts.append(f"<text x='{x0 + width / 2:.1f}' y='{bottom + 32}' text-anchor='middle' font-size='11'>"
+                 f"{_escape(xlabel)}</text>")
+    labels = [start[0]] + [label for label, _ in terms] + [total_label]
+    for row, label in enumerate(labels):
+        text = _MATH.get(label, _escape(label))
+        parts.append(f"<text x='{x0 - 6}' y='{y(row) + 4:.1f}' text-anchor='end' font-size='11'>{text}</text>")
+
+    def bar(a: float, b: float, row: int, fill: str, stroke: str = "white") -> str:
+        left, right = sorted((x(a), x(b)))
+        return (f"<rect x='{left:.1f}' y='{y(row) - 0.35 * row_h:.1f}' width='{max(right - left, 0.5):.1f}' "
+                f"height='{0.7 * row_h:.1f}' fill='{fill}' stroke='{stroke}' stroke-width='0.5'/>")
+
+    parts.append(bar(lo, start[1], 0, "#bfbfbf") + f"<text x='{x(start[1]) + 3:.1f}' y='{y(0) + 4:.1f}' "
+                                                    f"font-size='11'>{start[1]:.2f}</text>")
+    running = start[1]
+    for row, (label, value) in enumerate(terms, start=1):
+        fill, stroke = ((plots.SIGN_COLORS[0], "white") if value >= 0 else ("url(#mfteach-hatch-o)", "#404040"))
+        parts.append(bar(running, running + value, row, fill, stroke))
+        if label:
+            end = x(running + value)
+            anchor, shift = ("start", 3) if value >= 0 else ("end", -3)
+            parts.append(f"<text x='{end + shift:.1f}' y='{y(row) + 4:.1f}' text-anchor='{anchor}' "
+                         f"font-size='11'>{value:+.2f}</text>")
+        running += value
+    last = n_rows - 1
+    parts.append(f"<line x1='{x(running):.1f}' x2='{x(running):.1f}' y1='{top - 8:.1f}' y2='{bottom}' stroke='#7f7f7f' "
+                 f"stroke-dasharray='2,2'/><path d='M {x(running):.1f} {y(last) - 6:.1f} l 6 6 l -6 6 l -6 -6 z' "
+                 f"fill='#7f7f7f'/><text x='{x(running) + 9:.1f}' y='{y(last) + 4:.1f}' font-weight='bold' "
+                 f"font-size='12'>{running:.2f}</text>")
+    if rating is not None:
+        parts.append(f"<line x1='{x(rating):.1f}' x2='{x(rating):.1f}' y1='{top - 8:.1f}' y2='{bottom}' "
+                     f"stroke='{plots.PALETTE['green']}' stroke-width='1.8' "
+                     f"stroke-dasharray='6,3'/><text x='{x(rating):.1f}' y='{y(-1) + 4:.1f}' text-anchor='middle' "
+                     f"font-size='11' fill='{plots.PALETTE['green']}'>"
+                     f"{_escape(f'{source}: {rating:g}' if source else f'{rating:g}')}</text>")
+    return "".join(parts)
+
+
+def anatomy_svg(view: Anatomy, side_limits: tuple | None = None, n_terms: int = N_TERMS, width: int = 945) -> str:
+    """The three panels of ``AnatomyDrawing`` as one small inline SVG (the explorer's output: the
+    browser lays out the text, so a change costs about a millisecond here instead of the tens of
+    milliseconds of drawing and encoding a PNG). Same rows, terms, limits and colours."""
+    mf, ncf = view.mf, view.ncf
+    on = ncf.active
+    mf_terms, ncf_terms, xlim = _waterfall_rows(view, n_terms)
+    row_h, top = 20, 64
+    rows = max(len(mf_terms), len(ncf_terms)) + 2
+    height = int(top + (rows + 0.5) * row_h + 56)
+    sub = "<tspan dy='3' font-size='10'>{}</tspan><tspan dy='-3'>{}</tspan>"
+    mf_title = ("biased MF: μ + b" + sub.format("u", " + c") + sub.format("i", " + Σ") + sub.format("f", " u")
+                + sub.format("uf", " v") + sub.format("if", ""))
+    ncf_title = ("NCF: μ + b" + sub.format("out", " + Σ") + sub.format("j", " w") + sub.format("out,j", " z")
+                 + sub.format("j", ""))
+    panel = 0.225 * width
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
+             f"class='mfteach-svg-anatomy' style='font-family:sans-serif; font-size:12px'>"
+             f"<defs><pattern id='mfteach-hatch-o' width='5' height='5' patternUnits='userSpaceOnUse' "
+             f"patternTransform='rotate(45)'><rect width='5' height='5' fill='{plots.SIGN_COLORS[1]}'/>"
+             f"<line x1='0' y1='0' x2='0' y2='5' stroke='#404040' stroke-width='1'/></pattern></defs>",
+             _svg_waterfall(0.1 * width, panel, top, row_h, mf_title, ("$\\mu$ (mean)", mf.mu), mf_terms, "= MF", xlim,
+                            f"stars ({mf.products.size} factors, largest first)", view.rating, view.source),
+             _svg_waterfall(0.425 * width, panel, top, row_h, ncf_title, ("$\\mu$ (mean)", ncf.mu), ncf_terms, "= NCF",
+                            xlim, f"stars ({int(on[-1].sum())} of {on[-1].size} last-layer units on)", view.rating,
+                            view.source)]
+    # layer 1: each unit a point (user's part, movie's part), on above the line a = 0
+    x, y, first = ncf.user_side, ncf.item_side, on[0]
+    if side_limits is not None:
+        (x_lo, x_hi), (y_lo, y_hi) = side_limits
+    else:
+        x_lo, x_hi, y_lo, y_hi = x.min(), x.max(), y.min(), y.max()
+        pad_x, pad_y = 0.1 * (x_hi - x_lo) + 1e-3, 0.1 * (y_hi - y_lo) + 1e-3
+        x_lo, x_hi, y_lo, y_hi = x_lo - pad_x, x_hi + pad_x, y_lo - pad_y, y_hi + pad_y
+    a, w = 0.735 * width, 0.25 * width
+    b, h = top - 8, (rows + 0.5) * row_h + 8
+
+    def px(v):
+        return a + (v - x_lo) / (x_hi - x_lo) * w
+
+    def py(v):
+        return b + h - (v - y_lo) / (y_hi - y_lo) * h
+
+    parts.append(f"<text x='{a + w / 2:.1f}' y='{top - 48}' text-anchor='middle' font-size='13'>NCF's layer 1: "
+                 f"{int(first.sum())} of {first.size} units on</text><text x='{a + w / 2:.1f}' y='{top - 30}' "
+                 f"text-anchor='middle' font-size='13'>(on: user's + movie's part &gt; 0)</text>"
+                 f"<svg x='{a:.1f}' y='{b:.1f}' width='{w:.1f}' height='{h:.1f}' "
+                 f"viewBox='{a:.1f} {b:.1f} {w:.1f} {h:.1f}'>"
+                 f"<line x1='{px(x_lo):.1f}' y1='{py(-x_lo):.1f}' x2='{px(x_hi):.1f}' y2='{py(-x_hi):.1f}' "
+                 f"stroke='#7f7f7f' stroke-dasharray='4,3'/>")
+    for xi, yi, lit in zip(x, y, first):
+        if lit:
+            parts.append(f"<circle cx='{px(xi):.1f}' cy='{py(yi):.1f}' r='3.5' fill='{plots.SIGN_COLORS[0]}'/>")
+        else:
+            cx, cy = px(xi), py(yi)
+            parts.append(f"<path d='M {cx - 3.5:.1f} {cy - 3.5:.1f} l 7 7 m 0 -7 l -7 7' "
+                         f"stroke='{plots.SIGN_COLORS[1]}' "
+                         f"stroke-width='1.6'/>")
+    parts.append(f"</svg><rect x='{a:.1f}' y='{b:.1f}' width='{w:.1f}' height='{h:.1f}' fill='none' stroke='#404040' "
+                 f"stroke-width='0.8'/>")
+    from matplotlib.ticker import MaxNLocator
+
+    for t in MaxNLocator(5).tick_values(x_lo, x_hi):
+        if x_lo <= t <= x_hi:
+            parts.append(f"<line x1='{px(t):.1f}' x2='{px(t):.1f}' y1='{b + h:.1f}' y2='{b + h + 4:.1f}' "
+                         f"stroke='black'/>"
+                         f"<text x='{px(t):.1f}' y='{b + h + 15:.1f}' text-anchor='middle' font-size='10'>{t:g}</text>")
+    for t in MaxNLocator(6).tick_values(y_lo, y_hi):
+        if y_lo <= t <= y_hi:
+            parts.append(f"<line x1='{a - 4:.1f}' x2='{a:.1f}' y1='{py(t):.1f}' y2='{py(t):.1f}' stroke='black'/>"
+                         f"<text x='{a - 6:.1f}' y='{py(t) + 3:.1f}' text-anchor='end' font-size='10'>{t:g}</text>")
+    parts.append(f"<text x='{a + w / 2:.1f}' y='{b + h + 30:.1f}' text-anchor='middle' font-size='11'>user's part "
+                 f"W₁ᵖ p_u + b₁</text><text transform='translate({a - 40:.1f} {b + h / 2:.1f}) rotate(-90)' "
+                 f"text-anchor='middle' font-size='11'>movie's part W₁ᑫ q_i</text>"
+                 f"<text x='{a + w / 2:.1f}' y='{b + h + 46:.1f}' text-anchor='middle' font-size='11'>"
+                 f"<tspan fill='{plots.SIGN_COLORS[0]}'>● on: a &gt; 0</tspan>   "
+                 f"<tspan fill='{plots.SIGN_COLORS[1]}'>"
+                 f"✕ off: a ≤ 0, adds 0</tspan>   <tspan fill='#7f7f7f'>- - a = 0</tspan></text></svg>")
+    return "".join(parts)
 
 
 def _caption(view: Anatomy) -> HTML:
@@ -379,8 +534,9 @@ def ncf_anatomy_explorer(ncf_model: NCF, mf_model, ratings, test=None, user: int
     Controls: a selection slider for the user (first; every user with a training rating) and a
     dropdown of every movie, with a type-ahead box: the user's held-out movies in ``test`` first
     ("[held out: 5]"), then the movies the user rated ("[rated 4]"), then the others, each group
-    by title. The ``Output`` shows a caption with both sums and the figure of ``AnatomyDrawing``
-    (the unit panel's axes are fixed over all users and movies, so a new movie moves the units
+    by title. The ``Output`` shows a caption with both sums and the three panels of
+    ``AnatomyDrawing`` as an inline SVG (``anatomy_svg``: a change answers in milliseconds;
+    the unit panel's axes are fixed over all users and movies, so a new movie moves the units
     only up or down, a new user only sideways). Views already shown are kept (the last
     ``cache_size``).
 
@@ -439,20 +595,22 @@ def ncf_anatomy_explorer(ncf_model: NCF, mf_model, ratings, test=None, user: int
         pad = 0.05 * (hi - lo) + 1e-3
         return lo - pad, hi + pad
 
-    drawing = AnatomyDrawing((span(user_sides), span(item_sides)))
-    shown: OrderedDict = OrderedDict()  # (user, item) -> (Anatomy, PNG bytes)
+    side_limits = (span(user_sides), span(item_sides))
+    shown: OrderedDict = OrderedDict()  # (user, item) -> (Anatomy, SVG)
 
     def redraw():
-        key = (int(user_slider.value), int(item_picker.value))
-        if key not in shown:
-            view = prediction_anatomy(ncf_model, mf_model, *key, ratings=ratings, test=test)
-            shown[key] = (view, plots.figure_png(drawing.update(view)))
-            while len(shown) > cache_size:
-                shown.popitem(last=False)
-        shown.move_to_end(key)
-        view, png = shown[key]
-        box.view = view
-        show_outputs(out, _caption(view), Image(data=png, format="png"))
+        with guarded(out, user_slider, item_picker, find):
+            key = (int(user_slider.value), int(item_picker.value))
+            if key not in shown:
+                view = prediction_anatomy(ncf_model, mf_model, *key, ratings=ratings, test=test)
+                # the figure as a small SVG: text laid out by the browser, no PNG to draw and encode
+                shown[key] = (view, anatomy_svg(view, side_limits))
+                while len(shown) > cache_size:
+                    shown.popitem(last=False)
+            shown.move_to_end(key)
+            view, svg = shown[key]
+            box.view = view
+            show_outputs(out, _caption(view), HTML(svg))
 
     redraw_on_change(user_slider, item_picker, item_options, redraw)
     redraw()

@@ -15,7 +15,7 @@ theta_e = (p_u, q_i) of a neural CF model with its network held fixed
 (``mfteach.explain.fia_ncf``, eq. (24)). Same data, same R_t, two models: do they give the
 same reasons?
 
-Two layers (DESIGN.md section 6):
+Two layers (ARCHITECTURE.md, "Widgets"):
 
 * ``compare_explanations(mf_model, ncf_model, ratings, user, item, n_top)`` is the PURE compute
   function: one ``fia`` and one ``fia_ncf`` call (milliseconds), the two influences of every
@@ -39,17 +39,16 @@ from IPython.display import HTML, Image
 
 from .. import plots
 from ..base import check_fitted, check_index, check_positive_int, check_ratings
-from ..explain.fia import fia
+from ..explain.fia import SIDES, fia  # SIDES: the user's own ratings; the item's ratings by other users
 from ..explain.fia_ncf import fia_ncf
 from ..ncf import NCF
 from ._common import (
-    escape_html as _escape, influence_bar, redraw_on_change, show_outputs, type_ahead, user_item_pickers, user_item_repr,
+    FigurePng, escape_html as _escape, guarded, influence_bar, redraw_on_change, show_outputs, type_ahead, user_item_pickers, user_item_repr,
 )
 
 __all__ = ["SIDES", "Comparison", "compare_explanations", "ComparisonDrawing", "render_comparison", "render_tables",
            "NcfExplorer", "ncf_explorer"]
 
-SIDES = ("item-based", "user-based")  # the user's own ratings; the item's ratings by other users
 MODELS = ("mf", "ncf")
 
 
@@ -325,19 +324,22 @@ def ncf_explorer(mf_model, ncf_model, ratings, user: int | None = None, item: in
     box.user, box.item, box.out = user_slider, item_picker, out
     box.ratings, box.n_top, box.view = ratings, n_top, None
     drawing = ComparisonDrawing()  # built once; a change only moves its points
+    image = FigurePng(drawing.fig)  # an Agg canvas at the PNG's dpi: one draw per new pair, no savefig pass
     shown: OrderedDict = OrderedDict()  # (user, item) -> (Comparison, html, png)
 
     def redraw():
-        key = (int(user_slider.value), int(item_picker.value))
-        if key not in shown:
-            view = compare_explanations(mf_model, ncf_model, ratings, *key, n_top=n_top)
-            shown[key] = (view, render_tables(view), plots.figure_png(drawing.update(view)))
-            while len(shown) > cache_size:
-                shown.popitem(last=False)
-        shown.move_to_end(key)
-        view, html, png = shown[key]
-        box.view = view
-        show_outputs(out, HTML(html), Image(data=png, format="png"))
+        with guarded(out, user_slider, item_picker, find):
+            key = (int(user_slider.value), int(item_picker.value))
+            if key not in shown:
+                view = compare_explanations(mf_model, ncf_model, ratings, *key, n_top=n_top)
+                drawing.update(view)
+                shown[key] = (view, render_tables(view), image.png())
+                while len(shown) > cache_size:
+                    shown.popitem(last=False)
+            shown.move_to_end(key)
+            view, html, png = shown[key]
+            box.view = view
+            show_outputs(out, HTML(html), Image(data=png, format="png"))
 
     redraw_on_change(user_slider, item_picker, item_options, redraw)
     redraw()

@@ -30,10 +30,10 @@ from IPython.display import HTML, Image
 
 from .. import plots
 from ..completion import Rank1Result, complete_rank1
-from ._common import show_outputs
+from ._common import FigurePng, guarded, show_outputs
 
 __all__ = [
-    "hidden_rank1", "PuzzleState", "puzzle_state", "plot_bipartite", "render_puzzle_html", "Rank1Puzzle",
+    "hidden_rank1", "PuzzleState", "puzzle_state", "plot_bipartite", "PuzzleGraph", "render_puzzle_html", "Rank1Puzzle",
     "rank1_puzzle_widget",
 ]
 
@@ -240,14 +240,79 @@ def plot_bipartite(M, result: Rank1Result | None = None, ax=None, labels: bool =
     ax.set_xlim(-0.5, 1.5)
     ax.set_ylim(-span / 2 - 0.6, span / 2 + 0.6)
     ax.axis("off")
-    if title is None:
-        k = result.n_components
-        isolated = int((result.row_component < 0).sum() + (result.col_component < 0).sum())
-        title = f"{k} component{'' if k == 1 else 's'}" + (f", {isolated} isolated (grey)" if isolated else "")
-        if result.conflict is not None:
-            title += ", a contradicting cycle (dashed)"
-    ax.set_title(title, fontsize=10)
+    ax.set_title(_bipartite_title(result) if title is None else title, fontsize=10)
     return ax
+
+
+def _bipartite_title(result: Rank1Result) -> str:
+    k = result.n_components
+    isolated = int((result.row_component < 0).sum() + (result.col_component < 0).sum())
+    title = f"{k} component{'' if k == 1 else 's'}" + (f", {isolated} isolated (grey)" if isolated else "")
+    if result.conflict is not None:
+        title += ", a contradicting cycle (dashed)"
+    return title
+
+
+class PuzzleGraph:
+    """The widget's bipartite graph (the picture of ``plot_bipartite``, without edge labels), built
+    once for an m x n puzzle and updated in place: ``update(state)`` sets the edges (one per
+    revealed entry, coloured by component, dotted for a 0), the conflict's dashed edges, the
+    nodes' colours and the title, and returns the ``Figure``; ``png(state)`` blits them over the
+    row and column labels, which are drawn once (``FigurePng``)."""
+
+    def __init__(self, m: int, n: int):
+        from matplotlib.collections import LineCollection
+        from matplotlib.figure import Figure
+
+        height = 0.42 * max(m, n) + 1.0
+        self.fig = fig = Figure(figsize=(4.4, height))
+        ax = self.ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - 0.4 / height))
+        span = max(m, n) - 1
+        self.y_row = (m - 1) / 2 - np.arange(m)  # one unit apart, both sides centred
+        self.y_col = (n - 1) / 2 - np.arange(n)
+        self.palette = [c for c in plots.COLORS if c != plots.PALETTE["vermillion"]]  # vermillion marks conflicts
+        self.edges = ax.add_collection(LineCollection([], linewidths=1.6, zorder=1))
+        self.conflict = ax.add_collection(LineCollection([], colors=plots.PALETTE["vermillion"], linewidths=3.2,
+                                                         linestyles="--", zorder=2))
+        self.rows = ax.scatter(np.zeros(m), self.y_row, s=260, c=["#aaaaaa"] * m, zorder=3, edgecolors="black",
+                               linewidths=0.8)
+        self.cols = ax.scatter(np.ones(n), self.y_col, s=260, c=["#aaaaaa"] * n, zorder=3, edgecolors="black",
+                               linewidths=0.8, marker="s")
+        for i in range(m):
+            ax.text(-0.07, self.y_row[i], f"row {i + 1}", ha="right", va="center", fontsize=9)
+        for j in range(n):
+            ax.text(1.07, self.y_col[j], f"col {j + 1}", ha="left", va="center", fontsize=9)
+        ax.set_xlim(-0.5, 1.5)
+        ax.set_ylim(-span / 2 - 0.6, span / 2 + 0.6)
+        ax.axis("off")
+        ax.set_title(" ", fontsize=10)
+        self._png = None
+
+    def _color(self, component) -> str:
+        return "#aaaaaa" if component < 0 else self.palette[component % len(self.palette)]
+
+    def update(self, state: PuzzleState):
+        M, result = state.shown, state.result
+        rows, cols = np.nonzero(~np.isnan(M))
+        segments = [[(0.0, self.y_row[i]), (1.0, self.y_col[j])] for i, j in zip(rows, cols)]
+        self.edges.set_segments(segments)
+        if segments:
+            self.edges.set_color([self._color(result.row_component[i] if M[i, j] != 0 else -1)
+                                  for i, j in zip(rows, cols)])
+            self.edges.set_linestyle(["-" if M[i, j] != 0 else ":" for i, j in zip(rows, cols)])
+        entries = list(result.conflict.entries) if result.conflict is not None else []
+        self.conflict.set_segments([[(0.0, self.y_row[i]), (1.0, self.y_col[j])] for i, j in entries])
+        self.rows.set_facecolor([self._color(c) for c in result.row_component])
+        self.cols.set_facecolor([self._color(c) for c in result.col_component])
+        self.ax.set_title(_bipartite_title(result), fontsize=9)  # the longest title fits the width
+        return self.fig
+
+    def png(self, state: PuzzleState) -> bytes:
+        """``update(state)`` as PNG bytes (see the class)."""
+        if self._png is None:
+            self._png = FigurePng(self.fig, moving=[self.edges, self.conflict, self.rows, self.cols, self.ax.title])
+        self.update(state)
+        return self._png.png()
 
 
 def _cell(value: float, background: str, bold: bool = False, color: str = "black", frame: str | None = None) -> str:
@@ -342,7 +407,7 @@ def rank1_puzzle_widget(m: int = 5, n: int = 6, seed: int = 0, revealed=None, gr
         cells.extend(buttons[i])
     grid = widgets.GridBox(cells, layout=widgets.Layout(grid_template_columns=f"52px repeat({n}, 48px)",
                                                         grid_gap="2px"))
-    slider = widgets.IntSlider(value=int(seed), min=0, max=50, description="hidden seed",
+    slider = widgets.IntSlider(value=int(seed), min=0, max=50, description="hidden seed", continuous_update=False,
                                layout=widgets.Layout(width="330px"))
     perturb = widgets.Checkbox(value=False, description="perturb: +1 on the entry revealed last", indent=False,
                                layout=widgets.Layout(width="300px"))
@@ -358,26 +423,27 @@ def rank1_puzzle_widget(m: int = 5, n: int = 6, seed: int = 0, revealed=None, gr
     order = [(i, j) for i in range(m) for j in range(n) if start[i, j]]  # reveal order (last = perturbed)
     holding = [False]
 
+    drawing = PuzzleGraph(m, n) if graph else None  # built once; a change updates it
+    # held while a change runs: the controls, not the m x n cells (disabling them all would cost the
+    # browser more than the update, and a cell's own click is already done)
+    controls = [slider, perturb, show_hidden, clear]
+
     def redraw(_change=None):
         if holding[0]:
             return
-        hidden, _, _ = hidden_rank1(m, n, slider.value)
-        mask = np.array([[buttons[i][j].value for j in range(n)] for i in range(m)])
-        last = order[-1] if (perturb.value and order) else None
-        state = puzzle_state(hidden, mask, perturb=last)
-        box.state = state
-        for i in range(m):
-            for j in range(n):
-                buttons[i][j].description = f"{state.shown[i, j]:g}" if mask[i, j] else "?"
-        objects = [HTML(render_puzzle_html(state, show_hidden=show_hidden.value))]
-        if graph:
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=(4.4, 0.42 * max(m, n) + 1.0), layout="constrained")
-            plot_bipartite(state.shown, state.result, ax=fig.add_subplot(), labels=False)
-            objects.append(Image(data=plots.figure_png(fig), format="png"))
-            fig.clear()
-        show_outputs(out, *objects)
+        with guarded(out, *controls):
+            hidden, _, _ = hidden_rank1(m, n, slider.value)
+            mask = np.array([[buttons[i][j].value for j in range(n)] for i in range(m)])
+            last = order[-1] if (perturb.value and order) else None
+            state = puzzle_state(hidden, mask, perturb=last)
+            box.state = state
+            for i in range(m):
+                for j in range(n):
+                    buttons[i][j].description = f"{state.shown[i, j]:g}" if mask[i, j] else "?"
+            objects = [HTML(render_puzzle_html(state, show_hidden=show_hidden.value))]
+            if drawing is not None:
+                objects.append(Image(data=drawing.png(state), format="png"))
+            show_outputs(out, *objects)
 
     def toggled(change, i, j):
         if change["new"]:

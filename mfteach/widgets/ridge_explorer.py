@@ -22,7 +22,7 @@ with the residual e_z = y_z - w_hat x_z and the leverage h_z. Upweighting z by e
 (eq. 6) moves the prediction along a curve whose tangent at epsilon = 0 has slope INFL(z)
 (eq. 8); removal is epsilon = -1 (the paper averages its loss, so there it is -1/n).
 
-Two layers (DESIGN.md section 6):
+Two layers (ARCHITECTURE.md, "Widgets"):
 
 * ``ridge_influence(x, y, lam, x_t, removed)`` is the PURE compute function: both fits, the
   estimate and the exact change for every point, the leverages and residuals (a
@@ -45,7 +45,7 @@ from IPython.display import HTML, Image
 
 from .. import plots
 from ..base import check_index, check_non_negative
-from ._common import show_outputs
+from ._common import FigurePng, guarded, nice_limits, show_outputs
 
 __all__ = ["LAMBDAS", "RidgeInfluence", "ridge_influence", "RidgeDrawing", "render_ridge_influence",
            "RidgeInfluenceExplorer", "ridge_influence_explorer"]
@@ -163,11 +163,16 @@ class RidgeDrawing:
 
     Two panels: the data with the fit with and without z (and the change of the prediction at
     x_t), and y_hat(x_t) against the weight 1 + epsilon of z with its tangent at 0. Every label
-    with math is fixed; the numbers go into plain-text titles and the caption."""
+    with math is fixed; the numbers go into plain-text titles and the caption.
+
+    For ``FigurePng``: ``moving`` lists what an update moves and ``key`` names the still parts.
+    ``left_ylim`` fixes the left panel's y limits (the explorer passes limits that hold every
+    lambda and point, so its axis is still); ``titles=False`` leaves the titles fixed (the
+    explorer's caption has their numbers). The right panel's y limits are rounded outwards."""
 
     EPS = np.linspace(-1.0, 1.0, 41)
 
-    def __init__(self):
+    def __init__(self, left_ylim: tuple | None = None, titles: bool = True):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -193,21 +198,35 @@ class RidgeDrawing:
         (self.tangent,) = right.plot([], [], color="C7", ls="--", lw=1.2, label="tangent at 0: slope = INFL estimate")
         (self.exact,) = right.plot([], [], "o", color="C3", ms=8, label="$\\epsilon = -1$: exact (refit)")
         (self.estimate,) = right.plot([], [], "D", color="C7", ms=7, label="$\\epsilon = -1$: estimate, eq. (11)")
-        right.axvline(0, color="0.7", lw=0.8)
+        zero = right.axvline(0, color="0.7", lw=0.8)
         right.set_xlim(-1.05, 1.05)
         right.set_xlabel("$\\epsilon$   ($-1$: $z$ removed, $0$: the fit)")
         right.set_ylabel("$\\hat y$ at $x_t$")
         right.legend(frameon=False, fontsize=9, loc="upper left")
+        self.left_ylim, self.titles, self.key = left_ylim, bool(titles), None
+        if not titles:  # the moving y axis without its label: the label still, beside it
+            right.set_ylabel("")
+            fig.text(0.505, 0.5, "$\\hat y$ at $x_t$", rotation=90, va="center", ha="center")
+            left.set_title("ridge fit y = w x with and without z (numbers above)", fontsize=10)
+            right.set_title("how the prediction at x_t moves with the weight of z", fontsize=10)
+        self.moving = [right.yaxis, zero, self.test_line, self.points, self.fit, self.refit, self.change, self.removed,
+                       self.curve, self.tangent, self.exact, self.estimate]
+        self.moving += [left.yaxis] if left_ylim is None else []
+        self.moving += [left.title, right.title] if titles else []
 
     @staticmethod
     def _limits(values, below: float = 0.08, above: float = 0.65, least: float = 1e-3):
         """Room above the data for the legend (upper left), whatever the data do; a span of at
-        least ``least`` (a tiny influence looks tiny)."""
+        least ``least`` (a tiny influence looks tiny); rounded outwards to a twentieth of a round
+        span (1, 2 or 5 times a power of ten), so that nearby views share their ticks."""
         lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
         if hi - lo < least:
             lo, hi = (lo + hi - least) / 2, (lo + hi + least) / 2
         span = hi - lo
-        return lo - below * span, hi + above * span
+        lo, hi = lo - below * span, hi + above * span
+        power = 10.0 ** math.floor(math.log10(hi - lo))
+        step = next(f * power for f in (1, 2, 5, 10) if f * power >= hi - lo) / 20
+        return nice_limits(lo, hi, step)
 
     def update(self, view: RidgeInfluence):
         z = view.removed
@@ -221,17 +240,24 @@ class RidgeDrawing:
         self.test_line.set_xdata([view.x_t, view.x_t])
         self.change.set_data([view.x_t, view.x_t], [view.prediction_without, view.prediction])
         self.left.set_xlim(*grid)
-        self.left.set_ylim(*self._limits(np.concatenate([view.y, view.w * grid, view.w_without * grid])))
-        self.left.set_title(f"ridge fit y = w x, λ = {view.lam:g}: w = {view.w:.3f}, without z: {view.w_without:.3f}",
-                            fontsize=10)
+        left_limits = (self.left_ylim if self.left_ylim is not None
+                       else self._limits(np.concatenate([view.y, view.w * grid, view.w_without * grid])))
+        self.left.set_ylim(*left_limits)
+        if self.titles:
+            self.left.set_title(f"ridge fit y = w x, λ = {view.lam:g}: w = {view.w:.3f}, without z: "
+                                f"{view.w_without:.3f}", fontsize=10)
         curve, tangent = view.upweighted(self.EPS), view.prediction + view.estimate * self.EPS
         self.curve.set_data(self.EPS, curve)
         self.tangent.set_data(self.EPS, tangent)
         self.exact.set_data([-1.0], [view.prediction_without])
         self.estimate.set_data([-1.0], [view.prediction - view.estimate])
         least = 0.05 * float(np.ptp(view.y)) or 1e-3  # a twentieth of the range of the targets
-        self.right.set_ylim(*self._limits(np.concatenate([curve, tangent]), least=least))
-        self.right.set_title(f"estimate = exact × (1 − leverage) = exact × {1 - view.leverage:.2f}", fontsize=10)
+        right_limits = self._limits(np.concatenate([curve, tangent]), least=least)
+        self.right.set_ylim(*right_limits)
+        if self.titles:
+            self.right.set_title(f"estimate = exact × (1 − leverage) = exact × {1 - view.leverage:.2f}",
+                                 fontsize=10)
+        self.key = (tuple(grid), self.left_ylim)  # the still parts: the left x range (and fixed y range)
         return self.fig
 
 
@@ -240,10 +266,26 @@ def render_ridge_influence(view: RidgeInfluence):
     return RidgeDrawing().update(view)
 
 
+def _left_ylim(x, y, lambdas, x_t: float) -> tuple[float, float]:
+    """The left panel's y limits for every lambda in ``lambdas`` and every point removed: the data
+    and the lines w x and w_{-z} x over the panel's x range (w = sum xy / (sum x^2 + lambda))."""
+    lo, hi = min(x.min(), x_t), max(x.max(), x_t)
+    ends = np.array([lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)])
+    sxx, sxy = float(x @ x), float(x @ y)
+    slopes = []
+    for lam in lambdas:
+        left = sxx + lam - x**2
+        slopes.append(sxy / (sxx + lam) if sxx + lam > 0 else 0.0)
+        slopes.extend(((sxy - x * y) / left)[left > 1e-12 * max(sxx + lam, 1e-300)])
+    return RidgeDrawing._limits(np.concatenate([y, np.outer(slopes, ends).ravel()]))
+
+
 def _caption(view: RidgeInfluence) -> HTML:
     z = view.removed
     share = view.estimate / view.exact if view.exact != 0 else float("nan")
-    text = (f"Removing point <b>z = {z}</b> (x = {view.x[z]:.2f}, y = {view.y[z]:.2f}; residual "
+    text = (f"Ridge fit ŷ = w x with λ = {view.lam:g}: w = <b>{view.w:.3f}</b>, without z: "
+            f"<b>{view.w_without:.3f}</b>. "
+            f"Removing point <b>z = {z}</b> (x = {view.x[z]:.2f}, y = {view.y[z]:.2f}; residual "
             f"e<sub>z</sub> = {view.residual:+.3f}, leverage h<sub>z</sub> = x<sub>z</sub>² / (Σx² + λ) = "
             f"{view.leverage:.3f}) moves the prediction at x<sub>t</sub> = {view.x_t:g} from {view.prediction:.3f} "
             f"to {view.prediction_without:.3f}: exact influence ŷ − ŷ<sub>−z</sub> = <b>{view.exact:+.4f}</b>. "
@@ -311,15 +353,19 @@ def ridge_influence_explorer(x, y, lam: float = 1.0, x_t: float = 2.0, removed: 
     box = RidgeInfluenceExplorer([point, lam_slider, out])
     box.point, box.lam, box.out, box.view = point, lam_slider, out, None
     pngs: dict = {}  # (removed, lambda) -> PNG bytes
-    drawing = RidgeDrawing()
+    # the caption has the titles' numbers; the left axis holds every lambda and point: only data move
+    drawing = RidgeDrawing(left_ylim=_left_ylim(x, y, grid, first.x_t), titles=False)
+    image = FigurePng(drawing.fig, drawing.moving)  # axes, labels and legends drawn once
 
     def redraw(_change=None):
-        view = ridge_influence(x, y, lam_slider.value, first.x_t, point.value)
-        box.view = view
-        key = (view.removed, view.lam)
-        if key not in pngs:
-            pngs[key] = plots.figure_png(drawing.update(view))
-        show_outputs(out, _caption(view), Image(data=pngs[key], format="png"))
+        with guarded(out, point, lam_slider):
+            view = ridge_influence(x, y, lam_slider.value, first.x_t, point.value)
+            box.view = view
+            key = (view.removed, view.lam)
+            if key not in pngs:
+                drawing.update(view)
+                pngs[key] = image.png(drawing.key)
+            show_outputs(out, _caption(view), Image(data=pngs[key], format="png"))
 
     point.observe(redraw, names="value")
     lam_slider.observe(redraw, names="value")

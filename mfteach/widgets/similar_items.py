@@ -2,7 +2,7 @@ r"""Similar-items explorer (lesson 09): pick a movie, see the movies whose learn
 the same way (book 9.2.2, Example 9.2.4: unit-norm movie vectors with inner product close to 1
 "tend to get recommended together").
 
-Two layers (DESIGN.md section 6):
+Two layers (ARCHITECTURE.md, "Widgets"):
 
 * ``prepare_similar_items(V, ratings)`` gathers, once, the labels the view needs (titles,
   genres, numbers of ratings, unique dropdown labels); ``nearest_items(prepared, item, ...)``
@@ -11,8 +11,10 @@ Two layers (DESIGN.md section 6):
   benchmarks call it without a browser.
 * ``similar_items_explorer(V, ratings)`` is the thin ipywidgets layer: a search box and a
   dropdown of titles, a slider for the number of neighbours and one for the minimum number of
-  ratings a neighbour needs, optionally a model switch, and an ``Output`` with a bar chart and
-  the table.
+  ratings a neighbour needs, optionally a model switch, and an ``Output`` with a bar chart (a
+  small inline SVG, ``similar_items_svg``: microseconds to write where a matplotlib PNG takes
+  tens of milliseconds; ``render_similar_items`` draws the same bars with matplotlib) and the
+  table.
 
 Notation: V is n x k (one row v_i per item); cos(v_i, v_j) = v_i . v_j / (||v_i|| ||v_j||).
 """
@@ -24,14 +26,15 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, Image
+from IPython.display import HTML
 
 from .. import plots
 from ..embeddings import cosine_neighbors
-from ._common import show_outputs
+from ._common import guarded, show_outputs, svg_hbars
 
 __all__ = [
-    "PreparedItems", "prepare_similar_items", "nearest_items", "render_similar_items", "SimilarItemsExplorer",
+    "PreparedItems", "prepare_similar_items", "nearest_items", "render_similar_items", "similar_items_svg",
+    "SimilarItemsExplorer",
     "similar_items_explorer",
 ]
 
@@ -131,6 +134,18 @@ def render_similar_items(table: pd.DataFrame, query: str):
     return fig
 
 
+def similar_items_svg(table: pd.DataFrame, query: str) -> str:
+    """The bars of ``render_similar_items`` as an inline SVG (HTML text): one bar per neighbour,
+    blue at a cosine of 0.9 or more (Example 9.2.4), sky blue below, a dotted line at 0.9."""
+    sims = table["similarity"].to_numpy(dtype=float)
+    labels = [t if len(t) <= 45 else t[:42] + "..." for t in table["title"]]
+    colors = [plots.COLORS[0] if s >= 0.9 else plots.COLORS[5] for s in sims]
+    lo = min(0.0, float(sims.min()) if len(sims) else 0.0)
+    return svg_hbars(labels, sims, colors, (lo, 1.0), title=f"Nearest items to {query[:60]}",
+                     xlabel="cosine  v_i · v_j / (‖v_i‖ ‖v_j‖)",
+                     vlines=[(0.9, plots.COLORS[3], "2,3", "0.9 (Example 9.2.4)")], bar_height=18)
+
+
 class SimilarItemsExplorer(widgets.VBox):
     """The explorer's box; its text repr is short and deterministic (nbval compares it)."""
 
@@ -197,28 +212,31 @@ def similar_items_explorer(V, ratings, item: int | None = None, n: int = 10, min
     box.prepared, box.table = first, None
     filtering = [False]  # True while the dropdown's options are swapped: one redraw, not two
 
+    # held while a change runs: the sliders and the model buttons. Not the long movie list: a
+    # disabled-then-enabled Dropdown rebuilds its ~1,600 options in the browser, twice, which
+    # costs far more than the update itself
+    controls = [count, floor] + ([model] if model is not None else [])
+
     def redraw(_change=None):
         if filtering[0]:
             return
-        prepared = prepared_by_model[model.value] if model is not None else first
-        box.prepared = prepared
-        i = movie.value
-        if i is None:
-            return
-        header = (f"<b>{prepared.labels[i]}</b> &nbsp; {prepared.genres[i]} &nbsp; "
-                  f"({prepared.counts[i]} ratings, ||v_i|| = {np.linalg.norm(prepared.V[i]):.2f})")
-        try:
-            table = nearest_items(prepared, i, n=count.value, min_ratings=floor.value)
-        except ValueError as exc:  # a zero vector: the cold-start case
-            box.table = None
-            show_outputs(out, HTML(header), HTML(f"<i>{exc}</i>"))
-            return
-        box.table = table
-        fig = render_similar_items(table, prepared.labels[i])
-        png = plots.figure_png(fig)
-        fig.clear()  # a bare Figure is never registered with pyplot: nothing to plt.close
-        shown = table.assign(similarity=table["similarity"].round(3))
-        show_outputs(out, HTML(header), Image(data=png, format="png"), shown)
+        with guarded(out, *controls):
+            prepared = prepared_by_model[model.value] if model is not None else first
+            box.prepared = prepared
+            i = movie.value
+            if i is None:
+                return
+            header = (f"<b>{prepared.labels[i]}</b> &nbsp; {prepared.genres[i]} &nbsp; "
+                      f"({prepared.counts[i]} ratings, ||v_i|| = {np.linalg.norm(prepared.V[i]):.2f})")
+            try:
+                table = nearest_items(prepared, i, n=count.value, min_ratings=floor.value)
+            except ValueError as exc:  # a zero vector: the cold-start case
+                box.table = None
+                show_outputs(out, HTML(header), HTML(f"<i>{exc}</i>"))
+                return
+            box.table = table
+            shown = table.assign(similarity=table["similarity"].round(3))
+            show_outputs(out, HTML(header), HTML(similar_items_svg(table, prepared.labels[i])), shown)
 
     def filter_titles(_change=None):
         text = search.value.strip().lower()

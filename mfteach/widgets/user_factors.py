@@ -1,6 +1,6 @@
 """User explorer: one user's row of R, next to everyone else's.
 
-Two layers (DESIGN.md section 6):
+Two layers (ARCHITECTURE.md, "Widgets"):
 
 * ``prepare_user_explorer(ratings)`` precomputes, once, what every view needs (the CSR
   matrix of R, item popularity and its ranking, the global rating histogram);
@@ -24,11 +24,11 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from .. import plots
-from ._common import show_outputs
+from ._common import FigurePng, guarded, show_outputs
 
 __all__ = [
     "SORT_ORDERS", "PreparedRatings", "UserView", "UserExplorer", "prepare_user_explorer", "user_view",
-    "render_user_view", "user_explorer",
+    "UserDrawing", "render_user_view", "user_explorer",
 ]
 
 #: Orders offered for the table of a user's rated items: key -> label.
@@ -195,63 +195,90 @@ def user_view(prepared, user: int, sort: str = "rating", n_top: int | None = 10)
 
 
 # ---------------------------------------------------------------------------- display
+class UserDrawing:
+    """The explorer's figure, built once per ``PreparedRatings`` and updated in place: the strip of
+    the user's row of R over items ordered by popularity, their rating shares vs everyone's, their
+    rating of each item vs that item's mean rating. ``update(view)`` sets the data (the strip's
+    ticks, the user's bars, the points, the title) and returns the ``Figure``; ``png(view)`` turns
+    it into PNG bytes by blitting (``FigurePng``: axes, colour bar, everyone's bars and the labels
+    are drawn once, the shares axis again only when it must grow past 0.5). A bare ``Figure``
+    (never registered with pyplot); fixed axes positions keep drawing fast."""
+
+    def __init__(self, levels: np.ndarray, global_hist: np.ndarray, n_items: int):
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+        from matplotlib.figure import Figure
+
+        self.levels = levels = np.asarray(levels, dtype=float)
+        self.fig = fig = Figure(figsize=(9.5, 3.6))
+        self.lo, self.hi = lo, hi = float(levels.min()), float(levels.max())
+        self.strip = fig.add_axes((0.06, 0.76, 0.86, 0.12))
+        plots.plot_rated_strip(np.zeros(0), np.zeros(0), n_items, ax=self.strip, vmin=lo, vmax=hi, title=" ")
+        self.strip.set_xlabel("items, most rated on the left", labelpad=1)
+        self.ticks = self.strip.collections[0]
+        colorbar = fig.colorbar(ScalarMappable(Normalize(lo, hi), "viridis"), cax=fig.add_axes((0.935, 0.76, 0.012, 0.12)))
+        colorbar.set_ticks([lo, hi])
+        colorbar.ax.tick_params(labelsize=9)
+
+        self.hist = ax = fig.add_axes((0.06, 0.12, 0.38, 0.42))
+        step = float(np.min(np.diff(levels))) if len(levels) > 1 else 1.0
+        everyone = np.asarray(global_hist) / max(int(np.sum(global_hist)), 1)
+        self.user_bars = ax.bar(levels - 0.2 * step, np.zeros(len(levels)), width=0.4 * step, color="C0",
+                                label="this user")
+        ax.bar(levels + 0.2 * step, everyone, width=0.4 * step, color="C7", label="everyone")
+        self.everyone_max = float(everyone.max()) if len(everyone) else 0.0
+        ax.set_xticks(levels)
+        ax.set_xticklabels([f"{level:g}" for level in levels])
+        ax.set_xlabel("rating $r_{ui}$")
+        ax.set_ylabel("share of ratings")
+        ax.set_title("rating distribution", fontsize=10)
+        ax.legend(frameon=False, fontsize=9, loc="upper left")  # most users' shares peak at 4 or 5
+
+        self.scatter_ax = ax = fig.add_axes((0.58, 0.12, 0.38, 0.42))
+        self.points = ax.scatter(np.zeros(0), np.zeros(0), s=8, alpha=0.5, color="C0", lw=0)
+        ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--")
+        ax.set_xlim(lo - 0.3, hi + 0.3)
+        ax.set_ylim(lo - 0.4, hi + 0.4)
+        ax.set_xlabel("item's mean rating")
+        ax.set_ylabel("this user's rating")
+        ax.set_title("their rating vs the crowd's", fontsize=10)
+        self._png = None
+        from matplotlib import colormaps
+
+        self.colormap = colormaps["viridis"]
+
+    def update(self, view: UserView):
+        """Show ``view``'s user; returns the figure."""
+        positions = np.asarray(view.strip_positions, dtype=float)
+        values = np.asarray(view.strip_values, dtype=float)
+        scaled = (values - self.lo) / (self.hi - self.lo) if self.hi > self.lo else np.full(len(values), 0.5)
+        self.ticks.set_segments([[(p, 0.0), (p, 1.0)] for p in positions])
+        self.ticks.set_color(self.colormap(scaled))
+        self.strip.set_title(f"user {view.user} (id {view.user_id}): row of R, {view.n_rated} of {view.n_items} "
+                             f"items rated (colour = rating)")
+        share = view.hist / max(view.hist.sum(), 1)
+        for bar, height in zip(self.user_bars, share):
+            bar.set_height(height)
+        top = max(float(share.max()) if len(share) else 0.0, self.everyone_max)
+        self.hist.set_ylim(0, 0.55 if top <= 0.5 else 1.05)  # two heights: the axis rarely changes
+        jitter = np.random.default_rng(view.user).uniform(-0.12, 0.12, size=len(view.item_means))  # fixed per user
+        self.points.set_offsets(np.column_stack([view.item_means, values + jitter]))
+        return self.fig
+
+    def png(self, view: UserView) -> bytes:
+        """``update(view)`` as PNG bytes (see the class)."""
+        if self._png is None:
+            self._png = FigurePng(self.fig, moving=[self.ticks, self.strip.title, *self.user_bars, self.points])
+        self.update(view)
+        return self._png.png(key=self.hist.get_ylim())  # two backgrounds: shares up to 0.55 or 1.05
+
+
 def render_user_view(view: UserView):
-    """A matplotlib Figure drawing ``view``: the strip of the user's row of R over items
-    ordered by popularity; their rating shares vs everyone's; their rating of each item vs
-    that item's mean rating. A bare ``Figure`` (never registered with pyplot, so it is
-    neither shown twice nor kept alive); fixed axes positions keep drawing fast."""
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(9.5, 3.6))
-    strip = fig.add_axes((0.06, 0.76, 0.86, 0.12))
-    lo, hi = float(view.levels.min()), float(view.levels.max())
-    plots.plot_rated_strip(
-        view.strip_positions, view.strip_values, view.n_items, ax=strip, vmin=lo, vmax=hi,
-        title=f"user {view.user} (id {view.user_id}): row of R, {view.n_rated} of {view.n_items} items rated "
-              f"(colour = rating)",
-    )
-    strip.set_xlabel("items, most rated on the left", labelpad=1)
-    colorbar = fig.colorbar(ScalarMappable(Normalize(lo, hi), "viridis"), cax=fig.add_axes((0.935, 0.76, 0.012, 0.12)))
-    colorbar.set_ticks([lo, hi])
-    colorbar.ax.tick_params(labelsize=9)
-    hist = fig.add_axes((0.06, 0.12, 0.38, 0.42))
-    _draw_shares(hist, view)
-    scatter = fig.add_axes((0.58, 0.12, 0.38, 0.42))
-    _draw_vs_item_mean(scatter, view)
-    return fig
-
-
-def _draw_shares(ax, view: UserView):
-    """The user's rating shares next to everyone's, one pair of bars per level."""
-    levels = view.levels
-    step = float(np.min(np.diff(levels))) if len(levels) > 1 else 1.0
-    user_share = view.hist / max(view.hist.sum(), 1)
-    all_share = view.global_hist / max(view.global_hist.sum(), 1)
-    ax.bar(levels - 0.2 * step, user_share, width=0.4 * step, color="C0", label=f"user {view.user}")
-    ax.bar(levels + 0.2 * step, all_share, width=0.4 * step, color="C7", label="everyone")
-    ax.set_xticks(levels)
-    ax.set_xticklabels([f"{level:g}" for level in levels])
-    ax.set_xlabel("rating $r_{ui}$")
-    ax.set_ylabel("share of ratings")
-    ax.set_title("rating distribution", fontsize=10)
-    ax.legend(frameon=False, fontsize=9)
-
-
-def _draw_vs_item_mean(ax, view: UserView):
-    """The user's rating of each rated item against that item's mean rating: points under
-    the diagonal mean the user is harsher than the crowd (a user bias, book eq. 9.4)."""
-    item_mean = view.item_means
-    jitter = np.random.default_rng(view.user).uniform(-0.12, 0.12, size=len(item_mean))  # fixed per user
-    ax.scatter(item_mean, view.strip_values + jitter, s=8, alpha=0.5, color="C0", lw=0)
-    lo, hi = float(view.levels.min()), float(view.levels.max())
-    ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--")
-    ax.set_xlim(lo - 0.3, hi + 0.3)
-    ax.set_ylim(lo - 0.4, hi + 0.4)
-    ax.set_xlabel("item's mean rating")
-    ax.set_ylabel(f"user {view.user}'s rating")
-    ax.set_title("their rating vs the crowd's", fontsize=10)
+    """A matplotlib Figure drawing ``view`` (a new ``UserDrawing``'s; the widget keeps one drawing
+    and updates it): the strip of the user's row of R over items ordered by popularity; their
+    rating shares vs everyone's; their rating of each item vs that item's mean rating (points
+    under the diagonal: the user is harsher than the crowd, a user bias, book eq. 9.4)."""
+    return UserDrawing(view.levels, view.global_hist, view.n_items).update(view)
 
 
 def _numbers_html(view: UserView) -> str:
@@ -304,17 +331,22 @@ def user_explorer(ratings, user: int = 0, sort: str = "rating", n_top: int = 10)
     box = UserExplorer([widgets.HBox([slider, id_label]), order, out])
     box.slider, box.sort, box.out, box.n_top = slider, order, out, n_top
 
+    drawing = UserDrawing(prepared.levels, prepared.global_hist, ratings.shape[1])
+    drawn = {}  # user -> PNG of the last user drawn: a new table order redraws no figure
+
     def redraw(_change=None):
-        view = user_view(prepared, int(slider.value), sort=order.value, n_top=n_top)
-        box.view = view
-        id_label.value = f"&nbsp;MovieLens id <b>{view.user_id}</b>, {view.n_rated} ratings&nbsp;"
-        fig = render_user_view(view)
-        png = plots.figure_png(fig)
-        fig.clear()  # a bare Figure is never registered with pyplot: nothing to plt.close
-        shown = min(n_top, view.n_rated) if n_top is not None else view.n_rated
-        caption = f"<b>{SORT_ORDERS[order.value]}</b> ({shown} of the user's {view.n_rated} ratings)"
-        # one update of the Output (see show_outputs for why not clear_output + append_display_data)
-        show_outputs(out, Image(data=png, format="png"), HTML(_numbers_html(view)), HTML(caption), view.table)
+        with guarded(out, slider, order):
+            view = user_view(prepared, int(slider.value), sort=order.value, n_top=n_top)
+            box.view = view
+            id_label.value = f"&nbsp;MovieLens id <b>{view.user_id}</b>, {view.n_rated} ratings&nbsp;"
+            if view.user not in drawn:
+                drawn.clear()
+                drawn[view.user] = drawing.png(view)
+            shown = min(n_top, view.n_rated) if n_top is not None else view.n_rated
+            caption = f"<b>{SORT_ORDERS[order.value]}</b> ({shown} of the user's {view.n_rated} ratings)"
+            # one update of the Output (see show_outputs for why not clear_output + append_display_data)
+            show_outputs(out, Image(data=drawn[view.user], format="png"), HTML(_numbers_html(view)), HTML(caption),
+                         view.table)
 
     slider.observe(redraw, names="value")
     order.observe(redraw, names="value")
