@@ -521,9 +521,8 @@ class Ratings:
                 first = np.concatenate(([True], self._rows[idx][1:] != self._rows[idx][:-1]))
                 is_test[idx[first]] = False
         elif how == "leave_one_out":
-            counts = self.user_counts()
-            # entries are sorted by user: user u owns the slice starts[u] : starts[u] + counts[u]
-            starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+            by_user = self.by_user
+            counts, starts = by_user.counts, by_user.indptr[:-1]  # user u owns starts[u] : starts[u] + counts[u]
             eligible = np.flatnonzero(counts >= 2)
             picks = starts[eligible] + (rng.random(len(eligible)) * counts[eligible]).astype(np.int64)
             is_test = np.zeros(n_ratings, dtype=bool)

@@ -47,11 +47,14 @@ DEFAULT_ITERS = {ALS: 1000, GradientDescent: 1000, NCF: 5}  # n_iters=None: iter
 DEFAULT_TOL = 1e-12                                          # tol=None for ALS: to convergence
 
 
-def removed_positions(ratings: Ratings, removed) -> np.ndarray:
+def removed_positions(ratings: Ratings, removed, allow_empty: bool = False) -> np.ndarray:
     """Positions in ``ratings`` of the ratings ``removed``: one (user, item) pair of indices or a
-    non-empty list of them, each a rating of ``ratings`` (a ValueError naming the first that is
-    not). One ``searchsorted`` over the sorted (row, col) keys, no loop."""
+    non-empty list of them (with ``allow_empty``, an empty list too: no position), each a rating
+    of ``ratings`` (a ValueError naming the first that is not). One ``searchsorted`` over the
+    sorted (row, col) keys, no loop."""
     pairs = np.asarray(removed)
+    if allow_empty and pairs.size == 0:
+        return np.empty(0, dtype=np.int64)
     if pairs.ndim == 1 and pairs.shape == (2,):
         pairs = pairs[None]
     if pairs.ndim != 2 or pairs.shape[1] != 2 or len(pairs) == 0 or not np.issubdtype(pairs.dtype, np.integer):

@@ -72,6 +72,7 @@ import scipy.sparse as sp
 from ..base import check_index, check_non_negative, check_positive_int, check_training_ratings
 from ..batches import PaddedGroups
 from ..ratings import Ratings
+from ..retraining import removed_positions
 from .fia import objective_of
 
 __all__ = ["local_retrain", "local_rescore", "LocalRetrain", "neighbourhood"]
@@ -182,28 +183,6 @@ def neighbourhood(ratings: Ratings, users, items, hops: int = 1, max_users: int 
 
 
 # ---------------------------------------------------------------------------- input checks
-def _removed_positions(ratings: Ratings, removed) -> np.ndarray:
-    """Positions in ``ratings`` of the ratings to remove: one (user, item) pair of indices or a list
-    of them (an empty list: nothing removed). ValueError naming a pair that is not a training rating."""
-    pairs = np.asarray(removed)
-    if pairs.size == 0:
-        return np.empty(0, dtype=np.int64)
-    if pairs.ndim == 1 and pairs.shape == (2,):
-        pairs = pairs[None]
-    if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
-        raise ValueError(f"removed must be one (user, item) pair of indices or a list of them, got {removed!r}")
-    m, n = ratings.shape
-    keys = ratings.rows * n + ratings.cols                  # sorted: Ratings keeps (row, col) order
-    wanted = pairs[:, 0] * n + pairs[:, 1]
-    position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    in_range = (pairs[:, 0] >= 0) & (pairs[:, 0] < m) & (pairs[:, 1] >= 0) & (pairs[:, 1] < n)
-    missing = ~in_range | (keys[position] != wanted)
-    if missing.any():
-        u, i = pairs[np.flatnonzero(missing)[0]]
-        raise ValueError(f"removed: ({u}, {i}) is not a training rating (not in Omega): only ratings the model was "
-                         f"fitted on can be left out")
-    position = np.unique(position)
-    return position
 
 
 # ---------------------------------------------------------------------------- one half-step
@@ -347,7 +326,7 @@ def local_retrain(model, ratings: Ratings, user: int, item: int, removed, hops: 
     max_sweeps = check_positive_int("max_sweeps", max_sweeps)
     max_users = None if max_users is None else check_positive_int("max_users", max_users)
     max_items = None if max_items is None else check_positive_int("max_items", max_items)
-    positions = _removed_positions(ratings, removed)
+    positions = np.unique(removed_positions(ratings, removed, allow_empty=True))  # each pair once
     blocks = _blocks(model, o, ratings)
     prediction = _predict(o, user, item, blocks.W_user[user], blocks.W_item[item])
     if len(positions) == 0:

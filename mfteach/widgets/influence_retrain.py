@@ -263,6 +263,18 @@ def _short(text, width: int = 34) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _bars(state: InfluenceState, item: int, changed_item: int, n_bars: int):
+    """(k, beta, shown, labels): the changed rating's position k, the influences beta = J[item] of
+    every past rating, the ``n_bars`` largest |beta| (the changed one always among them, last if it
+    was not) and their titles."""
+    k = state.position(changed_item)
+    beta = state.J[item]
+    shown = np.argsort(-np.abs(beta), kind="stable")[:n_bars]
+    if k not in shown:
+        shown[-1] = k
+    return k, beta, shown, state.ratings.item_labels(state.items[shown])
+
+
 def render_influence_view(state: InfluenceState, item: int, changed_item: int,
                           retrained: RetrainedChange | None = None, n_bars: int = N_BARS):
     """A bare ``Figure``: the influences beta_k = J[item, k] of the user's past ratings on the
@@ -270,12 +282,7 @@ def render_influence_view(state: InfluenceState, item: int, changed_item: int,
     ``retrained``, the retrained change of every prediction of the user against J's."""
     from matplotlib.figure import Figure
 
-    k = state.position(changed_item)
-    beta = state.J[item]
-    shown = np.argsort(-np.abs(beta), kind="stable")[:n_bars]
-    if k not in shown:
-        shown[-1] = k
-    labels = state.ratings.item_labels(state.items[shown])
+    k, beta, shown, labels = _bars(state, item, changed_item, n_bars)
     # fixed axes (no constrained layout: it costs more than the drawing); room on the left for the titles
     if retrained is None:
         fig = Figure(figsize=(6.5, 3.9))
@@ -317,12 +324,7 @@ def influence_svg(state: InfluenceState, item: int, changed_item: int, n_bars: i
     """The left panel of ``render_influence_view`` (no retrain yet) as a small inline SVG
     (``svg_hbars``): the same bars, labels and colours, written in microseconds instead of the
     tens of milliseconds of a matplotlib PNG, so a new target or past rating shows at once."""
-    k = state.position(changed_item)
-    beta = state.J[item]
-    shown = np.argsort(-np.abs(beta), kind="stable")[:n_bars]
-    if k not in shown:
-        shown[-1] = k
-    labels = state.ratings.item_labels(state.items[shown])
+    k, beta, shown, labels = _bars(state, item, changed_item, n_bars)
     span = max(float(np.abs(beta[shown]).max()), 1e-12)
     target = _short(state.ratings.item_labels([item])[0], 40)
     colors = [plots.PALETTE["orange"] if j == k else plots.PALETTE["blue"] for j in shown]
