@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from harness import Row, control_row, timed_row
 
 import mfteach as mt

@@ -151,8 +151,6 @@ class _Problem:
         self.user_counts, self.item_counts = by_user.counts, by_item.counts
         # CSR structure of Omega in the order of the entries (Ratings keeps them sorted by user, item)
         self.indptr = by_user.indptr
-        # entries grouped by item, for column sampling
-        self.by_col, self.col_ptr = by_item.order, by_item.indptr
         # a user with no rating has no penalty share to carry; avoid dividing by zero
         self.inv_user_counts = 1.0 / np.maximum(self.user_counts, 1)
         self.inv_item_counts = 1.0 / np.maximum(self.item_counts, 1)
@@ -287,14 +285,10 @@ def _sampled_step(problem: _Problem, p: Params, idx: np.ndarray, scale: float, l
         p.item_bias += np.bincount(cols, e, n)
 
 
-def _entries_of_groups(ptr: np.ndarray, groups: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-    """Indices of all entries of the chosen rows (``ptr`` = CSR pointer) or columns (``ptr`` =
-    CSC pointer and ``order`` the entries sorted by column), without a Python loop."""
-    starts, lengths = ptr[groups], ptr[groups + 1] - ptr[groups]
-    total = int(lengths.sum())
-    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-    idx = offsets + np.arange(total)
-    return idx if order is None else order[idx]
+def _entries_of_groups(grouping, groups) -> np.ndarray:
+    """The entries of the sampled rows (``grouping`` = ``ratings.by_user``) or columns (``by_item``)
+    of one step: ``grouping.entries(groups)``, the one grouping of the package (a seam the tests spy on)."""
+    return grouping.entries(groups)
 
 
 class GradientDescent(FactorModel):
@@ -435,13 +429,13 @@ class GradientDescent(FactorModel):
         if mode == "columns":
             scale = problem.n / (size * problem.n_ratings)
             for _ in range(math.ceil(problem.n / size)):
-                idx = _entries_of_groups(problem.col_ptr, rng.choice(problem.n, size, replace=False), problem.by_col)
+                idx = _entries_of_groups(problem.ratings.by_item, rng.choice(problem.n, size, replace=False))
                 _sampled_step(problem, p, idx, scale, lr, reg)
                 touched += len(idx)
             return touched
         scale = problem.m / (size * problem.n_ratings)  # rows
         for _ in range(math.ceil(problem.m / size)):
-            idx = _entries_of_groups(problem.indptr, rng.choice(problem.m, size, replace=False))
+            idx = _entries_of_groups(problem.ratings.by_user, rng.choice(problem.m, size, replace=False))
             _sampled_step(problem, p, idx, scale, lr, reg)
             touched += len(idx)
         return touched

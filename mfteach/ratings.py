@@ -54,6 +54,19 @@ class Grouping(NamedTuple):
     values: np.ndarray  # (|Omega|,) float64: the rating at each position
     counts: np.ndarray  # (groups,) int64: entries per group (|Omega_u| or |Omega^i|)
 
+    def positions(self, groups) -> np.ndarray:
+        """The positions indptr[g]:indptr[g + 1] of every group g in ``groups``, concatenated in
+        that order (index ``index``/``values`` with them), without a Python loop."""
+        groups = np.asarray(groups, dtype=np.int64)
+        starts, lengths = self.indptr[groups], self.indptr[groups + 1] - self.indptr[groups]
+        offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+        return offsets + np.arange(int(lengths.sum()), dtype=np.int64)
+
+    def entries(self, groups) -> np.ndarray:
+        """The entry numbers (into the Ratings' ``rows``, ``cols``, ``values``) of every rating of
+        the groups ``groups``: the rows of chosen users, or the columns of chosen items."""
+        return self.order[self.positions(groups)]
+
 
 def _readonly(array: np.ndarray) -> np.ndarray:
     array = np.array(array, copy=True)

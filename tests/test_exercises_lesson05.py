@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import mfteach.exercises as ex
-from mfteach.gd import GradientDescent, _entries_of_groups, _Problem, _sampled_step, Params, gradient
+from mfteach.gd import GradientDescent, _Problem, _sampled_step, Params, gradient
 from mfteach.ratings import Ratings
 
 LESSON = "05_stochastic_gradient_descent"
@@ -33,7 +33,7 @@ def _package_column_step(R, U, V, reg, lr, C):
     ratings = Ratings.from_dense(R)
     problem = _Problem(ratings)
     p = Params(U.copy(), V.copy())
-    idx = _entries_of_groups(problem.col_ptr, np.asarray(C), problem.by_col)
+    idx = ratings.by_item.entries(np.asarray(C))
     _sampled_step(problem, p, idx, R.shape[1] / (len(C) * len(ratings)), lr, reg)
     return p.U, p.V
 

@@ -354,7 +354,7 @@ def test_column_sampling_estimate_is_exactly_unbiased(biased, reg):
     r"""Columns: C uniform |C|-subset of the n columns, all their entries Omega_C, and
     g = n / (|C| |Omega|) * sum_{Omega_C} grad l_ui (each column is in C with probability |C|/n, so
     E[g] = (1/|Omega|) sum_Omega grad l_ui = grad L). Enumerating all C(4, |C|) column sets for
-    |C| = 1..4, with the package's own ``_entries_of_groups`` and ``_sampled_step``."""
+    |C| = 1..4, with the package's own ``Ratings.by_item.entries`` and ``_sampled_step``."""
     R, U, V, b, c, mu = tiny_problem(biased)
     ratings = Ratings.from_dense(R)
     problem, params = gd._Problem(ratings), as_params(U, V, b, c, mu)
@@ -364,7 +364,7 @@ def test_column_sampling_estimate_is_exactly_unbiased(biased, reg):
         scale = n / (size * len(ratings))
 
         def entries_of(cols):
-            idx = gd._entries_of_groups(problem.col_ptr, cols, problem.by_col)
+            idx = ratings.by_item.entries(cols)
             # the entries are exactly those of Omega whose column is in C
             np.testing.assert_array_equal(np.sort(idx), np.flatnonzero(np.isin(ratings.cols, cols)))
             return idx
@@ -387,7 +387,7 @@ def test_row_sampling_estimate_is_exactly_unbiased(biased, reg):
         scale = m / (size * len(ratings))
 
         def entries_of(rows):
-            idx = gd._entries_of_groups(problem.indptr, rows)
+            idx = ratings.by_user.entries(rows)
             np.testing.assert_array_equal(np.sort(idx), np.flatnonzero(np.isin(ratings.rows, rows)))
             return idx
 
@@ -417,9 +417,9 @@ def test_sampled_estimates_are_unbiased_on_random_covered_problems(m, n, density
     for mean in (
         average_over_subsets(problem, params, reg, N, s, lambda S: S, 1.0 / s),
         average_over_subsets(problem, params, reg, n, sc,
-                             lambda C: gd._entries_of_groups(problem.col_ptr, C, problem.by_col), n / (sc * N)),
+                             lambda C: ratings.by_item.entries(C), n / (sc * N)),
         average_over_subsets(problem, params, reg, m, sr,
-                             lambda Rw: gd._entries_of_groups(problem.indptr, Rw), m / (sr * N)),
+                             lambda Rw: ratings.by_user.entries(Rw), m / (sr * N)),
     ):
         for got, want in zip(mean, full):
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-11)
@@ -450,9 +450,9 @@ class StepSpy:
             self.steps.append((np.array(idx), scale, lr, reg))
             return real_step(problem, p, idx, scale, lr, reg)
 
-        def groups(ptr, chosen, order=None):
+        def groups(grouping, chosen):
             self.groups.append(np.array(chosen))
-            return real_groups(ptr, chosen, order)
+            return real_groups(grouping, chosen)
 
         monkeypatch.setattr(gd, "_sampled_step", step)
         monkeypatch.setattr(gd, "_entries_of_groups", groups)

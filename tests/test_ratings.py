@@ -420,3 +420,13 @@ def test_the_groupings_equal_the_five_copies_they_replaced_so_fits_are_unchanged
     b = mt.ALS(rank=8, reg=5.0, n_iters=3, biased=True, seed=1).fit(fresh)
     np.testing.assert_array_equal(a.U_, b.U_)
     np.testing.assert_array_equal(a.V_, b.V_)
+
+
+def test_a_groupings_entries_are_every_rating_of_the_chosen_groups_in_their_order():
+    ratings = Ratings([2, 0, 0, 1, 2], [1, 2, 0, 1, 0], [1.0, 2.0, 3.0, 4.0, 5.0], shape=(3, 3))
+    for grouping, keys in ((ratings.by_user, ratings.rows), (ratings.by_item, ratings.cols)):
+        for groups in ([2, 0], [1], [], [0, 1, 2]):
+            expected = np.concatenate([np.flatnonzero(keys == g) for g in groups] + [np.empty(0, dtype=np.int64)])
+            np.testing.assert_array_equal(grouping.entries(groups), expected)
+            np.testing.assert_array_equal(grouping.index[grouping.positions(groups)],
+                                          (ratings.cols if keys is ratings.rows else ratings.rows)[expected])

@@ -136,20 +136,10 @@ def _blocks(model, o, ratings: Ratings) -> _Blocks:
 
 
 # ---------------------------------------------------------------------------- the neighbourhood
-def _ranges(indptr: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """The positions indptr[g]:indptr[g+1] of every group g in ``groups``, concatenated (no loop)."""
-    starts, counts = indptr[groups], indptr[groups + 1] - indptr[groups]
-    total = int(counts.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    return offsets + np.arange(total)
-
-
 def _grow(grouping, frontier: np.ndarray, inside: np.ndarray, cap: int | None) -> np.ndarray:
     """The new ring: the other side's neighbours of ``frontier`` not yet ``inside``; at most
     ``cap`` of them, those with the most ratings into the frontier first (ties: lower index)."""
-    links = np.bincount(grouping.index[_ranges(grouping.indptr, frontier)], minlength=len(inside))
+    links = np.bincount(grouping.index[grouping.positions(frontier)], minlength=len(inside))
     links[inside] = 0
     ring = np.flatnonzero(links)
     if cap is not None and len(ring) > cap:
@@ -340,7 +330,7 @@ def local_retrain(model, ratings: Ratings, user: int, item: int, removed, hops: 
     local_u[users], local_i[items] = np.arange(len(users)), np.arange(len(items))
 
     # the ratings inside N: the users' ratings (CSR ranges) whose item is in N, without the removed ones
-    inner = ratings.by_user.order[_ranges(ratings.by_user.indptr, users)]
+    inner = ratings.by_user.entries(users)
     inner = inner[local_i[ratings.cols[inner]] >= 0]
     gone = np.zeros(len(ratings), dtype=bool)
     gone[positions] = True
