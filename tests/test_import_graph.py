@@ -255,3 +255,28 @@ def test_imported_names_sees_private_names_and_external_modules(tmp_path):
     assert set(imported_names(root)) == {("mfteach.b", "mfteach.a", "_x"), ("mfteach.b", "matplotlib.pyplot", None),
                                          ("mfteach.b", "mfteach.a", None)}
     assert _within("matplotlib.pyplot", DRAWING) and not _within("mfteach.plotsx", DRAWING)
+
+
+@pytest.mark.parametrize("package", ["mfteach", "mfteach.widgets", "mfteach.explain", "mfteach.exercises",
+                                     "mfteach.grading"])
+def test_no_exported_name_shadows_a_submodule(package):
+    """ARCHITECTURE.md, "Layers": a package exports no function or class under the name of one of
+    its modules (importing the module would replace the function by the module, or the reverse)."""
+    import importlib
+    import pkgutil
+    import types
+
+    pkg = importlib.import_module(package)
+    names = set(getattr(pkg, "__all__", ()))
+    shadowed = set()
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name in names:
+            importlib.import_module(f"{package}.{info.name}")
+            if not isinstance(getattr(pkg, info.name), types.ModuleType):
+                shadowed.add(f"{package}.{info.name}")
+    assert shadowed == NOT_YET_RENAMED.get(package, set()), f"shadowed: {sorted(shadowed)}"
+
+
+# The explanations' oldest public names are also the names of their modules (mt.explain.fia is the
+# function, mfteach/explain/fia.py the module): renaming the modules is left to do; this set must shrink.
+NOT_YET_RENAMED = {"mfteach.explain": {"mfteach.explain.fia", "mfteach.explain.fia_ncf", "mfteach.explain.influence"}}
