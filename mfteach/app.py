@@ -59,6 +59,7 @@ CHUNK = 10                    # iterations between two updates of the progress b
 LOCAL_OPTIONS = {"hops": 1, "max_sweeps": 3, "aitken": True, "max_users": 200, "max_items": 400}
 
 _CACHE: dict[tuple[str, str], "AppModel"] = {}
+_RATINGS: dict[tuple[str, str], Ratings] = {}  # loaded once per process, fitted or not
 
 
 def available_datasets(home: str | Path | None = None) -> list[str]:
@@ -198,7 +199,7 @@ def _load(path: Path, ratings: Ratings) -> tuple[ALS, int, float] | None:
 
 
 def fitted_model(dataset: str = "100k", home: str | Path | None = None, progress=False,
-                 cache_dir: str | Path | None | bool = None) -> AppModel:
+                 cache_dir: str | Path | None | bool = None, fit: bool = True) -> AppModel | None:
     """The app's model for ``dataset``: loaded and fitted on the first call (``fit_model``, which
     takes ``progress``), then returned from a cache kept per (dataset, data home) for the life of
     the process.
@@ -207,6 +208,9 @@ def fitted_model(dataset: str = "100k", home: str | Path | None = None, progress
     ``cache_dir`` (default ``default_cache_dir()``; False: no files), one ``.npz`` per dataset,
     training ratings (their fingerprint) and fitting rule: a later kernel reads them back, bit
     for bit, instead of fitting again (``seconds`` is then the loading time).
+
+    ``fit=False`` returns None instead of fitting when neither cache has the model (the app's
+    layout then fits in a thread behind a progress bar, and loads a cached model at once).
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; the app offers {sorted(DATASETS)}")
@@ -216,10 +220,14 @@ def fitted_model(dataset: str = "100k", home: str | Path | None = None, progress
             raise ValueError(f"MovieLens {dataset} is not in the data home {data_home(home)}; put the extracted "
                              f"folder there or run: python -m mfteach.data download {dataset}")
         start = time.perf_counter()
-        ratings = load_movielens(dataset, data_home=home, progress=progress is True)
+        if key not in _RATINGS:
+            _RATINGS[key] = load_movielens(dataset, data_home=home, progress=progress is True)
+        ratings = _RATINGS[key]
         folder = None if cache_dir is False else Path(default_cache_dir() if cache_dir in (None, True) else cache_dir)
         path = None if folder is None else _cache_file(folder, dataset, ratings)
         saved = None if path is None else _load(path, ratings)
+        if saved is None and not fit:
+            return None
         if saved is None:
             model, iterations = fit_model(ratings, progress=progress)
             gradient_norm = _gradient_norm(model, ratings)
@@ -233,8 +241,9 @@ def fitted_model(dataset: str = "100k", home: str | Path | None = None, progress
 
 
 def clear_cache() -> None:
-    """Forget every fitted model (the next ``fitted_model`` fits again)."""
+    """Forget every fitted model and loaded dataset (the next ``fitted_model`` loads and fits again)."""
     _CACHE.clear()
+    _RATINGS.clear()
 
 
 def user_options(app: AppModel) -> list[tuple[str, int]]:

@@ -133,6 +133,17 @@ def test_a_new_process_reads_the_fitted_model_back_bit_for_bit(app, model_files,
     pd.testing.assert_frame_equal(fia(again.model, again.ratings, user, item), fia(app.model, app.ratings, user, item))
 
 
+def test_fit_false_answers_from_either_cache_and_never_fits(app, model_files, monkeypatch, tmp_path):
+    monkeypatch.setattr(A, "TOL", FAST_TOL)
+    monkeypatch.setattr(A, "fit_model", lambda *a, **k: pytest.fail("fitted"))
+    assert A.fitted_model("100k", fit=False) is app                 # this process's cache
+    monkeypatch.setattr(A, "_CACHE", {})                            # a new kernel ...
+    assert A.fitted_model("100k", cache_dir=tmp_path, fit=False) is None          # ... with no model file
+    assert A._CACHE == {}
+    again = A.fitted_model("100k", cache_dir=model_files, fit=False)             # ... with one
+    assert again.from_file and again.model.fingerprint_ == app.ratings.fingerprint
+
+
 def test_an_unreadable_model_file_is_fitted_again(app, model_files, monkeypatch, tmp_path):
     (saved,) = model_files.iterdir()
     (tmp_path / saved.name).write_bytes(b"not an npz file")

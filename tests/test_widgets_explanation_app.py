@@ -4,6 +4,7 @@ The app's compute (``mfteach.app``) is tested on MovieLens 100K in tests/test_ap
 builder runs on a small planted problem with titles and genres, fitted by the app's own
 ``fit_model`` (with a looser tolerance), so that every control can be exercised in a second."""
 
+import threading
 import time
 
 import ipywidgets as widgets
@@ -32,10 +33,17 @@ def small_app():
 
 @pytest.fixture
 def served(small_app, monkeypatch):
-    """compute.fitted_model answers with the small app; records the progress factories it got."""
-    calls = []
+    """compute.fitted_model answers with the small app as if it had to be fitted (``fit=False``
+    gets None; ``served.cached = True`` makes it cached); records the progress factories it got."""
 
-    def fitted_model(dataset, home=None, progress=False):
+    class Calls(list):
+        cached = False
+
+    calls = Calls()
+
+    def fitted_model(dataset, home=None, progress=False, fit=True):
+        if not fit and not calls.cached:
+            return None
         calls.append((dataset, progress))
         return small_app
 
@@ -132,8 +140,26 @@ def test_background_threads_fit_and_rescore(small_app, served):
     assert "mfteach-app-rescored" in html(box) and not box.explanation.item_based["retrained"].isna().any()
 
 
+def test_a_cached_model_is_shown_complete_before_the_builder_returns(small_app, served, monkeypatch):
+    served.cached = True
+    real_thread = threading.Thread
+    monkeypatch.setattr(threading, "Thread", lambda *a, **k: pytest.fail("a thread was started"))
+    drawn = []
+    show = module.show_outputs
+    monkeypatch.setattr(module, "show_outputs", lambda out, *objs: (drawn.append(objs), show(out, *objs)))
+    box = explanation_explorer(datasets=["100k"])         # background=True: Voila's case
+    assert box.ready.is_set() and box.rescored.is_set()
+    assert len(drawn) == 1 and "mfteach-app-rescored" in html(box)   # drawn once, complete
+    assert not box.explanation.item_based["retrained"].isna().any()
+    monkeypatch.setattr(threading, "Thread", real_thread)
+    box.user.value = 11                                   # after that, interactions rescore in a thread
+    assert box.rescored.wait(30) and box.explanation.user == 11
+
+
 def test_the_fit_progress_bar_is_placed_in_the_app_and_ends_full(small_app, monkeypatch):
-    def fitted_model(dataset, home=None, progress=False):
+    def fitted_model(dataset, home=None, progress=False, fit=True):
+        if not fit:
+            return None
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(A, "TOL", 1e-6)
             A.fit_model(small_app.ratings, progress=progress)

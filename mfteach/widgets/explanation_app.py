@@ -16,7 +16,10 @@ The builder is ``explanation_explorer`` (not named after this module, so that no
 ``mfteach.widgets`` shadows it). Every callback runs inside ``guarded``: controls are disabled
 while it runs and an error is shown in the app (``.mfteach-error``). A control answers with
 FATREC, FIA and the sentence at once; the neighbourhood-retraining column follows from a
-background thread. ``box.timings`` records each interaction's seconds.
+background thread. A model that must be fitted is fitted in a thread behind a progress bar; a
+cached one is loaded, and its first explanation completed, before the builder returns, so that
+no thread updates a widget while Voila's page connects (such an update can be lost: voila#1101).
+``box.timings`` records each interaction's seconds.
 """
 
 from __future__ import annotations
@@ -134,9 +137,11 @@ def explanation_explorer(datasets=None, home=None, user: int | None = None, n_re
     user : int, optional
         Row index of the user shown first (default: the first user).
     n_recommendations, n_top : recommendations listed; rows per explanation table.
-    background : fit the models and re-score the FIA rows in threads, so that the page shows at
-        once with the progress bar and every control answers at once; False does both before
-        returning from the builder or the callback (tests).
+    background : fit a model that is not cached, and re-score the FIA rows after an interaction,
+        in threads, so that the page shows at once with the progress bar and every control
+        answers at once; a cached model, and its first explanation's re-scoring, are loaded before
+        the builder returns either way. False does everything before returning from the builder
+        or the callback (tests).
 
     Returns an ``ExplanationApp`` with the controls ``dataset``, ``user``, ``find`` (type-ahead),
     ``recommendations`` (a Select), ``removed`` (the rating to retrain without), ``verify`` (the
@@ -148,7 +153,8 @@ def explanation_explorer(datasets=None, home=None, user: int | None = None, n_re
     An interaction answers with FATREC, FIA and the sentence at once (milliseconds); the
     "retrained" column of the FIA tables is then filled in by neighbourhood retraining in a
     background thread (``background``; in the caller's thread otherwise), abandoned when the user
-    picks something else first.
+    picks something else first. The first explanation after a load in the builder's thread (a
+    cached model, or ``background=False``) is drawn once, complete.
     """
     offered = list(compute.available_datasets(home) if datasets is None else datasets)
     for key in offered:
@@ -216,18 +222,19 @@ def explanation_explorer(datasets=None, home=None, user: int | None = None, n_re
                 draw(done)
                 box.timings.append(("neighbourhood retraining", time.perf_counter() - start))
         except Exception as error:  # shown, as guarded would
+            draw(ex)
             show_error(out, error)
         finally:
             if generation[0] == mine:
                 box.rescored.set()
 
-    def show_item() -> None:
+    def show_item(in_thread: bool = background) -> None:
         ex = compute.explain_recommendation(box.app, user_picker.value, recs.value, n_top=n_top, rescore=False)
         generation[0] += 1
         box.rescored.clear()
         box.explanation, box.verification = ex, None
-        draw(ex)
-        if background:
+        if in_thread:
+            draw(ex)
             threading.Thread(target=rescore, args=(ex, generation[0]), daemon=True).start()
         else:
             rescore(ex, generation[0])
@@ -246,7 +253,7 @@ def explanation_explorer(datasets=None, home=None, user: int | None = None, n_re
             quiet[0] = False
         result.value = ""
 
-    def show_user() -> None:
+    def show_user(in_thread: bool = background) -> None:
         top = compute.recommendations(box.app, user_picker.value, n=n_recommendations)
         options = [(f"{rank}. {t} ({g}) {s:.2f}" if g else f"{rank}. {t} {s:.2f}", int(i))
                    for rank, (i, t, g, s) in enumerate(zip(top["item"], top["title"], top["genres"], top["score"]), 1)]
@@ -256,9 +263,9 @@ def explanation_explorer(datasets=None, home=None, user: int | None = None, n_re
             recs.value = options[0][1]
         finally:
             quiet[0] = False
-        show_item()
+        show_item(in_thread)
 
-    def load(key: str, first_user: int | None) -> None:
+    def load(key: str, first_user: int | None, in_thread: bool) -> None:
         start = time.perf_counter()
         with guarded(out, *controls):
             status.value = "<i>loading the data and fitting the model (once per dataset) ...</i>"
@@ -271,25 +278,32 @@ def explanation_explorer(datasets=None, home=None, user: int | None = None, n_re
                 user_picker.value = rows[0] if first_user is None else first_user
             finally:
                 quiet[0] = False
-            show_user()
+            show_user(in_thread)
             timed(f"load {key}", time.perf_counter() - start)
 
-    def run_load(key: str, first_user: int | None) -> None:
+    def run_load(key: str, first_user: int | None, in_thread: bool) -> None:
         box.ready.clear()
         try:
-            load(key, first_user)
+            load(key, first_user, in_thread)
         except BaseException as error:  # noqa: BLE001 - a thread has nobody to report to
             show_error(out, error)
         finally:
             box.ready.set()
 
-    def on_dataset(change) -> None:
-        if quiet[0]:
-            return
-        if background:
-            threading.Thread(target=run_load, args=(change["new"], None), daemon=True).start()
+    def start(key: str, first_user: int | None) -> None:
+        """Load ``key``: in a thread behind the progress bar when the model must be fitted; at once,
+        with the first explanation complete, when it is cached. Voila's page asks the kernel for
+        every widget's state after the cell has run, and an update sent from a thread while the page
+        is connecting can be lost (the page then keeps the stale value until the next update): so
+        a cached model leaves no thread running when the builder returns."""
+        if background and compute.fitted_model(key, home, fit=False) is None:
+            threading.Thread(target=run_load, args=(key, first_user, True), daemon=True).start()
         else:
-            run_load(change["new"], None)
+            run_load(key, first_user, False)
+
+    def on_dataset(change) -> None:
+        if not quiet[0]:
+            start(change["new"], None)
 
     def on_user(change) -> None:
         if quiet[0] or change["new"] is None or box.app is None:
@@ -327,8 +341,5 @@ def explanation_explorer(datasets=None, home=None, user: int | None = None, n_re
     verify_button.on_click(on_verify)
     if user is not None and not isinstance(user, (int, np.integer)):
         raise TypeError(f"user must be a row index (int), got {type(user).__name__}")
-    if background:
-        threading.Thread(target=run_load, args=(offered[0], user), daemon=True).start()
-    else:
-        run_load(offered[0], user)
+    start(offered[0], user)
     return box
