@@ -32,7 +32,7 @@ import pandas as pd
 from harness import Row
 
 import mfteach as mt
-from mfteach.explain.fia import fia, ia_basic
+from mfteach.explain.fast_influence import fia, ia_basic
 from mfteach.explain.local import local_retrain
 from mfteach.explain.validation import agreement, fia_vs_loo
 

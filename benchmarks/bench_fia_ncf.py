@@ -1,5 +1,5 @@
 """Neural collaborative filtering and FIA for NCF (lessons 16-17, ``mfteach.ncf``,
-``mfteach.explain.fia_ncf``; KDD 2019 section 3.3).
+``mfteach.explain.fast_influence_ncf``; KDD 2019 section 3.3).
 
 * accuracy: NCF (d = 16, hidden (32, 16), Adam, batches of 256, 20 epochs) against biased ALS
   (rank 16, 15 iterations) on MovieLens 100K ``split(0.2, seed=0)``; each model's lambda is
@@ -23,7 +23,7 @@ import numpy as np
 from harness import Row, time_calls
 
 import mfteach as mt
-from mfteach.explain.fia_ncf import fia_ncf, validate_fia_ncf
+from mfteach.explain.fast_influence_ncf import fia_ncf, validate_fia_ncf
 from mfteach.ncf import NCF
 
 TOPIC = "fia_ncf"

@@ -20,7 +20,7 @@ import numpy as np
 from harness import Row
 
 import mfteach as mt
-from mfteach.explain.fia import fia, ia_basic
+from mfteach.explain.fast_influence import fia, ia_basic
 from mfteach.explain.local import local_retrain
 
 TOPIC = "fia_timing"

@@ -8,12 +8,12 @@ setting of lesson 15 and ``benchmarks/bench_fia.py``, fitted to a relative objec
 ``TOL`` so that FIA's stationarity assumption holds):
 
 * FATREC impact and influence (Rastegarpanah, Crovella, Gummadi, FATREC 2017; lessons 12-13;
-  ``mfteach.explain.influence``). With the item factors fixed, the user half-step is linear in
+  ``mt.explain.influence``). With the item factors fixed, the user half-step is linear in
   the user's ratings, r_hat_ui = mu + c_i + sum_k J[i, k] (r_uk - mu - c_k) with
   J = F (F_Omega^T F_Omega + lambda I)^{-1} F_Omega^T, F = [V, 1] (eq. 2 of the paper, biased):
   influence beta_k = J[i, k], impact gamma_k = beta_k (r_uk - mu - c_k). ``influence`` accepts
   biased ALS models, so no companion model is needed.
-* FIA (Cheng, Shen, Huang, Zhu, KDD 2019; lessons 14-15; ``mfteach.explain.fia``): the
+* FIA (Cheng, Shen, Huang, Zhu, KDD 2019; lessons 14-15; ``mt.explain.fia``): the
   first-order INFL(z) = y_hat - y_hat without z (eq. 18) of the user's own ratings
   (item-based) and of the item's ratings by other users (user-based).
 * Neighbourhood retraining (``mfteach.explain.local_retrain`` with ``LOCAL_OPTIONS``: one

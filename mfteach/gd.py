@@ -53,7 +53,7 @@ from .base import (FactorModel, check_non_negative, check_positive, check_positi
                    mean_rating, non_finite_cause, remember_training, warm_start)
 from .ratings import Ratings
 
-__all__ = ["GradientDescent", "DivergenceError", "loss", "gradient", "default_lr", "SAMPLINGS"]
+__all__ = ["GradientDescent", "DivergenceError", "loss", "gradient", "sampled_step", "default_lr", "SAMPLINGS", "Params"]
 
 SAMPLINGS = ("full", "entries", "columns", "rows", "minibatch")
 
@@ -283,6 +283,25 @@ def _sampled_step(problem: _Problem, p: Params, idx: np.ndarray, scale: float, l
         p.user_bias += np.bincount(rows, e, m)
         p.item_bias *= keep_v
         p.item_bias += np.bincount(cols, e, n)
+
+
+def sampled_step(ratings: Ratings, U, V, entries, scale: float, lr: float, reg: float = 0.0, user_bias=None,
+                 item_bias=None, mu: float = 0.0) -> Params:
+    """One sampled step of ``GradientDescent`` on the ratings at positions ``entries`` (for example
+    ``ratings.by_item.entries(columns)``): every parameter minus ``lr`` times ``scale`` times the
+    summed gradients of the sampled l_ui (``_sampled_step``; scale = n / (|C| |Omega|) makes a column
+    sample an unbiased estimate of ``gradient``). Returns new ``Params``; the inputs are not changed."""
+    problem = _Problem(check_ratings("ratings", ratings))
+    p = _as_params(U, V, user_bias, item_bias, mu, ratings.shape)
+    p = Params(p.U.copy(), p.V.copy(), None if p.user_bias is None else p.user_bias.copy(),
+               None if p.item_bias is None else p.item_bias.copy(), p.mu)
+    idx = np.asarray(entries)
+    if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer) or (idx.size and (
+            idx.min() < 0 or idx.max() >= len(ratings))):
+        raise ValueError(f"entries must be a 1-D array of rating positions in [0, {len(ratings)}), "
+                         f"got {idx.dtype} of shape {idx.shape}")
+    _sampled_step(problem, p, idx, float(scale), float(lr), float(reg))
+    return p
 
 
 def _entries_of_groups(grouping, groups) -> np.ndarray:

@@ -43,7 +43,7 @@ and the two halves of dz_0 are added to the rows p_u and q_i of the batch.
 
 Because every hidden layer is ReLU and the output linear, r_hat is piecewise linear in
 z_0 = (p_u, q_i): its second derivative with respect to the embeddings is zero almost
-everywhere. ``mfteach.explain.fia_ncf`` uses this to get the exact Hessian of the loss with
+everywhere. ``mfteach.explain.fast_influence_ncf`` uses this to get the exact Hessian of the loss with
 respect to (p_u, q_i) from first derivatives only.
 """
 
@@ -136,7 +136,7 @@ class _Data:
     ``weights`` (``NCF.fit``'s checked ``sample_weight``, one >= 0 per rating) scale the squared
     errors; a weight 0 removes a rating while keeping its position, so that a retrain without a
     rating sees the same mini-batches as one with it (leave-one-out validation,
-    ``mfteach.explain.fia_ncf``). With 0/1 weights the objective is sum(w) / |Omega| times L on
+    ``mfteach.explain.fast_influence_ncf``). With 0/1 weights the objective is sum(w) / |Omega| times L on
     the remaining ratings: the same minimizer. Each embedding's penalty is shared among its
     ratings in proportion to their weights, so it is paid in full once per epoch.
     """
@@ -377,7 +377,7 @@ class NCF(Recommender):
             + ||theta_n||^2)] (the module's L with weighted squared errors), and a fresh fit's
             mu is the weighted mean rating. A weight of 0 drops the rating while keeping its
             position, so a retrain without some ratings draws the same mini-batches as one
-            with them (leave-one-out validation, ``mfteach.explain.fia_ncf``).
+            with them (leave-one-out validation, ``mt.explain.validate_fia_ncf``).
 
         Returns
         -------

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import mfteach.exercises as ex
-from mfteach.gd import GradientDescent, _Problem, _sampled_step, Params, gradient
+from mfteach.gd import GradientDescent, gradient, sampled_step
 from mfteach.ratings import Ratings
 
 LESSON = "05_stochastic_gradient_descent"
@@ -31,10 +31,8 @@ def test_the_lesson_has_its_exercises_and_questions_in_order():
 def _package_column_step(R, U, V, reg, lr, C):
     """The package's own sampled step (mfteach.gd) on the entries of the columns C."""
     ratings = Ratings.from_dense(R)
-    problem = _Problem(ratings)
-    p = Params(U.copy(), V.copy())
     idx = ratings.by_item.entries(np.asarray(C))
-    _sampled_step(problem, p, idx, R.shape[1] / (len(C) * len(ratings)), lr, reg)
+    p = sampled_step(ratings, U, V, idx, R.shape[1] / (len(C) * len(ratings)), lr, reg)
     return p.U, p.V
 
 

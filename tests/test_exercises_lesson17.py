@@ -8,7 +8,7 @@ import scipy.linalg as la
 import mfteach as mt
 import mfteach.exercises as ex
 from mfteach.exercises.compare import same
-from mfteach.explain.fia_ncf import local_objective
+from mfteach.explain.fast_influence_ncf import local_objective
 from mfteach.ncf import NCF, backward, forward
 
 NAME = "rating_hessian"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mfteach as mt
-from mfteach.explain.fia import ConvergenceWarning, fia, loo_influence
+from mfteach.explain.fast_influence import ConvergenceWarning, fia, loo_influence
 from mfteach.explain.local import LocalRetrain, _aitken, local_rescore, local_retrain, neighbourhood
 
 EXACT = dict(n_iters=400, tol=0.0)               # full retrains: 400 ALS iterations (converged to 1e-14 here)

@@ -265,6 +265,31 @@ def test_gradient_of_an_unrated_user_or_item_is_the_penalty_alone():
     assert gc[2] == pytest.approx(2 * reg * c[2] / N, rel=1e-12)
 
 
+@pytest.mark.parametrize("biased", [False, True])
+def test_a_sampled_step_on_every_entry_is_a_full_gradient_step_and_leaves_its_inputs(biased):
+    """scale = 1/|Omega| over all of Omega (a 'column sample' of every column) is lr times the exact
+    gradient: the per-entry penalty lambda/|Omega_u| sums to lambda per user (unrated rows included)."""
+    rng = np.random.default_rng(11)
+    R = random_dense(rng, 6, 5, 0.6, empty_user=2, empty_item=4)
+    U, V, b, c, mu = random_params(rng, 6, 5, 3, biased)
+    ratings, lr, reg = Ratings.from_dense(R), 0.3, 0.7
+    kept = [x.copy() for x in (U, V, b, c) if x is not None]
+    p = gd.sampled_step(ratings, U, V, np.arange(len(ratings)), 1 / len(ratings), lr, reg, b, c, mu)
+    grads = gd.gradient(ratings, U, V, reg, b, c, mu)
+    for after, before, grad in zip((p.U, p.V, p.user_bias, p.item_bias), (U, V, b, c), grads):
+        np.testing.assert_allclose(after, before - lr * grad, rtol=1e-12, atol=1e-14)
+    for old, new in zip(kept, (x for x in (U, V, b, c) if x is not None)):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_a_sampled_step_refuses_positions_outside_the_ratings():
+    ratings = Ratings.from_dense(np.array([[1.0, np.nan], [2.0, 3.0]]))
+    U, V = np.zeros((2, 1)), np.zeros((2, 1))
+    for bad in (np.array([3]), np.array([-1]), np.array([0.5]), np.array([[0]])):
+        with pytest.raises(ValueError, match=r"entries must be a 1-D array of rating positions in \[0, 3\)"):
+            gd.sampled_step(ratings, U, V, bad, 1.0, 0.1)
+
+
 def test_loss_and_gradient_reject_non_ratings():
     U, V = np.zeros((2, 1)), np.zeros((2, 1))
     with pytest.raises(TypeError, match="ratings must be an mfteach.Ratings"):

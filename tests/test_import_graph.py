@@ -147,13 +147,14 @@ def test_the_mfteach_package_has_no_import_cycle():
 
 
 def test_the_explanations_have_no_cycle_even_through_imports_inside_functions():
-    """fia.py used to hand NCF models to fia_ncf.py from inside ``fia`` while fia_ncf.py imported
-    helpers back from fia.py at the top: no cycle at import time, but one in the design (issue
-    19, item 7). Within mfteach.explain even deferred imports form no cycle."""
+    """fast_influence.py (then fia.py) used to hand NCF models to fast_influence_ncf.py from inside
+    ``fia`` while that module imported helpers back at the top: no cycle at import time, but one in
+    the design (issue 19, item 7). Within mfteach.explain even deferred imports form no cycle."""
     graph = import_graph(deferred=True)
     explain = {name: {target for target in graph[name] if target.startswith("mfteach.explain.")}
                for name in graph if name.startswith("mfteach.explain.")}
-    assert {"mfteach.explain.fia", "mfteach.explain.fia_ncf", "mfteach.explain._problem"} <= set(explain)
+    assert {"mfteach.explain.fast_influence", "mfteach.explain.fast_influence_ncf",
+            "mfteach.explain._problem"} <= set(explain)
     found = cycles(explain)
     assert not found, "import cycles in mfteach.explain:\n" + "\n".join(" -> ".join(cycle) for cycle in found)
     assert explain["mfteach.explain._problem"] == set()  # the shared interface imports no explanation
@@ -274,9 +275,4 @@ def test_no_exported_name_shadows_a_submodule(package):
             importlib.import_module(f"{package}.{info.name}")
             if not isinstance(getattr(pkg, info.name), types.ModuleType):
                 shadowed.add(f"{package}.{info.name}")
-    assert shadowed == NOT_YET_RENAMED.get(package, set()), f"shadowed: {sorted(shadowed)}"
-
-
-# The explanations' oldest public names are also the names of their modules (mt.explain.fia is the
-# function, mfteach/explain/fia.py the module): renaming the modules is left to do; this set must shrink.
-NOT_YET_RENAMED = {"mfteach.explain": {"mfteach.explain.fia", "mfteach.explain.fia_ncf", "mfteach.explain.influence"}}
+    assert not shadowed, f"exported names that shadow a module: {sorted(shadowed)}"

@@ -9,7 +9,7 @@ import pytest
 
 import mfteach as mt
 from mfteach.plots import SIGN_COLORS
-from mfteach.explain.fia import fia, loo_influence
+from mfteach.explain.fast_influence import fia, loo_influence
 from mfteach.explain.local import local_retrain
 from mfteach.widgets.fia_view import (
     ExplanationView, FiaExplorer, Verification, explanation_view, fia_explorer, render_explanation, verify_top,

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import mfteach as mt
-from mfteach.explain.fia import fia
-from mfteach.explain.fia_ncf import fia_ncf
+from mfteach.explain.fast_influence import fia
+from mfteach.explain.fast_influence_ncf import fia_ncf
 from mfteach.ncf import NCF
 import mfteach.widgets.ncf_fia as ncf_fia_module
 from mfteach.widgets.ncf_fia import (

@@ -157,7 +157,7 @@ def _because_cases(rng):
 
 
 def _user_side(model, ratings, user, item):
-    from ..explain.fia import fia
+    from ..explain.fast_influence import fia
 
     return fia(model, ratings, user, item, side="item-based")
 
@@ -168,7 +168,7 @@ def _by_largest_magnitude(model, ratings, user, item):
 
 
 def _both_sides(model, ratings, user, item):
-    from ..explain.fia import fia
+    from ..explain.fast_influence import fia
 
     frame = fia(model, ratings, user, item)
     return int(frame.loc[frame["influence"].idxmax(), "item"])

@@ -249,18 +249,18 @@ def _top_pair(frame):
 
 
 def _largest_signed(model, train, user, item):
-    from ..explain.fia_ncf import fia_ncf
+    from ..explain.fast_influence_ncf import fia_ncf
     return _top_pair(fia_ncf(model, train, user, item).sort_values("influence", ascending=False))
 
 
 def _own_ratings_only(model, train, user, item):
-    from ..explain.fia_ncf import fia_ncf
+    from ..explain.fast_influence_ncf import fia_ncf
     frame = fia_ncf(model, train, user, item)
     return _top_pair(frame[frame["side"] == "item-based"])
 
 
 def _others_ratings_only(model, train, user, item):
-    from ..explain.fia_ncf import fia_ncf
+    from ..explain.fast_influence_ncf import fia_ncf
     frame = fia_ncf(model, train, user, item)
     return _top_pair(frame[frame["side"] == "user-based"])
 

@@ -21,9 +21,9 @@
 
 from ._problem import SIDES
 from .experiments import appendix_a_experiment, identical_rated_sets, same_set_experiment
-from .fia import ConvergenceWarning, fia, ia_basic, local_problem, loo_influence, relative_gradient_norm
-from .fia_ncf import fia_ncf, loo_influence_ncf, validate_fia_ncf
-from .influence import influence, influence_matrix
+from .fast_influence import ConvergenceWarning, fia, ia_basic, local_problem, loo_influence, relative_gradient_norm
+from .fast_influence_ncf import fia_ncf, loo_influence_ncf, validate_fia_ncf
+from .fatrec import influence, influence_matrix
 from .local import local_rescore, local_retrain
 from .validation import agreement, fia_vs_loo
 

@@ -1,5 +1,5 @@
 r"""Matrix factorization's side of the explanations: the summed objective S a fitted ``mt.ALS``
-or ``mt.GradientDescent`` minimizes (``Objective``; the math is in ``mfteach.explain.fia``'s
+or ``mt.GradientDescent`` minimizes (``Objective``; the math is in ``mfteach.explain.fast_influence``'s
 module docstring), how far the model is from its minimum (``relative_gradient_norm``), the
 local problem of a prediction (``mf_problem``, the ``LocalProblem`` of ``_problem``: KDD 2019
 eqs. 15-19) and the whole objective with its Hessian-vector product (``FullProblem``, for
@@ -37,7 +37,7 @@ class ConvergenceWarning(UserWarning):
 # ---------------------------------------------------------------------------- the model's objective
 @dataclass(frozen=True)
 class Objective:
-    """The summed objective S a fitted model minimizes (``mfteach.explain.fia``'s module docstring)."""
+    """The summed objective S a fitted model minimizes (``mfteach.explain.fast_influence``'s module docstring)."""
 
     U: np.ndarray
     V: np.ndarray

@@ -1,5 +1,5 @@
 r"""NCF's side of the explanations: the local problem of a prediction of an ``mt.NCF`` (KDD 2019
-section 3.3, eq. 22; the math is in ``mfteach.explain.fia_ncf``'s module docstring).
+section 3.3, eq. 22; the math is in ``mfteach.explain.fast_influence_ncf``'s module docstring).
 
 theta_t = (p_u, q_i). For z in R_t, g_z = d r_hat_z / d theta_t is the user half of the
 network's input gradient for the user's ratings and the item half for the item's (both halves

@@ -33,7 +33,7 @@ from ..base import check_fitted, check_non_negative, check_positive_int, check_r
 from ..data import synthetic
 from ..ratings import Ratings
 from ..retraining import retrain
-from .influence import influence_matrix
+from .fatrec import influence_matrix
 
 __all__ = [
     "identical_rated_sets", "converge", "SameSetResult", "same_set_experiment", "figure1_experiment",

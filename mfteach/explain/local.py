@@ -5,7 +5,7 @@ The question is FIA's (KDD 2019, eq. 10): how much does removing the training ra
 (u', j) move the prediction y_hat = r_hat_ui? INFL(z) = y_hat(theta) - y_hat(theta_{-z}),
 positive when z pushed the prediction up (the sign of ``fia`` and ``loo_influence``).
 
-The objective (``mfteach.explain.fia``'s module docstring, the one ``mt.ALS`` minimizes)
+The objective (``mfteach.explain.fast_influence``'s module docstring, the one ``mt.ALS`` minimizes)
 
 .. math::
 
@@ -73,7 +73,7 @@ from ..base import check_index, check_non_negative, check_positive_int, check_tr
 from ..batches import PaddedGroups
 from ..ratings import Ratings
 from ..retraining import removed_positions
-from .fia import objective_of
+from .fast_influence import objective_of
 
 __all__ = ["local_retrain", "local_rescore", "LocalRetrain", "neighbourhood"]
 
@@ -414,7 +414,7 @@ def local_rescore(model, ratings: Ratings, user: int, item: int, n_top: int = 10
     (``local_retrain`` of that one rating; NaN below the top ``n_top``). ``local_options`` go to
     ``local_retrain`` (``hops``, ``tol``, ``max_sweeps``, ``aitken``, ``max_users``, ``max_items``).
     ``attrs["rescored"]``: how many rows were re-scored."""
-    from .fia import fia
+    from .fast_influence import fia
 
     _check_model(model)
     n_top = check_positive_int("n_top", n_top)

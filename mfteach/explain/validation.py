@@ -19,7 +19,7 @@ from ..ratings import Ratings
 from ..retraining import retrain
 from ._mf import FullProblem, objective_of
 from ._problem import SIDES
-from .fia import local_influence
+from .fast_influence import local_influence
 
 __all__ = ["fia_vs_loo", "agreement"]
 

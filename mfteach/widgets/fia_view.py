@@ -40,7 +40,7 @@ from IPython.display import HTML
 
 from .. import plots
 from ..base import check_index, check_positive_int
-from ..explain.fia import SIDES, fia, loo_influence
+from ..explain.fast_influence import SIDES, fia, loo_influence
 from ..explain.local import local_retrain
 from ._common import (
     escape_html as _escape, guarded, influence_bar, redraw_on_change, show_outputs, type_ahead, user_item_pickers,

@@ -3,7 +3,7 @@ matrix J (FATREC 2017, eq. (2)) over the user's past ratings, as influences beta
 gamma_k, and the impacts adding up to the prediction.
 
 With V fixed, ALS's user update makes every prediction of user u linear in the user's ratings
-(``mfteach.explain.influence``):
+(``mfteach.explain.fatrec``):
 
 .. math::
 
@@ -105,7 +105,7 @@ def impact_view(model, ratings: Ratings, user: int, item: int, n_top: int = N_TO
 
     ``model`` must be an ``mt.ALS`` fitted on ``ratings`` (its own training ratings), best converged
     (``tol``): then baseline + sum of impacts = the model's prediction. Pure; one k x k solve."""
-    from ..explain.influence import influence  # lazily: mfteach.explain is heavy to import
+    from ..explain.fatrec import influence  # lazily: mfteach.explain is heavy to import
 
     n_top = check_positive_int("n_top", n_top)
     order = _check_order(order)

@@ -86,7 +86,7 @@ class InfluenceState:
 def prepare_influence_explorer(model: ALS, ratings: Ratings, user: int) -> InfluenceState:
     """J of ``user`` (``mfteach.explain.influence_matrix``, eq. (2) of FATREC 2017) and the user's
     predictions, computed once for every slider move that follows."""
-    from ..explain.influence import check_user_call, influence_matrix  # lazily: mfteach.explain is heavy to import
+    from ..explain.fatrec import check_user_call, influence_matrix  # lazily: mfteach.explain is heavy to import
 
     J, items = influence_matrix(model, ratings, user)
     _, values = check_user_call(model, ratings, user)
@@ -217,7 +217,7 @@ def retrained_change(model: ALS, ratings: Ratings, user: int, changed_item: int,
         ``retrain(model, ratings, n_iters, tol)`` computed earlier (it does not depend on the
         change; the explorer keeps one).
     """
-    from ..explain.influence import check_user_call  # lazily: mfteach.explain is heavy to import
+    from ..explain.fatrec import check_user_call  # lazily: mfteach.explain is heavy to import
 
     check_user_call(model, ratings, user)
     new_rating = _check_rating(new_rating)

@@ -39,8 +39,8 @@ from IPython.display import HTML, Image
 
 from .. import plots
 from ..base import check_fitted, check_index, check_positive_int, check_ratings
-from ..explain.fia import SIDES, fia  # SIDES: the user's own ratings; the item's ratings by other users
-from ..explain.fia_ncf import fia_ncf
+from ..explain.fast_influence import SIDES, fia  # SIDES: the user's own ratings; the item's ratings by other users
+from ..explain.fast_influence_ncf import fia_ncf
 from ..ncf import NCF
 from ._common import (
     FigurePng, escape_html as _escape, guarded, influence_bar, redraw_on_change, show_outputs, type_ahead, user_item_pickers, user_item_repr,

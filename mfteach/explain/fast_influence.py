@@ -105,7 +105,7 @@ from ._mf import (CONVERGED, ConvergenceWarning, FullProblem, Objective, mf_prob
 from ._ncf import ncf_problem
 from ._problem import SIDES, check_side, explain_local, explanation_frame
 from ._problem import local_influence as problem_influence
-from .fia_ncf import loo_influence_ncf
+from .fast_influence_ncf import loo_influence_ncf
 
 __all__ = ["fia", "ia_basic", "loo_influence", "relative_gradient_norm", "local_problem", "local_influence",
            "ConvergenceWarning", "CONVERGED", "Objective", "objective_of", "FullProblem", "explanation_frame", "SIDES"]
@@ -207,7 +207,7 @@ def ia_basic(model, ratings: Ratings, user: int, item: int, side: str = "both", 
     ``ConvergenceWarning`` of ``fia``.
     """
     if isinstance(model, NCF):
-        raise TypeError("ia_basic supports mt.ALS and mt.GradientDescent; for NCF use mfteach.explain.fia_ncf")
+        raise TypeError("ia_basic supports mt.ALS and mt.GradientDescent; for NCF use mfteach.explain.fia_ncf (FIA-NCF)")
     code = check_side(side)
     problem = local_problem(model, ratings, user, item, "ia_basic")
     full = FullProblem(objective_of(model), ratings)

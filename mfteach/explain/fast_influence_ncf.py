@@ -55,7 +55,7 @@ removed; ``validate_fia_ncf`` does this for the top rating of many targets. Ever
 
 Code. NCF's local problem (R_t, J, the blocks of H_e / 2) is built in ``_ncf``; the influence
 and its exact-local variant are computed by the same code as matrix factorization's
-(``_problem.local_influence``), so ``mfteach.explain.fia`` on an NCF gives this module's frame.
+(``_problem.local_influence``), so ``mt.explain.fia`` on an NCF gives this module's frame.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""mfteach/explain/fia.py and validation.py: FIA (KDD 2019 eqs. 15-19) is the derivative of an
+"""mfteach/explain/fast_influence.py and validation.py: FIA (KDD 2019 eqs. 15-19) is the derivative of an
 independent local refit, exact_local is that refit, ia_basic is a dense-Hessian solve, and the
 sides of the frame are R_t."""
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import mfteach as mt
-from mfteach.explain.fia import FullProblem, explanation_frame, fia, ia_basic, loo_influence, objective_of
+from mfteach.explain.fast_influence import FullProblem, explanation_frame, fia, ia_basic, loo_influence, objective_of
 from mfteach.explain.validation import agreement, fia_vs_loo
 
 
@@ -377,7 +377,7 @@ def test_fia_ia_basic_and_loo_influence_refuse_ratings_the_model_was_not_fitted_
 def test_fia_and_ia_basic_warn_when_the_model_is_far_from_converged():
     """FIA assumes a stationary point; a model after one ALS iteration is far from it. The
     warning names the measure and says how to fit further; a converged model gets none."""
-    from mfteach.explain.fia import CONVERGED, ConvergenceWarning, relative_gradient_norm
+    from mfteach.explain.fast_influence import CONVERGED, ConvergenceWarning, relative_gradient_norm
 
     ratings = small(seed=5, m=30, n=24, density=0.5)
     user, item = unrated_pair(ratings)
@@ -402,7 +402,7 @@ def test_fia_and_ia_basic_warn_when_the_model_is_far_from_converged():
 
 
 def test_relative_gradient_norm_is_zero_at_a_minimizer_and_matches_the_definition():
-    from mfteach.explain.fia import relative_gradient_norm
+    from mfteach.explain.fast_influence import relative_gradient_norm
 
     ratings = small(seed=6)
     for make in MODELS.values():

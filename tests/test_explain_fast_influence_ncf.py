@@ -1,4 +1,4 @@
-r"""Tests of mfteach/explain/fia_ncf.py: FIA for neural collaborative filtering (KDD 2019,
+r"""Tests of mfteach/explain/fast_influence_ncf.py: FIA for neural collaborative filtering (KDD 2019,
 section 3.3, eq. (20)-(24)).
 
 What is checked, on a small NCF fitted to synthetic ratings:
@@ -16,7 +16,6 @@ What is checked, on a small NCF fitted to synthetic ratings:
 from __future__ import annotations
 
 import copy
-import importlib
 
 import numpy as np
 import pytest
@@ -24,9 +23,8 @@ import pytest
 import mfteach as mt
 from mfteach import Ratings
 from mfteach.base import remember_training
+from mfteach.explain import fast_influence_ncf as F
 from mfteach.ncf import NCF, forward
-
-F = importlib.import_module("mfteach.explain.fia_ncf")  # the module: mfteach.explain.fia_ncf is also the function
 
 REG = 0.5
 
@@ -253,7 +251,7 @@ def test_frame_covers_r_t_with_its_sides_largest_influence_first(setup):
 def test_fia_dispatches_to_fia_ncf(setup):
     ratings, model, targets = setup
     u, i = targets[1]
-    from mfteach.explain.fia import fia
+    from mfteach.explain.fast_influence import fia
 
     np.testing.assert_array_equal(fia(model, ratings, u, i)["influence"], F.fia_ncf(model, ratings, u, i)["influence"])
     np.testing.assert_array_equal(fia(model, ratings, u, i, side="user-based")["influence"],
@@ -371,7 +369,7 @@ def test_fia_ncf_and_its_leave_one_out_refuse_ratings_the_model_was_not_fitted_o
 def test_loo_influence_dispatches_ncf_models_to_loo_influence_ncf(setup):
     """fia hands an NCF to fia_ncf; loo_influence must hand it to loo_influence_ncf the same way
     (it raised TypeError), with loo_influence_ncf's options passed through."""
-    from mfteach.explain.fia import loo_influence
+    from mfteach.explain.fast_influence import loo_influence
 
     ratings, model, targets = setup
     u, i = targets[0]

@@ -1,4 +1,4 @@
-"""mfteach/explain/influence.py: eq. (2) of FATREC 2017 in our notation, checked against
+"""mfteach/explain/fatrec.py: eq. (2) of FATREC 2017 in our notation, checked against
 independent refits of the user's ridge problem."""
 
 import numpy as np
