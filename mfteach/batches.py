@@ -45,6 +45,21 @@ class PaddedGroups:
         """``features`` with the all-zero padding row appended."""
         return np.vstack([features, np.zeros((1, features.shape[1]))])
 
+    def cross(self, left: np.ndarray, right: np.ndarray, symmetric: bool = False) -> np.ndarray:
+        """X_g^T Y_g for every group, X_g and Y_g the rows of ``left`` and ``right`` of its entries
+        (``grams(F)`` is ``cross(F, F)``): n_groups x a x b. ``symmetric``: (X_g^T Y_g + Y_g^T X_g) / 2
+        instead (a = b), symmetrized batch by batch while the batch is small."""
+        a, b = left.shape[1], right.shape[1]
+        left, right = self.padded_features(left), self.padded_features(right)
+        out = np.empty((self.n_groups, a, b))
+        for groups, rows, _ in self.batches:
+            product = np.matmul(left[rows].transpose(0, 2, 1), right[rows])
+            if symmetric:
+                product = product + product.transpose(0, 2, 1)
+                product *= 0.5
+            out[groups] = product
+        return out
+
     def grams(self, features: np.ndarray) -> np.ndarray:
         """X_g^T X_g for every group (X_g = the feature rows of its entries): n_groups x k x k."""
         k = features.shape[1]

@@ -491,8 +491,16 @@ def test_padded_group_grams_equal_the_per_group_products():
     features = rng.normal(size=(11, 4))
     expected = np.array([features[index[indptr[g]:indptr[g + 1]]].T @ features[index[indptr[g]:indptr[g + 1]]]
                          for g in range(len(counts))])
+    other = rng.normal(size=(11, 3))
+    crossed = np.array([features[index[indptr[g]:indptr[g + 1]]].T @ other[index[indptr[g]:indptr[g + 1]]]
+                        for g in range(len(counts))])
     for batch_size in (1, 4, 16, 64):
-        np.testing.assert_allclose(PaddedGroups(indptr, index, 11, batch_size).grams(features), expected, atol=1e-12)
+        groups = PaddedGroups(indptr, index, 11, batch_size)
+        np.testing.assert_allclose(groups.grams(features), expected, atol=1e-12)
+        np.testing.assert_allclose(groups.cross(features, other), crossed, atol=1e-12)   # X_g^T Y_g: 4 x 3
+        half = groups.cross(features, features[::-1], symmetric=True)
+        full = groups.cross(features, features[::-1])
+        np.testing.assert_allclose(half, (full + full.transpose(0, 2, 1)) / 2, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------- warm start and tol

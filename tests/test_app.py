@@ -289,3 +289,41 @@ def test_verify_retrains_without_the_largest_fia_rating_by_default(app, user_and
     assert check.removed == other and check.who == "your"
     with pytest.raises(ValueError, match="not a rating in the explanation's tables"):
         A.verify(app, ex, removed=(user, item))
+
+
+# ---------------------------------------------------------------------------- MovieLens latest-small
+def test_the_app_runs_end_to_end_on_the_latest_small_format(tmp_path, monkeypatch):
+    """The ml-latest-small path, on a fake folder in its format (half stars, sparse movieIds,
+    '|'-separated genres, quoted titles): fitted, cached, explained, verified, and offered by the
+    layout beside 100K. (The real ml-latest-small is not on this machine.)"""
+    from mfteach.widgets import explanation_explorer
+
+    base, _, _ = mt.synthetic(70, 50, rank=3, density=0.35, noise=0.4, seed=8)
+    stars = np.clip(np.round((base.values * 1.1 + 3.2) * 2) / 2, 0.5, 5.0)
+    folder = tmp_path / "ml-latest-small"
+    folder.mkdir()
+    lines = [f"{10 + 3 * u},{7 * i + 1},{r:g},9649827{u:02d}" for u, i, r in zip(base.rows, base.cols, stars)]
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + "\n".join(lines) + "\n")
+    genres = ["Comedy|Romance", "Drama", "(no genres listed)", "Action|Sci-Fi|Thriller"]
+    movies = [f'{7 * i + 1},"Film {i}, The ({1950 + i})",{genres[i % 4]}' for i in range(50)]
+    (folder / "movies.csv").write_text("movieId,title,genres\n" + "\n".join(movies) + "\n")
+    monkeypatch.setattr(A, "TOL", FAST_TOL)
+    monkeypatch.setattr(A, "_CACHE", {})
+    monkeypatch.setattr(A, "_RATINGS", {})
+    assert A.available_datasets(tmp_path) == ["100k", "latest-small"]
+    app = A.fitted_model("latest-small", home=tmp_path, cache_dir=tmp_path / "models")
+    assert app.ratings.shape == (70, 50) and "MovieLens latest-small: " in app.describe()
+    assert [p.name.split("-biased")[0] for p in (tmp_path / "models").iterdir()] == ["latest-small"]
+    user = 4
+    top = A.recommendations(app, user)
+    assert top["title"].iloc[0].startswith("Film ") and ", The (19" in top["title"].iloc[0]
+    ex = A.explain_recommendation(app, user, int(top["item"].iloc[0]), n_top=3)
+    assert ex.user_id == 10 + 3 * user and not ex.item_based["retrained"].isna().any()
+    every = A.explain_recommendation(app, user, ex.item, n_top=10_000, rescore=False).impact   # all rated
+    assert every["impact"].sum() + ex.baseline == pytest.approx(ex.prediction, abs=1e-9) and len(every) == ex.n_rated
+    assert set(every["rating"]) <= set(np.arange(1, 11) / 2) and ex.title in ex.sentence
+    check = A.verify(app, ex)
+    assert np.isfinite(check.retrained) and "full retrain" in check.text()
+    box = explanation_explorer(datasets=["latest-small"], home=tmp_path, background=False)
+    assert box.app is app and box.explanation.user == 0 and "mfteach-app-rescored" in \
+        box.out.outputs[0]["data"]["text/html"]

@@ -92,10 +92,16 @@ def test_the_widget_checks_explains_and_records_only_on_check(registered):
     assert box.children[0].value.startswith("<b>Question 3. </b>Which?")
     assert "<b>B.</b> b" in box.children[1].value  # the choices, typeset, each with its letter
     assert ex.progress().set_index("exercise").loc["q_test_choice", "attempts"] == 0
+    explain = box.children[3].children[1]
+    assert explain.disabled                  # the explanation gives the answer away: not before an answer
+    box.on_explain(None)
+    assert "opens after your first answer" in box.feedback.value and "ridge solution" not in box.feedback.value
     box.on_check(None)  # nothing chosen yet
-    assert "No answer yet" in box.feedback.value
+    assert "No answer yet" in box.feedback.value and explain.disabled
     box.control.value = 0
     box.on_check(None)
+    assert not explain.disabled              # a wrong answer opens it too
+    assert ex.ask("q_test_choice").children[3].children[1].disabled is False   # and it stays open
     assert box.feedback.value.startswith("❌") and "a is the transpose" in box.feedback.value
     box.control.value = 1
     box.on_check(None)

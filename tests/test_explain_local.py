@@ -25,13 +25,14 @@ ALS_MODELS = {
     "ALS biased": dict(reg=3.0, biased=True),
     "ALS-WR": dict(reg=0.3, weighted_reg=True),
     "ALS-WR biased": dict(reg=0.3, weighted_reg=True, biased=True),
+    "ALS biased k=40": dict(reg=3.0, biased=True, rank=40),   # blocks of 41 unknowns: the Cholesky solves
 }
 
 
 @pytest.fixture(scope="module", params=list(ALS_MODELS))
 def als(request):
     ratings = small()
-    model = mt.ALS(rank=3, n_iters=400, tol=0.0, seed=0, **ALS_MODELS[request.param]).fit(ratings)
+    model = mt.ALS(**{"rank": 3, **ALS_MODELS[request.param]}, n_iters=400, tol=0.0, seed=0).fit(ratings)
     return ratings, model
 
 
@@ -193,6 +194,45 @@ def test_aitken_and_tol_stop_early_near_the_converged_value():
     assert abs(extrapolated - converged) < abs(plain - converged)
     stopped = local_retrain(model, ratings, user, item, z, hops=2, tol=1e-6, full_output=True)
     assert stopped.converged and stopped.sweeps < 500 and stopped.influence == pytest.approx(converged, abs=1e-4)
+
+
+def test_the_first_sweep_solves_only_the_blocks_whose_data_moved(als):
+    """Sweep 1: the item that lost the rating, then the target user and the users who rated that item
+    (or lost the rating); later sweeps: every item, every user; the last sweep's users: the target alone."""
+    ratings, model = als
+    user, item = target(ratings)
+    u_z, j = (int(v) for v in fia(model, ratings, user, item).iloc[0][["user", "item"]])
+    users, _ = neighbourhood(ratings, [u_z, user], [j, item], 1)
+    first = np.union1d(np.intersect1d(ratings.rows[(ratings.cols == j) & (ratings.rows != u_z)], users), [u_z])
+    sizes = {}
+    for sweeps in (1, 2, 3):
+        result = local_retrain(model, ratings, user, item, (u_z, j), tol=0.0, max_sweeps=sweeps, full_output=True)
+        sizes[sweeps] = (result.block_solves, result.n_users, result.n_items)
+    n_users, n_items = sizes[3][1:]
+    assert sizes[1][0] == 1 + 1
+    assert sizes[2][0] == 1 + 1 + len(first) + n_items + 1
+    assert sizes[3][0] == sizes[2][0] + n_users + n_items + 1
+    assert len(first) < n_users                               # the first sweep skips some users
+
+
+@pytest.mark.parametrize("d", [5, 40])
+def test_the_block_solver_equals_lu_for_small_and_large_blocks(d):
+    """_solve_blocks: batched LU below CHOLESKY_MIN_SIZE unknowns, one Cholesky per block from it on;
+    empty blocks give 0; a singular block is refused."""
+    from mfteach.explain.local import CHOLESKY_MIN_SIZE, _solve_blocks
+
+    assert 5 < CHOLESKY_MIN_SIZE <= 40
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(6, 2 * d, d))
+    A = X.transpose(0, 2, 1) @ X + 0.5 * np.eye(d)
+    h = rng.normal(size=(6, d))
+    empty = np.array([False, False, True, False, False, False])
+    expected = np.linalg.solve(A, h[..., None])[..., 0]
+    expected[2] = 0.0
+    np.testing.assert_allclose(_solve_blocks(A.copy(), h.copy(), empty), expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(_solve_blocks(A[:1].copy(), h[:1].copy(), empty[:1]), expected[:1], rtol=1e-9)
+    with pytest.raises(ValueError, match="ridge block of the neighbourhood is singular"):
+        _solve_blocks(np.zeros((2, d, d)), h[:2].copy(), np.zeros(2, dtype=bool))
 
 
 # ---------------------------------------------------------------------------- the cache

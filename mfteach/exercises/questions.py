@@ -214,9 +214,14 @@ def _html(text: str) -> str:
     return "".join(out)
 
 
+EXPLAIN_LOCKED = "The explanation opens after your first answer: choose or type one and press Check"
+
+
 def ask(name: str, number: int | None = None):
     """A widget for question ``name``: the prompt, the choices or a text box, Check and
-    Show-explanation buttons, and the feedback. Displaying it records nothing; Check does."""
+    Show-explanation buttons, and the feedback. Displaying it records nothing; Check does. The
+    explanation, which gives the answer away, opens after the first checked answer (in this
+    session or an earlier one)."""
     import ipywidgets as widgets
 
     question = _question(name)
@@ -239,7 +244,17 @@ def ask(name: str, number: int | None = None):
         # so Check never judges a value a keystroke behind (seen with ipywidgets 8's throttled updates)
         control = widgets.Text(placeholder=f"type {what}", continuous_update=False, layout=widgets.Layout(width="60%"))
     check_button = widgets.Button(description="Check", button_style="primary", tooltip="check your answer")
-    explain_button = widgets.Button(description="Show explanation", tooltip="show why the right answer is right")
+    # the explanation gives the answer away: it opens after a first answer (now or in an earlier session)
+    explain_button = widgets.Button(description="Show explanation", tooltip=EXPLAIN_LOCKED)
+    unlocked = [int(records.entry(name).get("attempts", 0)) > 0]
+
+    def unlock():
+        unlocked[0] = True
+        explain_button.disabled, explain_button.tooltip = False, "show why the right answer is right"
+
+    explain_button.disabled = True
+    if unlocked[0]:
+        unlock()
     result = widgets.HTMLMath("")
     for widget, css in [(control, "mfteach-question-input"), (check_button, "mfteach-question-check"),
                         (explain_button, "mfteach-question-explain"), (result, "mfteach-question-feedback")]:
@@ -249,9 +264,13 @@ def ask(name: str, number: int | None = None):
         verdict = judge(question, control.value)
         if verdict.counted:
             records.record(name, passed=verdict.correct)
+            unlock()
         result.value = f"{_mark(verdict)} {_html(verdict.message)}"
 
     def on_explain(_):
+        if not unlocked[0]:
+            result.value = f"🔒 {EXPLAIN_LOCKED}."
+            return
         result.value = f"💡 <b>Explanation.</b> {_html(question.explanation)}"
 
     check_button.on_click(on_check)
@@ -275,7 +294,7 @@ def quiz(lesson: str):
         return None
     intro = widgets.HTML(f"<b>{len(found)} questions.</b> Choose or type an answer and press <i>Check</i> "
                          "(Tab moves between the letters, the text boxes and the buttons; Enter or Space presses "
-                         "the one in focus). <i>Show explanation</i> gives the reasoning.")
+                         "the one in focus). After your first answer, <i>Show explanation</i> gives the reasoning.")
     box = widgets.VBox([intro, *(ask(q.name, j + 1) for j, q in enumerate(found))])
     box.add_class("mfteach-quiz")
     return box

@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.linalg import lapack
 
 from ..base import check_index, check_non_negative, check_positive_int, check_training_ratings
 from ..batches import PaddedGroups
@@ -80,6 +81,7 @@ __all__ = ["local_retrain", "local_rescore", "LocalRetrain", "neighbourhood"]
 BUCKET = 16             # blocks per padded batch of the inner Grams (``PaddedGroups``)
 DENSE_FILL = 0.2        # inner ratings filling at least this share of (blocks x other): one dense gemm
 SUBSET_LOOP = 64        # up to this many blocks, their inner Grams one by one (else all, batched)
+CHOLESKY_MIN_SIZE = 32  # blocks of this many unknowns or more: one LAPACK Cholesky solve each (_solve_blocks)
 _CACHE = "_local_retrain_cache"
 
 
@@ -181,10 +183,13 @@ class _Side:
 
     ``gram``, ``rhs``: A_g and A_g w_g of the fitted model with the removed ratings already taken
     out; ``F0``, ``offset0``: the other side's features and target offsets (mu + bias) at the
-    fitted model. The parts of dA_g and dh_g that depend only on the fitted model are folded in
-    once, so a half-step adds the terms of the new features alone. The Grams of the inner ratings,
-    sum_l x_l x_l^T per block, are batched matrix products over the blocks padded to similar
-    sizes (``PaddedGroups``, as ALS's "bucket" method): O(P d^2) for P inner ratings."""
+    fitted model. A half-step with the other side's new features F1 adds, over each block's inner
+    ratings, dA_g = sum_l (x_l' x_l'^T - x_l x_l^T), the symmetric part of ONE product
+    sum_l (x_l' + x_l)(x_l' - x_l)^T (the cross terms cancel), and dh_g = sum_l x_l' (r_gl - off_l')
+    - x_l (r_gl - off_l) (two sparse products). The products are batched over the blocks padded to
+    similar sizes (``PaddedGroups.cross``, as ALS's "bucket" method): O(P d^2) for P inner ratings;
+    when only a few of the other side's members have moved (``solve_changed``), each one's d x d
+    difference is formed once instead."""
 
     def __init__(self, gram, rhs, other_count: int, blocks, other, values, keep_counts, F0, offset0):
         size = len(gram)
@@ -192,8 +197,8 @@ class _Side:
         blocks, other, values = blocks[order], other[order], values[order]
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(blocks, minlength=size))])
         self.other = other
-        # the inner Grams: one dense product with the row-wise outer products when the inner ratings fill
-        # much of the (blocks x other) matrix (one BLAS gemm), else batched per block (O(P d^2) work)
+        # one dense product with the row-wise outer products when the inner ratings fill much of the
+        # (blocks x other) matrix (one BLAS gemm), else batched per block (O(P d^2) work)
         self.dense = None
         if len(other) >= DENSE_FILL * size * other_count:
             self.dense = np.zeros((size, other_count))
@@ -203,37 +208,96 @@ class _Side:
         self.ones = sp.csr_matrix((np.ones(len(other)), other, self.indptr), shape=(size, other_count))
         self.values = sp.csr_matrix((values, other, self.indptr), shape=(size, other_count))
         self.empty = keep_counts == 0                     # blocks that lose every rating: w = 0
-        # A_g - sum_l x_l x_l^T and A_g w_g - sum_l x_l (r_gl - off_l) over the inner ratings, old features
-        self.gram = gram - self._grams(F0, None)
-        self.rhs = rhs - self.values @ F0 + self.ones @ (offset0[:, None] * F0)
+        self.block_of = np.repeat(np.arange(size), np.diff(self.indptr))   # each inner rating's block
+        self.gram, self.rhs = gram, rhs                   # A_g, A_g w_g of the fitted model (not changed)
+        self.F0, self.offset0 = np.array(F0), np.array(offset0)   # copies: F0 may view the moving factors
+        self.solved = 0                                   # block solves so far
 
-    def _grams(self, F, blocks):
+    def _dgram(self, F1, blocks):
+        """dA_g = sum_l (x_l' x_l'^T - x_l x_l^T) over each block's inner ratings (``blocks``: a subset,
+        default all), as the symmetric part of sum_l (x_l' + x_l)(x_l' - x_l)^T."""
+        S, T = F1 + self.F0, F1 - self.F0
         if self.dense is not None and (blocks is None or len(blocks) > SUBSET_LOOP):
             dense = self.dense if blocks is None else self.dense[blocks]
-            outer = np.einsum("ni,nj->nij", F, F).reshape(len(F), -1)         # f f^T, flattened
-            return (dense @ outer).reshape(len(dense), F.shape[1], F.shape[1])
+            outer = np.einsum("ni,nj->nij", S, T)
+            outer = (outer + outer.transpose(0, 2, 1)).reshape(len(S), -1)     # 2 sym(s t^T), flattened
+            return 0.5 * (dense @ outer).reshape(len(dense), S.shape[1], S.shape[1])
         if blocks is None:
-            return self.layout.grams(F)
+            return self.layout.cross(S, T, symmetric=True)
         if len(blocks) > SUBSET_LOOP:
-            return self.layout.grams(F)[blocks]
-        out = np.empty((len(blocks), F.shape[1], F.shape[1]))
+            return self.layout.cross(S, T, symmetric=True)[blocks]
+        out = np.empty((len(blocks), S.shape[1], S.shape[1]))
         for k, g in enumerate(blocks):                    # a few blocks (the target, the removed ratings')
-            X = F[self.other[self.indptr[g]:self.indptr[g + 1]]]
-            out[k] = X.T @ X
+            rows = self.other[self.indptr[g]:self.indptr[g + 1]]
+            product = S[rows].T @ T[rows]
+            out[k] = 0.5 * (product + product.T)
         return out
 
     def solve(self, F1, offset1, blocks=None) -> np.ndarray:
         r"""w_g' = (A_g + dA_g)^{-1} (A_g w_g + dh_g) for the blocks ``blocks`` (default all), with the
-        other side's new features F1 (|other| x d) and target offsets ``offset1`` (module docstring)."""
-        h = self.rhs + self.values @ F1 - self.ones @ (offset1[:, None] * F1)   # + sum_l x_l' (r_gl - off_l')
-        gram, empty = self.gram, self.empty
-        if blocks is not None:
-            h, gram, empty = h[blocks], gram[blocks], empty[blocks]
-        A = gram + self._grams(F1, blocks)                                      # + sum_l x_l' x_l'^T
-        if empty.any():
-            A[empty] = np.eye(A.shape[1])
-            h[empty] = 0.0
-        return np.linalg.solve(A, h[..., None])[..., 0]
+        other side's new features F1 (|other| x d) and target offsets ``offset1`` (class docstring)."""
+        h = self.rhs + self.values @ (F1 - self.F0) - self.ones @ (offset1[:, None] * F1
+                                                                   - self.offset0[:, None] * self.F0)
+        A = self._dgram(F1, blocks)                                             # a new array
+        if blocks is None:
+            A += self.gram
+            empty = self.empty
+        else:
+            A += self.gram[blocks]
+            h, empty = h[blocks], self.empty[blocks]
+        self.solved += len(A)
+        return _solve_blocks(A, h, empty)
+
+    def solve_changed(self, F1, offset1, blocks, changed) -> np.ndarray:
+        """``solve(F1, offset1, blocks)`` when F1 differs from the fitted features only at the few
+        ``changed`` members of the other side: each one's x' x'^T - x x^T is formed once and added
+        to the blocks by its raters (a sparse product), with no work for the unchanged ratings."""
+        blocks, changed = np.asarray(blocks, dtype=np.int64), np.unique(np.asarray(changed, dtype=np.int64))
+        h, A, empty = self.rhs[blocks], self.gram[blocks], self.empty[blocks]
+        if len(changed):
+            where = np.full(len(self.gram), -1)
+            where[blocks] = np.arange(len(blocks))
+            slot = np.full(len(F1), -1)
+            slot[changed] = np.arange(len(changed))
+            hit = np.flatnonzero((slot[self.other] >= 0) & (where[self.block_of] >= 0))   # inner ratings that moved
+            g, c, r = where[self.block_of[hit]], slot[self.other[hit]], self.values.data[hit]
+            ones = sp.csr_matrix((np.ones(len(hit)), (g, c)), shape=(len(blocks), len(changed)))
+            values = sp.csr_matrix((r, (g, c)), shape=(len(blocks), len(changed)))
+            new, old = F1[changed], self.F0[changed]
+            d = F1.shape[1]
+            delta = (np.einsum("ci,cj->cij", new, new) - np.einsum("ci,cj->cij", old, old)).reshape(len(changed), -1)
+            A += (ones @ delta).reshape(len(blocks), d, d)
+            h += values @ (new - old) - ones @ (new * offset1[changed, None] - old * self.offset0[changed, None])
+        self.solved += len(A)
+        return _solve_blocks(A, h, empty)
+
+
+def _solve_blocks(A: np.ndarray, h: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """w_g = A_g^{-1} h_g for every block; w = 0 for blocks left without ratings (``empty``; ALS's
+    empty group). ``A`` and ``h`` are overwritten.
+
+    The blocks are symmetric positive definite (lambda > 0): from ``CHOLESKY_MIN_SIZE`` unknowns on
+    (and for a single block) each is solved by LAPACK's Cholesky ``dposv``, half the work of the LU
+    factorization behind ``np.linalg.solve``, which the smaller blocks take batched (one call for
+    all: below that size the per-block call costs more than it saves; ``benchmarks/bench_fia_timing.py``).
+    A singular block (lambda = 0 and too few ratings) is refused with a ValueError."""
+    if empty.any():
+        A[empty] = np.eye(A.shape[1])
+        h[empty] = 0.0
+    try:
+        if A.shape[1] < CHOLESKY_MIN_SIZE and len(A) > 1:
+            return np.linalg.solve(A, h[..., None])[..., 0]
+        out = np.empty_like(h)
+        posv = lapack.dposv
+        for g in range(len(A)):                       # a loop over blocks (d >= 32: LAPACK's work dominates)
+            # A[g].T: the same symmetric matrix in Fortran order, so LAPACK works on it in place (no copy)
+            _, out[g], info = posv(A[g].T, h[g], lower=1, overwrite_a=1)
+            if info != 0:                             # not positive definite: singular, as lambda > 0 rules out
+                raise np.linalg.LinAlgError("block not positive definite")
+        return out
+    except np.linalg.LinAlgError:
+        raise ValueError("local_retrain: a ridge block of the neighbourhood is singular (reg = 0 and a user or "
+                         "item with fewer ratings than unknowns?); use a model with reg > 0") from None
 
 
 # ---------------------------------------------------------------------------- the result
@@ -249,6 +313,7 @@ class LocalRetrain:
     n_users: int              # users re-solved
     n_items: int              # items re-solved
     n_inner: int              # ratings inside the neighbourhood (the ones whose changes are applied)
+    block_solves: int = 0     # ridge blocks solved, summed over the half-steps (the exact solves' count)
     history: list = field(default_factory=list)  # y_hat after each sweep
 
 
@@ -320,7 +385,7 @@ def local_retrain(model, ratings: Ratings, user: int, item: int, removed, hops: 
     blocks = _blocks(model, o, ratings)
     prediction = _predict(o, user, item, blocks.W_user[user], blocks.W_item[item])
     if len(positions) == 0:
-        info = LocalRetrain(0.0, prediction, prediction, 0, True, 0, 0, 0, [])
+        info = LocalRetrain(0.0, prediction, prediction, 0, True, 0, 0, 0, 0, [])
         return info if full_output else 0.0
 
     z_users, z_items = ratings.rows[positions], ratings.cols[positions]
@@ -342,8 +407,8 @@ def local_retrain(model, ratings: Ratings, user: int, item: int, removed, hops: 
     F0_u, F0_i = _features(W_u[:, :o.U.shape[1]], o.biased), _features(W_i[:, :o.U.shape[1]], o.biased)
     off0_u = mu + (W_u[:, -1] if o.biased else 0.0) * np.ones(len(users))   # mu + b_a (item blocks' offsets)
     off0_i = mu + (W_i[:, -1] if o.biased else 0.0) * np.ones(len(items))   # mu + c_l
-    user_gram, user_rhs = blocks.user_gram[users].copy(), blocks.user_rhs[users].copy()
-    item_gram, item_rhs = blocks.item_gram[items].copy(), blocks.item_rhs[items].copy()
+    user_gram, user_rhs = blocks.user_gram[users], blocks.user_rhs[users]   # copies (fancy indexing)
+    item_gram, item_rhs = blocks.item_gram[items], blocks.item_rhs[items]
     # the removed ratings leave their blocks: -x x^T, -x t (old features: those in the precomputed A), ALS-WR -lambda I
     za, zl, zr = local_u[z_users], local_i[z_items], ratings.values[positions]
     np.add.at(user_gram, za, -F0_i[zl][:, :, None] * F0_i[zl][:, None, :])
@@ -372,20 +437,24 @@ def local_retrain(model, ratings: Ratings, user: int, item: int, removed, hops: 
         F1_u = _features(W_u[:, :k], o.biased)
         off1_u = mu + (W_u[:, -1] if o.biased else 0.0) * np.ones(len(users))
         if sweeps == 1:                                                       # item half-step (U fixed)
-            W_i[touched] = item_side.solve(F1_u, off1_u, touched)
+            W_i[touched] = item_side.solve_changed(F1_u, off1_u, touched, [])   # no user has moved yet
         else:
             W_i = item_side.solve(F1_u, off1_u)
         F1_i = _features(W_i[:, :k], o.biased)
         off1_i = mu + (W_i[:, -1] if o.biased else 0.0) * np.ones(len(items))
-        # user half-step (V fixed): the target user first, which is all y_hat needs if this is the last sweep
-        w_target = user_side.solve(F1_i, off1_i, [t_u])[0]
+        # user half-step (V fixed): the target user first, which is all y_hat needs if this is the last sweep;
+        # in the first sweep only the items that lost ratings have moved
+        if sweeps == 1:
+            w_target = user_side.solve_changed(F1_i, off1_i, [t_u], touched)[0]
+        else:
+            w_target = user_side.solve(F1_i, off1_i, [t_u])[0]
         history.append(_predict(o, user, item, w_target, W_i[t_i]))
         estimates.append(_aitken(history) if aitken else history[-1])
         if len(estimates) >= 2 and abs(estimates[-1] - estimates[-2]) <= tol:
             converged = True
             break
         if sweeps < max_sweeps and sweeps == 1:
-            W_u[first_users] = user_side.solve(F1_i, off1_i, first_users)
+            W_u[first_users] = user_side.solve_changed(F1_i, off1_i, first_users, touched)
         elif sweeps < max_sweeps:
             W_u = user_side.solve(F1_i, off1_i)
     influence = prediction - estimates[-1]
@@ -395,7 +464,7 @@ def local_retrain(model, ratings: Ratings, user: int, item: int, removed, hops: 
     if not full_output:
         return float(influence)
     return LocalRetrain(float(influence), prediction, history[-1], sweeps, converged, len(users), len(items),
-                        len(inner), history)
+                        len(inner), user_side.solved + item_side.solved, history)
 
 
 def _predict(o, user: int, item: int, w_u: np.ndarray, w_i: np.ndarray) -> float:

@@ -37,9 +37,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+from browser_common import OverallTimeout, free_port, launch_chromium, log, stop_process_group, time_limits
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -47,10 +48,6 @@ APP = REPO / "apps" / "explain_recommendations.ipynb"
 SCREENSHOTS = HERE / "screenshots"
 VENV_BIN = Path(sys.executable).parent  # run with .venv/bin/python: voila sits beside it
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
 VIEWPORT = {"width": 1500, "height": 1100}
 SERVER_UP_TIMEOUT = 60.0
 INTERACTION_TIMEOUT = 30.0   # control changed -> tables updated (the app aims at < 1 s)
@@ -81,20 +78,6 @@ JS_STATE = r"""() => {
 
 class AppFailure(Exception):
     pass
-
-
-class OverallTimeout(BaseException):
-    """Raised by SIGALRM; a BaseException so that `except Exception` does not eat it."""
-
-
-def log(msg: str = "") -> None:
-    print(msg, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(tmp: Path) -> tuple[Path, dict]:
@@ -155,25 +138,6 @@ def wait_port(proc: subprocess.Popen, port: int, log_path: Path) -> float:
             raise RuntimeError(f"voila did not listen on port {port} within {SERVER_UP_TIMEOUT:.0f} s:\n"
                                + log_tail(log_path))
         time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the server's process group (it shuts its kernels down), SIGKILL after 10 s."""
-    try:
-        pgid = os.getpgid(proc.pid)
-    except ProcessLookupError:
-        return
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        if proc.poll() is not None:
-            break
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def state(page) -> dict:
@@ -321,30 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     args.screenshots.mkdir(parents=True, exist_ok=True)
 
-    def on_alarm(signum, frame):
-        raise OverallTimeout()
-
-    def on_term(signum, frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     tmp = Path(tempfile.mkdtemp(prefix="mfteach-app-"))
     proc = None
-
-    def watchdog():  # last resort if the soft time-out cannot unwind (a hung browser call)
-        time.sleep(args.timeout + 60)
-        log(f"error: hard time-out ({args.timeout + 60:.0f} s); killing the server and exiting")
-        if proc is not None:
-            try:
-                os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
-            except Exception:
-                pass
-        os._exit(124)
-
-    threading.Thread(target=watchdog, daemon=True).start()
-    signal.alarm(int(args.timeout))
+    time_limits(args.timeout, lambda: proc)
     timings: dict[str, float] = {}
     ok, problem = False, None
     t_start = time.monotonic()
@@ -356,12 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
-            browser_home = tmp / "browser-home"
-            browser_home.mkdir()
-            browser = pw.chromium.launch(
-                executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS,
-                env={**os.environ, "HOME": str(browser_home), "XDG_CONFIG_HOME": str(browser_home / ".config"),
-                     "XDG_CACHE_HOME": str(browser_home / ".cache")})
+            browser = launch_chromium(pw, args.chromium, tmp / "browser-home")
             log(f"Chromium {browser.version}")
             page = browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(30_000)
@@ -391,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.alarm(0)
         if proc is not None:
-            stop(proc)
+            stop_process_group(proc)
             try:
                 shutil.copy(tmp / "voila-server.log", args.screenshots / "voila-server.log")
             except OSError:

@@ -35,11 +35,9 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -47,16 +45,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from browser_common import OverallTimeout, free_port, launch_chromium, log, stop_process_group, time_limits
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 DEFAULT_LESSONS = REPO / "lessons"
 DEFAULT_SCREENSHOTS = HERE / "screenshots"
 VENV_BIN = Path(sys.executable).parent  # run with .venv/bin/python: jupyter sits beside it
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
 VIEWPORT = {"width": 1400, "height": 1000}
 MAX_SCREENSHOT_HEIGHT = 16000  # Chromium struggles with taller captures
 
@@ -73,25 +69,11 @@ KERNEL_SHUTDOWN_TIMEOUT = 10.0
 USES_WIDGETS = re.compile(r"ipywidgets|mfteach\.widgets|\bdisplay\(|\binteract")
 
 
-class OverallTimeout(BaseException):
-    """Raised by SIGALRM; a BaseException so per-lesson `except Exception` does not eat it."""
-
-
 class LessonFailure(Exception):
     pass
 
 
-def log(msg: str = "") -> None:
-    print(msg, flush=True)
-
-
 # --------------------------------------------------------------------------- server
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,29 +193,7 @@ def stop_server(server: Server) -> None:
                 server.api("DELETE", f"/api/kernels/{k['id']}", timeout=5)
         except Exception:
             pass
-    try:
-        pgid = os.getpgid(server.proc.pid)
-    except ProcessLookupError:
-        pgid = None
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        if server.proc.poll() is not None:
-            break
-        try:
-            if pgid is not None:
-                os.killpg(pgid, sig)
-            else:
-                server.proc.send_signal(sig)
-        except ProcessLookupError:
-            break
-        try:
-            server.proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-    if pgid is not None:  # leftovers of the group (not kernels: they have their own sessions)
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    stop_process_group(server.proc)
 
 
 # --------------------------------------------------------------------------- page helpers
@@ -981,33 +941,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     args.screenshots.mkdir(parents=True, exist_ok=True)
 
-    def on_alarm(signum, frame):
-        raise OverallTimeout()
-
-    def on_term(signum, frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     server: Server | None = None
     results: list[Result] = []
     tmp = Path(tempfile.mkdtemp(prefix="mfteach-browser-"))
     t_start = time.monotonic()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
-    # Last resort if the soft time-out cannot unwind (e.g. a hung browser call).
-    def watchdog():
-        time.sleep(args.timeout + 60)
-        log(f"error: hard time-out ({args.timeout + 60:.0f} s); killing the server and exiting")
-        if server is not None:
-            try:
-                os.killpg(os.getpgid(server.proc.pid), signal.SIGKILL)
-            except Exception:
-                pass
-        os._exit(124)
-    threading.Thread(target=watchdog, daemon=True).start()
-    signal.alarm(int(args.timeout))
+    time_limits(args.timeout, lambda: None if server is None else server.proc)
 
     exit_code = 1
     try:
@@ -1020,12 +960,7 @@ def main(argv: list[str] | None = None) -> int:
         from playwright.sync_api import sync_playwright
         with sync_playwright() as pw:
             t_b = time.monotonic()
-            browser_home = tmp / "browser-home"  # Chromium's crash-report folder etc. stay in tmp
-            browser_home.mkdir()
-            browser = pw.chromium.launch(
-                executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS,
-                env={**os.environ, "HOME": str(browser_home), "XDG_CONFIG_HOME": str(browser_home / ".config"),
-                     "XDG_CACHE_HOME": str(browser_home / ".cache")})
+            browser = launch_chromium(pw, args.chromium, tmp / "browser-home")  # crash reports etc. stay in tmp
             log(f"Chromium {browser.version} started in {time.monotonic() - t_b:.1f} s")
 
             # One context for all lessons (JupyterLab's bundles stay cached), a page per lesson.
