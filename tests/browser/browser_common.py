@@ -8,6 +8,7 @@ time limits, and stopping a server's process group. The scripts run as
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -101,3 +102,17 @@ def launch_chromium(pw, executable: str, home: Path):
         executable_path=executable, headless=True, args=CHROMIUM_ARGS,
         env={**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
              "XDG_CACHE_HOME": str(home / ".cache")})
+
+
+def keep_log_and_clean_up(server_log: Path | None, saved_log: Path, tmp: Path, keep_tmp: bool) -> None:
+    """After the server has stopped: copy its log (None: no server was started) next to the
+    screenshots, then remove the temporary folder (or say where it was kept)."""
+    if server_log is not None:
+        try:
+            shutil.copy(server_log, saved_log)
+        except OSError:
+            pass
+    if keep_tmp:
+        log(f"kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -40,7 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from browser_common import OverallTimeout, free_port, launch_chromium, log, stop_process_group, time_limits
+from browser_common import (OverallTimeout, free_port, keep_log_and_clean_up, launch_chromium, log, stop_process_group,
+                            time_limits)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -330,14 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.alarm(0)
         if proc is not None:
             stop_process_group(proc)
-            try:
-                shutil.copy(tmp / "voila-server.log", args.screenshots / "voila-server.log")
-            except OSError:
-                pass
-        if args.keep_tmp:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        keep_log_and_clean_up(None if proc is None else tmp / "voila-server.log",
+                              args.screenshots / "voila-server.log", tmp, args.keep_tmp)
 
     for name, seconds in timings.items():
         log(f"  {name}: {seconds:.2f} s")

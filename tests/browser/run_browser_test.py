@@ -45,7 +45,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from browser_common import OverallTimeout, free_port, launch_chromium, log, stop_process_group, time_limits
+from browser_common import (OverallTimeout, free_port, keep_log_and_clean_up, launch_chromium, log, stop_process_group,
+                            time_limits)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -389,7 +390,7 @@ def take_notebook_screenshot(page, path: Path) -> None:
         first = Image.open(io.BytesIO(page.screenshot()))
         box = sc.evaluate("sc => { const r = sc.getBoundingClientRect();"
                           " return {x: r.x, y: r.y, width: r.width, height: r.height}; }")
-        top, bottom = int(round(box["y"])), int(round(box["y"] + box["height"]))
+        bottom = int(round(box["y"] + box["height"]))
         total = sc.evaluate(JS_CONTENT_HEIGHT)
         slices, seen = [], int(box["height"])
         while seen < total:
@@ -996,14 +997,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.alarm(0)
         if server is not None:
             stop_server(server)
-            try:
-                shutil.copy(server.log_path, args.screenshots / "jupyter-server.log")
-            except OSError:
-                pass
-        if args.keep_tmp:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        keep_log_and_clean_up(None if server is None else server.log_path, args.screenshots / "jupyter-server.log",
+                              tmp, args.keep_tmp)
 
     if results and not args.no_results:
         try:
