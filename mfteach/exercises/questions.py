@@ -245,15 +245,12 @@ def ask(name: str, number: int | None = None):
         control = widgets.Text(placeholder=f"type {what}", continuous_update=False, layout=widgets.Layout(width="60%"))
     check_button = widgets.Button(description="Check", button_style="primary", tooltip="check your answer")
     # the explanation gives the answer away: it opens after a first answer (now or in an earlier session)
-    explain_button = widgets.Button(description="Show explanation", tooltip=EXPLAIN_LOCKED)
-    unlocked = [int(records.entry(name).get("attempts", 0)) > 0]
+    explain_button = widgets.Button(description="Show explanation", tooltip=EXPLAIN_LOCKED, disabled=True)
 
     def unlock():
-        unlocked[0] = True
         explain_button.disabled, explain_button.tooltip = False, "show why the right answer is right"
 
-    explain_button.disabled = True
-    if unlocked[0]:
+    if int(records.entry(name).get("attempts", 0)) > 0:
         unlock()
     result = widgets.HTMLMath("")
     for widget, css in [(control, "mfteach-question-input"), (check_button, "mfteach-question-check"),
@@ -268,7 +265,7 @@ def ask(name: str, number: int | None = None):
         result.value = f"{_mark(verdict)} {_html(verdict.message)}"
 
     def on_explain(_):
-        if not unlocked[0]:
+        if explain_button.disabled:
             result.value = f"🔒 {EXPLAIN_LOCKED}."
             return
         result.value = f"💡 <b>Explanation.</b> {_html(question.explanation)}"
